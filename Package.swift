@@ -1,0 +1,121 @@
+// swift-tools-version: 6.1
+//
+// The architecture, layer by layer (dependencies point downwards only):
+//
+//   executables   xarexec        xarctl / xarbuild
+//                    |                 |
+//   commands         |            XarCommands        (ArgumentParser lives here and only here)
+//                    |           /     |
+//   runtime       XarMount      XarBuild             (launcher + FUSE server | Python layout, wheels)
+//                  /   \           |
+//   system     XarSystem  CXarFuse |                 (syscalls | the one C file for libfuse3 + squashfuse)
+//                         \        |
+//   format     XarFormat   XarSquashFS <- XarCompression (zstd, xz, gzip over the C libraries)
+//
+// The launcher (`xarexec`) must stay free of Foundation, ArgumentParser and swift-log: it is on every
+// launch's critical path. `scripts/check-launcher-deps` verifies that on the linked binary.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "xar",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "xarexec", targets: ["xarexec"]),
+        .executable(name: "xarctl", targets: ["xarctl"]),
+        .executable(name: "xarbuild", targets: ["xarbuild"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // MARK: C interop: system libraries, each imported by exactly one Swift file.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CLZMA", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Used only for its include path (-I/usr/include/fuse3); never imported from Swift (see docs/building.md).
+        .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        // The one hand-written C target: the FUSE ops table and session loop over libsquashfuse_ll.
+        .target(
+            name: "CXarFuse",
+            dependencies: ["CFuse3"],
+            linkerSettings: [
+                .linkedLibrary("squashfuse_ll"), .linkedLibrary("squashfuse"), .linkedLibrary("fuse3"),
+            ]
+        ),
+
+        // MARK: Format: pure Swift, no I/O of its own.
+        .target(name: "XarFormat", swiftSettings: strict),
+        .target(name: "XarSquashFS", swiftSettings: strict),
+        .target(
+            name: "XarCompression",
+            dependencies: ["XarSquashFS", "CZstd", "CLZMA", "CZlib"],
+            swiftSettings: strict
+        ),
+
+        // MARK: System and runtime.
+        .target(
+            name: "XarSystem",
+            dependencies: [.product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "XarMount",
+            dependencies: [
+                "XarFormat", "XarSquashFS", "XarCompression", "XarSystem", "CXarFuse",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: Build side.
+        .target(
+            name: "XarBuild",
+            dependencies: [
+                "XarFormat", "XarSquashFS", "XarCompression", "XarSystem",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "XarCommands",
+            dependencies: [
+                "XarFormat", "XarSquashFS", "XarCompression", "XarSystem", "XarMount", "XarBuild",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: Executables: a few lines each.
+        .executableTarget(
+            name: "xarexec",
+            dependencies: ["XarMount"],
+            swiftSettings: strict,
+            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+        ),
+        .executableTarget(name: "xarctl", dependencies: ["XarCommands"], swiftSettings: strict),
+        .executableTarget(name: "xarbuild", dependencies: ["XarCommands"], swiftSettings: strict),
+
+        // MARK: Tests.
+        .target(
+            name: "XarTestSupport",
+            dependencies: ["XarSystem", .product(name: "SystemPackage", package: "swift-system")],
+            path: "Tests/XarTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "XarFormatTests", dependencies: ["XarFormat", "XarTestSupport"]),
+        .testTarget(
+            name: "XarSquashFSTests",
+            dependencies: ["XarSquashFS", "XarCompression", "XarFormat", "XarTestSupport"]
+        ),
+        .testTarget(name: "XarMountTests", dependencies: ["XarMount", "XarSystem", "XarFormat", "XarTestSupport"]),
+        .testTarget(name: "XarBuildTests", dependencies: ["XarBuild", "XarFormat", "XarTestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["XarFormat", "XarSystem", "XarTestSupport"]),
+    ]
+)
