@@ -40,6 +40,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Used only for its include path (-I/usr/include/fuse3); never imported from Swift (see docs/building.md).
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        // libc calls Glibc's module map leaves out (statfs, the flock function); static inline, nothing to link.
+        .systemLibrary(name: "CXarSystem"),
         // The one hand-written C target: the FUSE ops table and session loop over libsquashfuse_ll.
         .target(
             name: "CXarFuse",
@@ -61,7 +63,7 @@ let package = Package(
         // MARK: System and runtime.
         .target(
             name: "XarSystem",
-            dependencies: [.product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["CXarSystem", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict
         ),
         .target(
