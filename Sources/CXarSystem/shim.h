@@ -21,6 +21,9 @@ static inline long xar_fstatfs_type(int fd) {
 /// `pipe2(2)` with `O_CLOEXEC` (hidden from Swift without `_GNU_SOURCE`).
 static inline int xar_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
+/// `syncfs(2)`: flushes the whole file system holding `fd` (hidden from Swift without `_GNU_SOURCE`).
+static inline int xar_syncfs(int fd) { return syncfs(fd); }
+
 /// `flock(2)`.
 static inline int xar_flock(int fd, int operation) { return flock(fd, operation); }
 

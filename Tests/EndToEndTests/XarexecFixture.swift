@@ -20,7 +20,9 @@ final class XarexecFixture: @unchecked Sendable {
     static var xarexec: String { TestEnvironment.product("xarexec") }
 
     /// True when the tools the fixture uses are installed.
-    static var canBuild: Bool { TestEnvironment.hasTool("mksquashfs") && TestEnvironment.hasTool("sha256sum") }
+    static var canBuild: Bool {
+        TestEnvironment.hasTool("mksquashfs") && TestEnvironment.hasTool("sha256sum") && TestEnvironment.hasTool("cc")
+    }
 
     /// Writes `files` (path → (text, executable)) into a tree and packs it as `name.xar` with `target`.
     func makeXar(
@@ -34,6 +36,46 @@ final class XarexecFixture: @unchecked Sendable {
             if executable { #expect(chmod(full, 0o755) == 0) }
         }
         return try pack(tree: tree, name: name, target: target, execArgs: execArgs,
+            trampolineNames: trampolineNames, mountTimeout: mountTimeout)
+    }
+
+    /// A static C program for the image, `bin/show`: prints `argv` one per line as `argv[i]=…`; `show exit N`
+    /// exits with N, `show signal N` raises signal N, `show cat` copies stdin, `show tty` prints whether
+    /// stdin is a terminal, `show sleep N` sleeps N seconds.
+    static let showSource = #"""
+        #include <signal.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+        #include <unistd.h>
+        int main(int argc, char **argv) {
+            for (int i = 0; i < argc; i++) printf("argv[%d]=%s\n", i, argv[i]);
+            fflush(stdout);
+            for (int i = 1; i + 1 < argc; i++) {
+                if (!strcmp(argv[i], "exit")) return atoi(argv[i + 1]);
+                if (!strcmp(argv[i], "signal")) raise(atoi(argv[i + 1]));
+                if (!strcmp(argv[i], "sleep")) sleep(atoi(argv[i + 1]));
+            }
+            for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "tty")) printf("tty=%d\n", isatty(0));
+                if (!strcmp(argv[i], "cat")) {
+                    char buf[4096];
+                    size_t n;
+                    while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) fwrite(buf, 1, n, stdout);
+                }
+            }
+            return 0;
+        }
+        """#
+
+    /// A tree with `bin/show` compiled into it, packed as `name.xar` with target `bin/show`.
+    func makeShowXar(_ name: String, execArgs: String? = nil, trampolineNames: [String] = [], mountTimeout: Int? = nil)
+        throws -> String
+    {
+        let tree = dir("\(name).tree")
+        try run("mkdir -p '\(tree)/bin' && cat > '\(dir("show.c"))' <<'XAREOF'\n\(Self.showSource)\nXAREOF")
+        try run("cc -O2 -static -o '\(tree)/bin/show' '\(dir("show.c"))'")
+        return try pack(tree: tree, name: name, target: "bin/show", execArgs: execArgs,
             trampolineNames: trampolineNames, mountTimeout: mountTimeout)
     }
 
