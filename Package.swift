@@ -48,6 +48,9 @@ let package = Package(
             dependencies: ["CFuse3"],
             linkerSettings: [
                 .linkedLibrary("squashfuse_ll"), .linkedLibrary("squashfuse"), .linkedLibrary("fuse3"),
+                // libsquashfuse's codecs, named after it so a static link (xarexec) resolves them in order.
+                .linkedLibrary("zstd"), .linkedLibrary("lzma"), .linkedLibrary("z"), .linkedLibrary("lz4"),
+                .linkedLibrary("lzo2"),
             ]
         ),
 
@@ -101,13 +104,10 @@ let package = Package(
             swiftSettings: strict,
             // Fully static: measured start-up of a Swift hello is ~3 ms with -static-stdlib (the dynamic loader
             // mapping libstdc++, libfuse3, libsquashfuse, ...) and ~0.5 ms with -static-executable, the launcher's
-            // whole budget. libsquashfuse.a needs the codec archives (liblz4-dev, liblzo2-dev in install-deps).
+            // whole budget. libsquashfuse.a needs the codec archives (liblz4-dev, liblzo2-dev in install-deps; CXarFuse
+            // names them).
             // The linker warns that libswiftCore's dlopen needs the same glibc at run time; we never dlopen.
-            linkerSettings: [
-                .unsafeFlags(["-static-executable"]),
-                .linkedLibrary("zstd"), .linkedLibrary("lzma"), .linkedLibrary("z"), .linkedLibrary("lz4"),
-                .linkedLibrary("lzo2"),
-            ]
+            linkerSettings: [.unsafeFlags(["-static-executable"])]
         ),
         .executableTarget(name: "xarctl", dependencies: ["XarCommands"], swiftSettings: strict),
         .executableTarget(name: "xarbuild", dependencies: ["XarCommands"], swiftSettings: strict),

@@ -1,9 +1,8 @@
-// xarexec: the launcher, and (as argv[0] "xarfs") the FUSE server it starts. See docs/launcher.md.
+// xarexec: the launcher, and (invoked as `xarfs`) the FUSE server it starts. See docs/launcher.md.
 import XarMount
 
 let arguments = CommandLine.arguments
-let name = arguments.first.map { $0.split(separator: "/").last.map(String.init) ?? $0 } ?? "xarexec"
-if name == "xarfs" {
-    Launcher.fail(LaunchError(.serverFailed, "this xarexec was built without the FUSE server"))
+if arguments.first?.split(separator: "/").last == "xarfs" {
+    XarMount.Server.main(arguments: arguments)
 }
 Launcher.main(arguments: arguments)

@@ -61,10 +61,4 @@ import XarFormat
         let parsed = try XarHeader(imageSHA256: Self.digest, buildTime: 1, builder: "test")
         #expect(throws: LaunchError.self) { try LaunchHeader(path: "t.xar", header: parsed) }
     }
-
-    @Test func mountStateRoundTrips() {
-        let state = MountState(pid: 42, uuid: "abcd", digest: Self.digest, image: "/a/t.xar", source: "/a/t.xar")
-        #expect(MountState(parsing: Array(state.rendered.utf8)) == state)
-        #expect(MountState(parsing: Array("uuid=abcd\n".utf8)) == nil)
-    }
 }

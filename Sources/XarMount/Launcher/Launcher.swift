@@ -86,7 +86,7 @@ public enum Launcher {
             }
             try take(lock, .exclusive, location)
             probe = try MountProbe.probe(location, header: header)
-            if probe.isDead { try DeadMount.clean(location) }
+            if probe.isDead { try removeDeadMount(location) }
             if !probe.isLive {
                 try mount(location, header: header, image: image, imagePath: imagePath)
                 probe = try MountProbe.probe(location, header: header)
@@ -141,6 +141,19 @@ public enum Launcher {
                 "\(location.userDirectoryPath)/\(location.lockName) stayed locked for "
                     + "\(Int(ServerStarter.readinessTimeout + 5)) s; find the holder with fuser -v on it")
         }
+    }
+
+    /// Detaches the dead mount (a server killed without unmounting) and removes its stale state file.
+    static func removeDeadMount(_ location: borrowing MountLocation) throws(LaunchError) {
+        if XarMount.MountTable.isDead(location.mountPoint) {
+            do { try XarMount.MountTable.removeDeadMount(location.mountPoint) } catch {
+                throw LaunchError(
+                    .stuck,
+                    "cannot remove the dead mount at \(location.mountPoint) (\(error)); run fusermount3 -u -z "
+                        + "\(location.mountPoint) and try again")
+            }
+        }
+        _ = unlinkat(location.userDirectory.rawValue, location.stateName, 0)
     }
 
     /// Creates (or checks) the mount point and starts the server; the exclusive lock is held.

@@ -42,14 +42,12 @@ enum MountProbe: ~Copyable {
                     "\(location.mountPoint) serves another image (uuid \(state.uuid)) than \(header.uuid); unmount it "
                         + "with fusermount3 -u \(location.mountPoint)")
             }
-            switch ServerProcess.state(of: state.pid) {
-            case .gone: return .dead
-            case .stopped:
+            guard let server = ProcessStatus.read(pid: state.pid), server.state != .dead else { return .dead }
+            if server.state == .stopped {
                 throw LaunchError(
                     .stuck,
                     "the FUSE server (pid \(state.pid)) for \(location.mountPoint) is stopped; resume it with "
                         + "kill -CONT \(state.pid) or end it with kill -KILL \(state.pid)")
-            case .running: break
             }
         }
         let root: FileDescriptor
@@ -81,15 +79,15 @@ enum MountProbe: ~Copyable {
         return .live(root)
     }
 
-    /// The server's state file, or nil when it is missing or unreadable.
-    static func readState(_ location: borrowing MountLocation) -> MountState? {
+    /// The server's state file (`XarMount.ServerState`), or nil when it is missing or unreadable.
+    static func readState(_ location: borrowing MountLocation) -> XarMount.ServerState? {
         guard
             let file = try? FileDescriptor.open(
                 location.stateName, flags: O_RDONLY | O_NOFOLLOW, relativeTo: location.userDirectory)
         else { return nil }
-        return withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 1) { buffer -> MountState? in
+        return withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 1) { buffer -> XarMount.ServerState? in
             guard let n = try? file.readFully(into: buffer, at: 0), n > 0 else { return nil }
-            return MountState(parsing: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            return XarMount.ServerState(parsing: String(decoding: buffer[0..<n], as: UTF8.self))
         }
     }
 }

@@ -46,7 +46,6 @@ enum ServerStarter {
             "--idle-timeout", String(idleTimeout(header: header)),
             "--ready-fd", String(writeEnd),
             "--uuid", header.uuid,
-            "--local-copy", header.localCopy,
         ]
         if let digest = header.digest { arguments += ["--digest", digest] }
         let pid: pid_t
@@ -61,6 +60,8 @@ enum ServerStarter {
         do { line = try ready.readLine(timeout: readinessTimeout) } catch {
             line = nil
         }
+        // The spawned process forks the server and exits at once (docs/architecture.md), so this wait is short
+        // and leaves no zombie for the application to inherit.
         guard let line else {
             _ = kill(pid, SIGKILL)
             _ = try? Spawn.wait(pid)
@@ -69,14 +70,9 @@ enum ServerStarter {
                 "the FUSE server for \(imagePath) did not report within \(Int(readinessTimeout)) s and was killed; "
                     + "check that \(location.mountPoint) is not on a hung file system")
         }
+        let status = (try? Spawn.wait(pid)) ?? 0
         let text = String(decoding: line, as: UTF8.self)
-        if text == "ok" {
-            var status: Int32 = 0
-            _ = waitpid(pid, &status, WNOHANG)  // reaps the server's parent half once it has detached
-            return
-        }
-        var status: Int32 = 0
-        if text.isEmpty { status = (try? Spawn.wait(pid)) ?? 0 } else { _ = waitpid(pid, &status, WNOHANG) }
+        if text == "ok" { return }
         if text.hasPrefix("error: ") {
             throw LaunchError(.serverFailed, String(text.dropFirst(7)))
         }
