@@ -42,9 +42,12 @@ struct XarImageWriterTests {
         if digest != a.sha256 + "\n" {
             // Say what differs: the trees as the readers see them, then the images' inode tables.
             let diff = try Process.run(
-                ["/bin/bash", "-c", "diff <(unsquashfs -o 4096 -lln '\(dir("a.xar"))') <(unsquashfs -o 4096 -lln '\(dir("b.xar"))'); "
-                    + "diff <(cd '\(dir("first"))' && find . -printf '%p %m %n %s %T@\\n' | sort) "
-                    + "<(cd '\(dir("second-tree"))' && find . -printf '%p %m %n %s %T@\\n' | sort)"], timeout: 120)
+                [
+                    "/bin/bash", "-c",
+                    "diff <(unsquashfs -o 4096 -lln '\(dir("a.xar"))') <(unsquashfs -o 4096 -lln '\(dir("b.xar"))'); "
+                        + "diff <(cd '\(dir("first"))' && find . -printf '%p %m %n %s %T@\\n' | sort) "
+                        + "<(cd '\(dir("second-tree"))' && find . -printf '%p %m %n %s %T@\\n' | sort)",
+                ], timeout: 120)
             Issue.record("the images differ:\n\(diff.stdout)")
         }
         #expect(
@@ -65,7 +68,9 @@ struct XarImageWriterTests {
             try XarImageWriter.write(
                 directory: FilePath(dir("in")), options: XarImageOptions(compression: .xz(bcj: false)),
                 to: FilePath(dir("out.xar")), executable: true, progress: nil,
-                header: { seen.append($0); return T.header($0) })
+                header: {
+                    seen.append($0); return T.header($0)
+                })
         }()
         let digest = try T.sh("tail -c +4097 '\(dir("out.xar"))' | sha256sum | cut -d' ' -f1")
         #expect(seen == [summary.sha256])
