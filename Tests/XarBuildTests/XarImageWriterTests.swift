@@ -143,4 +143,23 @@ struct XarImageWriterTests {
             #expect(result.status == 0, "\(peer): \(result)")
         }
     }
+
+    /// `sortFirst` puts a file's data first (right after the superblock), then the rest in directory order;
+    /// with no compression the bytes are visible as they are.
+    @Test func sortFirstPlacesDataFirst() throws {
+        let dir = TemporaryDirectory()
+        try T.sh("mkdir -p '\(dir("in/a"))' '\(dir("in/z"))'")
+        try T.writeFile(dir("in/a/first-by-name"), Array(repeating: 0x61, count: 5000))
+        try T.writeFile(dir("in/z/wanted-first"), Array(repeating: 0x7a, count: 5000))
+        let options = { (sort: [String]) in
+            XarImageOptions(compression: .none, blockSize: 4096, sortFirst: sort)
+        }
+        try T.build(dir("in"), dir("sorted.xar"), options(["./z/wanted-first"]))
+        try T.build(dir("in"), dir("plain.xar"), options([]))
+        let image = { (name: String) in try T.sh("tail -c +$((4096 + 96 + 1)) '\(dir(name))' | head -c 4") }
+        #expect(try image("sorted.xar") == "zzzz")
+        #expect(try image("plain.xar") == "aaaa")
+        try T.build(dir("in"), dir("by-dir.xar"), options(["z"]))
+        #expect(try image("by-dir.xar") == "zzzz")
+    }
 }
