@@ -55,6 +55,9 @@ extension SquashFS {
             }
             let superblock = try Superblock(decoding: header)
             self.superblock = superblock
+            guard superblock.bytesUsed <= UInt64.max - imageOffset else {
+                throw ReadError("bytes_used (\(superblock.bytesUsed)) is larger than any file can be.")
+            }
             var last = [UInt8](repeating: 0, count: 1)
             do {
                 try last.withUnsafeMutableBytes {
