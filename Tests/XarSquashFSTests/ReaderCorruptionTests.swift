@@ -51,8 +51,8 @@ struct ReaderCorruptionTests {
         return total
     }
 
-    static func superblock(_ bytes: [UInt8]) throws -> SquashFS.Reader.Superblock {
-        try SquashFS.Reader.Superblock(decoding: Array(bytes.prefix(96)))
+    static func superblock(_ bytes: [UInt8]) throws -> SquashFS.Superblock {
+        try SquashFS.Superblock(decoding: Array(bytes.prefix(96)))
     }
 
     /// Expects reading `bytes` to throw a `ReadError` whose sentence contains `phrase`.
