@@ -89,7 +89,7 @@ extension SquashFS {
             do {
                 self.decompressor = try decompressor(id, options)
             } catch {
-                throw ReadError("The image's \(id) compression cannot be read: \(error)")
+                throw ReadError("The image's \(id) decompressor cannot be set up: \(error)")
             }
             metadataCacheReset()
             let firstBlocks = try tableFirstBlocks()
