@@ -145,4 +145,17 @@ struct XarbuildOutputTests {
             + "yet (drop --xattrs).\n")
         #expect(!FileManager.default.fileExists(atPath: dir("b.xar")))
     }
+
+    @Test(.tags(.slow), .enabled(if: TestEnvironment.hasTool("script")))
+    func xarbuildDrawsProgressBarOnTerminalForLongBuilds() throws {
+        let dir = TemporaryDirectory()
+        // Base64 of random bytes: xz on one thread needs a few seconds for it, past the one-second threshold.
+        try Process.shell("mkdir '\(dir("big"))' && head -c 8000000 /dev/urandom | base64 > '\(dir("big/data"))'")
+        let command = "\(Self.xarbuild) dir \(dir("big")) -o \(dir("big.xar")) --compression xz --threads 1"
+        // script(1) gives xarbuild a pseudo-terminal, as an interactive user has.
+        let result = try Process.run(["script", "-qec", command, "/dev/null"], timeout: 300)
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout.contains("] 100% "), "\(result)")
+        #expect(result.stdout.contains("xarbuild: wrote "))
+    }
 }
