@@ -158,4 +158,36 @@ struct XarbuildOutputTests {
         #expect(result.stdout.contains("] 100% "), "\(result)")
         #expect(result.stdout.contains("xarbuild: wrote "))
     }
+
+    @Test(.tags(.fuse), .enabled(if: TestEnvironment.hasFuse && TestEnvironment.hasTool("fusermount3")))
+    func xarbuildOutputRunsAsItselfThroughXarexecOnPath() throws {
+        let dir = TemporaryDirectory()
+        try Process.shell(
+            """
+            set -e
+            mkdir -p '\(dir("app/bin"))' '\(dir("mnt"))'
+            printf '#!/bin/sh\\necho "$0|$*"\\ncat "$(dirname "$0")/../data"\\n' > '\(dir("app/bin/show"))'
+            chmod 0755 '\(dir("app/bin/show"))'
+            echo inside > '\(dir("app/data"))'
+            """)
+        let out = dir("show.xar")
+        let build = try Process.run(
+            [Self.xarbuild, "dir", dir("app"), "-o", out, "--exec", "bin/show", "--mount-timeout", "2"], timeout: 120)
+        try #require(build.status == 0, "\(build)")
+        // The shebang is `#!/usr/bin/env xarexec`: the kernel finds the launcher on PATH, as for a user.
+        let run = try Process.run(
+            [out, "a b", "c"],
+            environment: ["PATH": "\(TestEnvironment.binDirectory):/usr/bin:/bin", "XAR_MOUNT_ROOT": dir("mnt")],
+            timeout: 60)
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        let mountedScript = lines.first?.split(separator: "|").first.map(String.init) ?? ""
+        if mountedScript.hasSuffix("/bin/show") {
+            let mountPoint = String(mountedScript.dropLast("/bin/show".count))
+            let unmount = try Process.run(["fusermount3", "-u", "-z", mountPoint], timeout: 30)
+            #expect(unmount.status == 0, "\(unmount)")
+        }
+        #expect(run.status == 0, "\(run)")
+        #expect(lines.count == 2 && lines[0].hasPrefix(dir("mnt")) && lines[0].hasSuffix("/bin/show|a b c"), "\(run)")
+        #expect(lines.last == "inside")
+    }
 }
