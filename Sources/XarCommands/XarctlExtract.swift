@@ -59,7 +59,8 @@ public struct XarctlExtract: ParsableCommand {
         do {
             let tree: XarSystem.FileDescriptor
             do {
-                tree = try XarSystem.FileDescriptor.open(temporaryName, flags: O_RDONLY | O_DIRECTORY, relativeTo: parent)
+                tree = try XarSystem.FileDescriptor.open(
+                    temporaryName, flags: O_RDONLY | O_DIRECTORY, relativeTo: parent)
             } catch {
                 throw CommandFailure(path: temporaryPath, "cannot be opened: \(CommandFailure.reason(error)).")
             }

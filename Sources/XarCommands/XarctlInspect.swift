@@ -63,7 +63,8 @@ public struct XarctlInspect: ParsableCommand {
                 "path": file, "fileBytes": Int(image.size), "shebang": image.header.shebang, "header": header,
                 "image": imageFields, "metadata": metadata ?? NSNull(),
             ]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            let data = try JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
             return
         }
@@ -75,8 +76,11 @@ public struct XarctlInspect: ParsableCommand {
             ("compressor", compressor),
             ("block size", "\(ByteSize(bytes: Int(block.blockSize)))"),
             ("image bytes", "\(Int(image.size) - image.header.offset) (\(block.bytesUsed) used)"),
-            ("entries", "\(census.files) files, \(census.directories) directories, \(census.symlinks) symlinks, "
-                + "\(census.others) other"),
+            (
+                "entries",
+                "\(census.files) files, \(census.directories) directories, \(census.symlinks) symlinks, "
+                    + "\(census.others) other"
+            ),
             ("file data", "\(census.fileBytes) bytes (\(ByteSize.human(Int64(census.fileBytes))))"),
             ("created", ISO8601DateFormatter().string(from: created)),
             ("sha256", image.header.imageSHA256.map { "\($0) (recorded; xarctl verify checks it)" } ?? "not recorded"),

@@ -36,7 +36,8 @@ public struct XarctlVerify: ParsableCommand {
             let actual = try image.imageDigest()
             guard actual == recorded else {
                 throw CommandFailure(
-                    path: file, "the image's SHA-256 is \(actual), but the header records \(recorded): the file is "
+                    path: file,
+                    "the image's SHA-256 is \(actual), but the header records \(recorded): the file is "
                         + "damaged or was changed after it was built.")
             }
             digest = actual
@@ -48,7 +49,8 @@ public struct XarctlVerify: ParsableCommand {
             if let target = header.target {
                 guard let inode = try reader.lookup(target), inode.kind == .regularFile || inode.kind == .symlink
                 else {
-                    throw CommandFailure(path: file, "the header's XAREXEC_TARGET \(target) is not a file in the image.")
+                    throw CommandFailure(
+                        path: file, "the header's XAREXEC_TARGET \(target) is not a file in the image.")
                 }
             }
         } catch let failure as CommandFailure {
@@ -62,7 +64,8 @@ public struct XarctlVerify: ParsableCommand {
                 "files": census.files, "directories": census.directories, "symlinks": census.symlinks,
                 "fileBytes": Int(census.fileBytes),
             ]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            let data = try JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
             return
         }

@@ -103,8 +103,10 @@ struct XarbuildOutputTests {
         for threads in ["1", "2"] {
             let out = dir("app-\(threads).xar")
             let result = try Process.run(
-                ["/usr/bin/env", "SOURCE_DATE_EPOCH=1700000000", Self.xarbuild, "dir", app, "-o", out,
-                 "--threads", threads, "--exec", "bin/hello"], timeout: 120)
+                [
+                    "/usr/bin/env", "SOURCE_DATE_EPOCH=1700000000", Self.xarbuild, "dir", app, "-o", out,
+                    "--threads", threads, "--exec", "bin/hello",
+                ], timeout: 120)
             #expect(result.status == 0, "\(result)")
             outputs.append(out)
         }
@@ -130,9 +132,11 @@ struct XarbuildOutputTests {
         let dir = TemporaryDirectory()
         let app = try XarbuildTests.makeApp(in: dir)
         let set = try Process.run(
-            ["python3", "-c",
-             "import os,sys; [os.setxattr(p, 'user.xar-test', b'1') for p in sys.argv[1:]]",
-             "\(app)/share/data.txt", "\(app)/bin/hello"], timeout: 60)
+            [
+                "python3", "-c",
+                "import os,sys; [os.setxattr(p, 'user.xar-test', b'1') for p in sys.argv[1:]]",
+                "\(app)/share/data.txt", "\(app)/bin/hello",
+            ], timeout: 60)
         try #require(set.status == 0, "user xattrs unsupported here: \(set)")
         let dropped = try Process.run([Self.xarbuild, "dir", app, "-o", dir("a.xar")], timeout: 120)
         #expect(dropped.status == 0, "\(dropped)")
@@ -141,8 +145,9 @@ struct XarbuildOutputTests {
         // The writer cannot store xattrs yet, so --xattrs refuses instead of silently dropping them.
         let kept = try Process.run([Self.xarbuild, "dir", app, "-o", dir("b.xar"), "--xattrs"], timeout: 120)
         #expect(kept.status == 1, "\(kept)")
-        #expect(kept.stderr == "xarbuild: error: \(app): has extended attributes, and this xarbuild cannot store them "
-            + "yet (drop --xattrs).\n")
+        #expect(
+            kept.stderr == "xarbuild: error: \(app): has extended attributes, and this xarbuild cannot store them "
+                + "yet (drop --xattrs).\n")
         #expect(!FileManager.default.fileExists(atPath: dir("b.xar")))
     }
 

@@ -77,7 +77,8 @@ import XarTestSupport
         #expect(result.status == 1)
         #expect(
             result.stderr
-                == "xarctl: error: \(dir("plain.xar")): the file does not start with a '#!' line, so it is not a XAR file.\n")
+                == "xarctl: error: \(dir("plain.xar")): the file does not start with a '#!' line, so it is not a XAR file.\n"
+        )
     }
 
     @Test func verifyPassesASoundImage() throws {

@@ -80,7 +80,8 @@ private func parse(_ text: String, fileSize: Int64? = nil) throws(XarHeaderError
     }
 
     @Test func headerKeepsUnknownKeysInOrder() throws {
-        let text = "#!/usr/bin/env xarexec\nOFFSET=\"4096\"\nNEW_KEY=\"x y\"\nUUID=\"abcdef01\"\nVERSION=\"1\"\n#xar_stop\n"
+        let text =
+            "#!/usr/bin/env xarexec\nOFFSET=\"4096\"\nNEW_KEY=\"x y\"\nUUID=\"abcdef01\"\nVERSION=\"1\"\n#xar_stop\n"
         let header = try parse(text)
         #expect(header.entries.map(\.key) == ["OFFSET", "NEW_KEY", "UUID", "VERSION"])
         #expect(header.value(for: "NEW_KEY") == "x y")
