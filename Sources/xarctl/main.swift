@@ -1,1 +1,3 @@
 import XarCommands
+
+ToolMain.run(XarctlCommand.self, name: "xarctl")
