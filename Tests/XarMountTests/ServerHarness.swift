@@ -49,11 +49,23 @@ final class ServerHarness {
     }
 
     /// Starts the server with the idle timeout `idleTimeout` and waits (at most 10 s) for its readiness line.
-    func start(idleTimeout: Double, extraArguments: [String]? = nil, environment: [String: String] = [:]) throws
-        -> Start
-    {
+    /// With `user`, the whole directory is handed to that uid and the server runs as it (through `setpriv`),
+    /// so that libfuse mounts through the setuid `fusermount3` as on a user's machine.
+    func start(
+        idleTimeout: Double, extraArguments: [String]? = nil, environment: [String: String] = [:], user: UInt32? = nil
+    ) throws -> Start {
         let link = directory("xarfs")
-        if access(link, F_OK) != 0 { symlink(TestEnvironment.product("xarexec"), link) }
+        if access(link, F_OK) != 0 {
+            if user != nil {
+                // A copy, so that the user needs no access to the build directory.
+                try Self.check(
+                    Process.run(["cp", TestEnvironment.product("xarexec"), directory("xarexec")], timeout: 30))
+                symlink(directory("xarexec"), link)
+            } else {
+                symlink(TestEnvironment.product("xarexec"), link)
+            }
+        }
+        if let user { try Self.check(Process.run(["chown", "-R", "\(user):\(user)", directory.path], timeout: 30)) }
         let imageFD = open(imagePath, O_RDONLY | O_CLOEXEC)
         guard imageFD >= 0 else { throw HarnessError("cannot open \(imagePath)") }
         defer { close(imageFD) }
@@ -68,7 +80,8 @@ final class ServerHarness {
             statePath: statePath, idleTimeout: idleTimeout, readyFD: 4,
             digest: "ab" + String(repeating: "0", count: 62),
             uuid: "ab00000000000000")
-        let argv = [link] + (extraArguments ?? configuration.arguments)
+        let asUser = user.map { ["/usr/bin/setpriv", "--reuid=\($0)", "--regid=\($0)", "--clear-groups", "--"] } ?? []
+        let argv = asUser + [link] + (extraArguments ?? configuration.arguments)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -83,7 +96,7 @@ final class ServerHarness {
             cEnv.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, link, &actions, nil, cArgs, cEnv)
+        let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArgs, cEnv)
         close(fds[1])
         guard spawned == 0 else { throw HarnessError("cannot spawn \(link): \(spawned)") }
         let line = readLine(fds[0], timeout: 10)
