@@ -1,6 +1,8 @@
+// xarexec: the launcher, and (invoked as `xarfs`) the FUSE server it starts. See docs/launcher.md.
 import XarMount
 
-// Interim dispatch (the launcher's branch owns this file): run as the FUSE server when invoked as `xarfs`.
-if CommandLine.arguments.first?.split(separator: "/").last == "xarfs" {
-    XarMount.Server.main(arguments: CommandLine.arguments)
+let arguments = CommandLine.arguments
+if arguments.first?.split(separator: "/").last == "xarfs" {
+    XarMount.Server.main(arguments: arguments)
 }
+Launcher.main(arguments: arguments)
