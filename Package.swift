@@ -38,6 +38,8 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLZMA", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // <sys/xattr.h> (glibc, nothing to link): the Glibc module does not export it.
+        .systemLibrary(name: "CXattr"),
         // Used only for its include path (-I/usr/include/fuse3); never imported from Swift (see docs/building.md).
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         // libc calls Glibc's module map leaves out (statfs, the flock function); static inline, nothing to link.
@@ -90,7 +92,7 @@ let package = Package(
         .target(
             name: "XarCommands",
             dependencies: [
-                "XarFormat", "XarSquashFS", "XarCompression", "XarSystem", "XarMount", "XarBuild",
+                "XarFormat", "XarSquashFS", "XarCompression", "XarSystem", "XarMount", "XarBuild", "CXattr",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
