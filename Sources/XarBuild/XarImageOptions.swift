@@ -1,0 +1,55 @@
+public import XarCompression
+import Glibc
+
+/// How `XarImageWriter` builds an image.
+public struct XarImageOptions: Sendable {
+    /// The compressor and its setting.
+    public var compression: CompressionChoice
+    /// The data block size: a power of two from 4 KiB to 1 MiB.
+    public var blockSize: Int
+    /// Compression threads; the output is the same for any count.
+    public var threads: Int
+    /// Keep files' owners; otherwise everything belongs to root.
+    public var keepOwners: Bool
+    /// Keep extended attributes. Not written yet: the caller says once that they are dropped.
+    public var keepXattrs: Bool
+    /// Paths (relative to the input directory) whose data goes first, for locality; a directory stands for
+    /// all the files under it.
+    public var sortFirst: [String]
+    /// `SOURCE_DATE_EPOCH`: clamps mtimes and sets the image's time.
+    public var sourceDateEpoch: Int?
+
+    /// The defaults, chosen by measurement (docs/benchmarks.md): zstd level 15, 128 KiB blocks, all cores.
+    public init(
+        compression: CompressionChoice = .zstd(level: 15), blockSize: Int = 131_072,
+        threads: Int = XarImageOptions.allCores, keepOwners: Bool = false, keepXattrs: Bool = false,
+        sortFirst: [String] = [], sourceDateEpoch: Int? = nil
+    ) {
+        self.compression = compression
+        self.blockSize = blockSize
+        self.threads = threads
+        self.keepOwners = keepOwners
+        self.keepXattrs = keepXattrs
+        self.sortFirst = sortFirst
+        self.sourceDateEpoch = sourceDateEpoch
+    }
+
+    /// The number of online cores.
+    public static var allCores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+}
+
+/// What `XarImageWriter.write` produced.
+public struct XarImageSummary: Sendable, Codable, Equatable {
+    /// The bytes of regular file content in the input.
+    public var inputBytes: Int64
+    /// The image's size (after the header), padding included.
+    public var imageBytes: Int64
+    /// The whole output file: header plus image.
+    public var outputBytes: Int64
+    /// The number of regular files.
+    public var fileCount: Int
+    /// The image's SHA-256, lowercase hex.
+    public var sha256: String
+    /// Wall time of the build.
+    public var seconds: Double
+}

@@ -1,0 +1,90 @@
+public import SystemPackage
+import Glibc
+import XarCompression
+import XarFormat
+import XarSquashFS
+
+/// Writes a `.xar`: scans a directory, writes the SquashFS image after a 4096-byte header, atomically.
+public enum XarImageWriter {
+    /// The header's size, where the image starts (`OFFSET`).
+    public static let headerSize = 4096
+
+    /// Scans `directory`, writes header + image to a temp file next to `output`, fsync, rename; mode 0755 if
+    /// `executable` (0644 otherwise, whatever the umask).
+    ///
+    /// `header` is called once with the image's SHA-256 (lowercase hex) and returns exactly the header bytes
+    /// (4096 long). On any error nothing is left behind.
+    public static func write(
+        directory: FilePath, options: XarImageOptions, to output: FilePath, executable: Bool,
+        progress: ((_ done: Int64, _ total: Int64) -> Void)?, header: (String) throws -> [UInt8]
+    ) throws -> XarImageSummary {
+        let started = now()
+        let scanner = DirectoryScanner(keepOwners: options.keepOwners, sourceDateEpoch: options.sourceDateEpoch)
+        let scan = try scanner.scan(directory.string)
+        let compressor: (any SquashFS.Compressor)?
+        do {
+            compressor = try Codecs.compressor(options.compression, blockSize: options.blockSize)
+        } catch {
+            throw XarBuildError.invalidOptions("\(error)")
+        }
+        var sortFirst: [Int] = []
+        for path in options.sortFirst {
+            var p = Substring(path)
+            while p.hasPrefix("./") { p = p.dropFirst(2) }
+            while p.hasPrefix("/") { p = p.dropFirst() }
+            while p.hasSuffix("/") { p = p.dropLast() }
+            if let node = scan.nodesByPath[String(p)] { sortFirst.append(node) }
+        }
+        let writerOptions = SquashFS.WriterOptions(
+            blockSize: options.blockSize, threads: max(1, options.threads),
+            modificationTime: options.sourceDateEpoch.map { UInt32(clamping: max(0, $0)) }, sortFirst: sortFirst)
+
+        var file = try TemporaryOutput(next: output.string)
+        let outputPath = output.string
+        let total = Int64(scan.inputBytes)
+        do {
+            let sink = FileSink(fd: file.fd, base: UInt64(headerSize), path: outputPath)
+            let summary: SquashFS.WriterSummary
+            do {
+                summary = try SquashFS.Writer(options: writerOptions, compressor: compressor).write(
+                    scan.tree, to: sink, progress: progress.map { report in { report(Int64($0), total) } })
+            } catch let error as SquashFS.WriterError {
+                throw XarBuildError.invalidOptions("Cannot write an image of \(directory.string): \(error)")
+            }
+            let digest = try digestOfImage(fd: file.fd, length: summary.imageBytes, path: outputPath)
+            let headerBytes = try header(digest)
+            guard headerBytes.count == headerSize else { throw XarBuildError.badHeaderSize(headerBytes.count) }
+            try headerBytes.withUnsafeBytes { try sink.write($0, absoluteOffset: 0) }
+            try file.commit(mode: executable ? 0o755 : 0o644)
+            return XarImageSummary(
+                inputBytes: total, imageBytes: Int64(summary.imageBytes),
+                outputBytes: Int64(summary.imageBytes) + Int64(headerSize), fileCount: scan.fileCount,
+                sha256: digest, seconds: now() - started)
+        } catch {
+            file.discard()
+            throw error
+        }
+    }
+
+    /// SHA-256 of the image as written, read back from the file (the superblock was written last).
+    private static func digestOfImage(fd: Int32, length: UInt64, path: String) throws -> String {
+        var hash = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: UInt64 = 0
+        while offset < length {
+            let want = Int(min(UInt64(buffer.count), length - offset))
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, want, off_t(UInt64(headerSize) + offset)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw XarBuildError.writeFailed(path: path, reason: "cannot read back the image") }
+            buffer.withUnsafeBytes { hash.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            offset += UInt64(n)
+        }
+        return hash.finalizeHex()
+    }
+
+    private static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
