@@ -53,10 +53,10 @@ struct SharedLibraryBundler {
             }
         }
         let fm = FileManager.default
-        let resolvedRoot = (root as NSString).resolvingSymlinksInPath
+        let resolvedRoot = Self.realPath(root)
         for file in elfFiles.sorted() {
             for (soname, hostPath) in closure[file] ?? [] {
-                let real = (hostPath as NSString).resolvingSymlinksInPath
+                let real = Self.realPath(hostPath)
                 if real.hasPrefix(resolvedRoot + "/") { continue }
                 if bundled[soname] == nil {
                     let destination = "\(root)/\(libraryDirectory)/\(soname)"
@@ -93,6 +93,14 @@ struct SharedLibraryBundler {
                     [patchelf, "--set-rpath", runpath.joined(separator: ":"), full], failure: "Cannot rewrite \(full)")
             }
         }
+    }
+
+    /// The path with every symlink resolved (`realpath(3)`); Foundation's `resolvingSymlinksInPath` stops early
+    /// on Linux when a leading directory (`/lib` → `usr/lib`) is itself a link.
+    static func realPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// Paths, relative to `root`, of the regular files that start with the ELF magic.
