@@ -38,14 +38,21 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLZMA", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // <sys/xattr.h> (glibc, nothing to link): the Glibc module does not export it.
+        .systemLibrary(name: "CXattr"),
         // Used only for its include path (-I/usr/include/fuse3); never imported from Swift (see docs/building.md).
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        // libc calls Glibc's module map leaves out (statfs, the flock function); static inline, nothing to link.
+        .systemLibrary(name: "CXarSystem"),
         // The one hand-written C target: the FUSE ops table and session loop over libsquashfuse_ll.
         .target(
             name: "CXarFuse",
             dependencies: ["CFuse3"],
             linkerSettings: [
                 .linkedLibrary("squashfuse_ll"), .linkedLibrary("squashfuse"), .linkedLibrary("fuse3"),
+                // libsquashfuse's codecs, named after it so a static link (xarexec) resolves them in order.
+                .linkedLibrary("zstd"), .linkedLibrary("lzma"), .linkedLibrary("z"), .linkedLibrary("lz4"),
+                .linkedLibrary("lzo2"),
             ]
         ),
 
@@ -61,7 +68,7 @@ let package = Package(
         // MARK: System and runtime.
         .target(
             name: "XarSystem",
-            dependencies: [.product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["CXarSystem", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict
         ),
         .target(
@@ -85,7 +92,7 @@ let package = Package(
         .target(
             name: "XarCommands",
             dependencies: [
-                "XarFormat", "XarSquashFS", "XarCompression", "XarSystem", "XarMount", "XarBuild",
+                "XarFormat", "XarSquashFS", "XarCompression", "XarSystem", "XarMount", "XarBuild", "CXattr",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -97,7 +104,12 @@ let package = Package(
             name: "xarexec",
             dependencies: ["XarMount"],
             swiftSettings: strict,
-            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+            // Fully static: measured start-up of a Swift hello is ~3 ms with -static-stdlib (the dynamic loader
+            // mapping libstdc++, libfuse3, libsquashfuse, ...) and ~0.5 ms with -static-executable, the launcher's
+            // whole budget. libsquashfuse.a needs the codec archives (liblz4-dev, liblzo2-dev in install-deps; CXarFuse
+            // names them).
+            // The linker warns that libswiftCore's dlopen needs the same glibc at run time; we never dlopen.
+            linkerSettings: [.unsafeFlags(["-static-executable"])]
         ),
         .executableTarget(name: "xarctl", dependencies: ["XarCommands"], swiftSettings: strict),
         .executableTarget(name: "xarbuild", dependencies: ["XarCommands"], swiftSettings: strict),

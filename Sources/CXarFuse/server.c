@@ -1,8 +1,16 @@
+// The FUSE low-level server over libsquashfuse_ll: the ops table, handle counting, readiness, the session.
+//
 // Order matters: the system headers first, then FUSE, then squashfuse, whose config.h redefines
 // _POSIX_C_SOURCE and would otherwise hide st_ctim from struct stat.
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #define FUSE_USE_VERSION 32
 #include <fuse_lowlevel.h>
 #include <squashfuse/ll.h>
@@ -10,3 +18,273 @@
 #include "CXarFuse.h"
 
 int xar_fuse_library_version(void) { return fuse_version(); }
+
+struct xar_server {
+    // First member: libsquashfuse's ops cast the session's userdata to `sqfs_ll *`.
+    sqfs_ll ll;
+    // Open file and directory handles; written by the loop thread, read by the usage monitor.
+    long handles;
+    // Written `ok\n` and closed when INIT is answered; -1 afterwards.
+    int ready_fd;
+    int ready;
+    struct fuse_session *session;
+};
+
+// MARK: - libfuse's messages
+
+// libfuse reports mount failures only through its log function, which has no userdata; the last message is kept
+// here so that the one error line we send to the launcher says what libfuse said. Only the loop thread logs.
+static char last_fuse_message[512];
+
+static void xar_log(enum fuse_log_level level, const char *format, va_list args) {
+    (void)level;
+    va_list copy;
+    va_copy(copy, args);
+    vsnprintf(last_fuse_message, sizeof last_fuse_message, format, copy);
+    va_end(copy);
+    size_t length = strlen(last_fuse_message);
+    while (length > 0 && last_fuse_message[length - 1] == '\n') last_fuse_message[--length] = '\0';
+    // Also to stderr, which is the server's log file when XAR_SERVER_LOG is set and /dev/null otherwise.
+    vfprintf(stderr, format, args);
+}
+
+static void copy_fuse_message(char *error, size_t size, const char *fallback) {
+    const char *text = last_fuse_message[0] ? last_fuse_message : fallback;
+    if (strncmp(text, "fuse: ", 6) == 0) text += 6;
+    snprintf(error, size, "%s", text);
+}
+
+// MARK: - The image
+
+static uint64_t le(const unsigned char *bytes, int count) {
+    uint64_t value = 0;
+    for (int i = count - 1; i >= 0; i--) value = (value << 8) | bytes[i];
+    return value;
+}
+
+// Checks what libsquashfuse trusts blindly, so that a damaged image fails here with a sentence instead of
+// later with EIO, a huge allocation or a crash. Layout: squashfs-tools-ng doc/format.adoc, "The superblock".
+static int check_superblock(int fd, uint64_t offset, char *error, size_t size) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(error, size, "it cannot be examined (%s)", strerror(errno));
+        return -1;
+    }
+    unsigned char sb[96];
+    ssize_t got = pread(fd, sb, sizeof sb, (off_t)offset);
+    if (got < 0) {
+        snprintf(error, size, "it cannot be read (%s)", strerror(errno));
+        return -1;
+    }
+    if (got < (ssize_t)sizeof sb) {
+        snprintf(error, size, "it is truncated: no complete SquashFS superblock at byte %llu", (unsigned long long)offset);
+        return -1;
+    }
+    if (le(sb + 0, 4) != SQUASHFS_MAGIC) {
+        snprintf(error, size, "it is not a SquashFS image (no SquashFS magic at byte %llu)", (unsigned long long)offset);
+        return -1;
+    }
+    uint64_t block_size = le(sb + 12, 4), block_log = le(sb + 22, 2);
+    uint64_t major = le(sb + 28, 2), minor = le(sb + 30, 2);
+    uint64_t inodes = le(sb + 4, 4), ids = le(sb + 26, 2);
+    uint64_t bytes_used = le(sb + 40, 8);
+    if (major != 4) {
+        snprintf(error, size, "its SquashFS version is %llu.%llu; only 4.0 is supported",
+            (unsigned long long)major, (unsigned long long)minor);
+        return -1;
+    }
+    if (block_log < 12 || block_log > 20 || block_size != (1ull << block_log)) {
+        snprintf(error, size, "its superblock is corrupt: block size %llu does not match block log %llu",
+            (unsigned long long)block_size, (unsigned long long)block_log);
+        return -1;
+    }
+    uint64_t available = (uint64_t)st.st_size > offset ? (uint64_t)st.st_size - offset : 0;
+    if (bytes_used > available) {
+        snprintf(error, size, "it is truncated: the superblock says %llu bytes of image, the file holds %llu",
+            (unsigned long long)bytes_used, (unsigned long long)available);
+        return -1;
+    }
+    if (inodes == 0 || ids == 0) {
+        snprintf(error, size, "its superblock is corrupt: %llu inodes, %llu ids", (unsigned long long)inodes,
+            (unsigned long long)ids);
+        return -1;
+    }
+    // id, xattr id, inode, directory, fragment, export table starts; all ones marks an absent table.
+    static const int table_offsets[] = {48, 56, 64, 72, 80, 88};
+    for (size_t i = 0; i < sizeof table_offsets / sizeof table_offsets[0]; i++) {
+        uint64_t start = le(sb + table_offsets[i], 8);
+        if (start != UINT64_MAX && start >= bytes_used) {
+            snprintf(error, size, "its superblock is corrupt: a table starts at byte %llu, past the image's end %llu",
+                (unsigned long long)start, (unsigned long long)bytes_used);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+xar_server *xar_server_open(int image_fd, uint64_t offset, char *error, size_t error_size) {
+    if (check_superblock(image_fd, offset, error, error_size) != 0) return NULL;
+    xar_server *server = calloc(1, sizeof *server);
+    if (!server) {
+        snprintf(error, error_size, "out of memory");
+        return NULL;
+    }
+    server->ready_fd = -1;
+    sqfs_err err = sqfs_init(&server->ll.fs, image_fd, (size_t)offset);
+    if (err == SQFS_OK) {
+        if (sqfs_ll_init(&server->ll) != SQFS_OK) {
+            snprintf(error, error_size, "its root directory cannot be read (the image is corrupt)");
+            sqfs_ll_destroy(&server->ll);
+            free(server);
+            return NULL;
+        }
+        sqfs_inode root;
+        if (sqfs_inode_get(&server->ll.fs, &root, sqfs_inode_root(&server->ll.fs)) != SQFS_OK
+            || !S_ISDIR(root.base.mode)) {
+            snprintf(error, error_size, "its root directory cannot be read (the image is corrupt)");
+            sqfs_ll_destroy(&server->ll);
+            free(server);
+            return NULL;
+        }
+        return server;
+    }
+    switch (err) {
+    case SQFS_BADCOMP: {
+        const char *name = sqfs_compression_name(server->ll.fs.sb.compression);
+        snprintf(error, error_size, "it is compressed with %s, which this build of libsquashfuse cannot read",
+            name ? name : "an unknown method");
+        break;
+    }
+    case SQFS_BADVERSION: snprintf(error, error_size, "its SquashFS version is not 4.0"); break;
+    case SQFS_BADFORMAT: snprintf(error, error_size, "it is not a SquashFS image"); break;
+    default: snprintf(error, error_size, "its id, fragment or export table cannot be read (the image is corrupt)");
+    }
+    free(server);
+    return NULL;
+}
+
+// MARK: - Ops: libsquashfuse's, plus handle counting, readdir caching and readiness
+
+static void report_ready(xar_server *server) {
+    if (server->ready_fd < 0) return;
+    static const char ok[] = "ok\n";
+    ssize_t written;
+    do written = write(server->ready_fd, ok, sizeof ok - 1);
+    while (written < 0 && errno == EINTR);
+    close(server->ready_fd);
+    server->ready_fd = -1;
+    __atomic_store_n(&server->ready, 1, __ATOMIC_SEQ_CST);
+}
+
+static void xar_op_init(void *userdata, struct fuse_conn_info *conn) {
+    xar_server *server = userdata;
+    // The image never changes: symlink targets may be cached like data, and mtime checks are pointless.
+    if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+    conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+    report_ready(server);
+}
+
+// Handles are counted before the reply goes out and uncounted if the open failed: the launcher releases its
+// lock as soon as its open() returns, and the count must already show its pin by then.
+static void xar_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+    xar_server *server = fuse_req_userdata(req);
+    __atomic_add_fetch(&server->handles, 1, __ATOMIC_SEQ_CST);
+    fi->fh = 0;
+    sqfs_ll_op_open(req, ino, fi);
+    if (fi->fh == 0) __atomic_sub_fetch(&server->handles, 1, __ATOMIC_SEQ_CST);
+}
+
+static void xar_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+    xar_server *server = fuse_req_userdata(req);
+    sqfs_ll_op_release(req, ino, fi);
+    __atomic_sub_fetch(&server->handles, 1, __ATOMIC_SEQ_CST);
+}
+
+static void xar_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+    xar_server *server = fuse_req_userdata(req);
+    __atomic_add_fetch(&server->handles, 1, __ATOMIC_SEQ_CST);
+    // A listing never changes: let the kernel keep it across opens.
+    fi->cache_readdir = 1;
+    fi->keep_cache = 1;
+    fi->fh = 0;
+    sqfs_ll_op_opendir(req, ino, fi);
+    if (fi->fh == 0) __atomic_sub_fetch(&server->handles, 1, __ATOMIC_SEQ_CST);
+}
+
+static void xar_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+    xar_server *server = fuse_req_userdata(req);
+    sqfs_ll_op_releasedir(req, ino, fi);
+    __atomic_sub_fetch(&server->handles, 1, __ATOMIC_SEQ_CST);
+}
+
+// squashfuse's header declares nlookup as unsigned long where fuse3 has uint64_t; the same width here.
+static void xar_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+    sqfs_ll_op_forget(req, ino, (unsigned long)nlookup);
+}
+
+static const struct fuse_lowlevel_ops xar_ops = {
+    .init = xar_op_init,
+    .lookup = sqfs_ll_op_lookup,
+    .forget = xar_op_forget,
+    .getattr = sqfs_ll_op_getattr,
+    .readlink = sqfs_ll_op_readlink,
+    .open = xar_op_open,
+    .read = sqfs_ll_op_read,
+    .release = xar_op_release,
+    .opendir = xar_op_opendir,
+    .readdir = sqfs_ll_op_readdir,
+    .releasedir = xar_op_releasedir,
+    .statfs = stfs_ll_op_statfs,
+    .getxattr = sqfs_ll_op_getxattr,
+    .listxattr = sqfs_ll_op_listxattr,
+    .create = sqfs_ll_op_create,
+};
+
+// MARK: - The session
+
+int xar_server_mount(
+    xar_server *server, const char *mountpoint, const char *options, int ready_fd, char *error, size_t error_size) {
+    fuse_set_log_func(xar_log);
+    last_fuse_message[0] = '\0';
+    char *argv[] = {"xarfs", "-o", (char *)options, NULL};
+    struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+    server->session = fuse_session_new(&args, &xar_ops, sizeof xar_ops, server);
+    fuse_opt_free_args(&args);
+    if (!server->session) {
+        copy_fuse_message(error, error_size, "libfuse could not create a session");
+        return -1;
+    }
+    if (fuse_session_mount(server->session, mountpoint) != 0) {
+        copy_fuse_message(error, error_size, "libfuse could not mount it");
+        fuse_session_destroy(server->session);
+        server->session = NULL;
+        return -1;
+    }
+    server->ready_fd = ready_fd;
+    return 0;
+}
+
+int xar_server_run(xar_server *server) {
+    if (fuse_set_signal_handlers(server->session) != 0) return -EIO;
+    int result = fuse_session_loop(server->session);
+    fuse_remove_signal_handlers(server->session);
+    return result;
+}
+
+long xar_server_open_handles(const xar_server *server) {
+    return __atomic_load_n(&server->handles, __ATOMIC_SEQ_CST);
+}
+
+int xar_server_is_ready(const xar_server *server) { return __atomic_load_n(&server->ready, __ATOMIC_SEQ_CST); }
+
+void xar_server_close(xar_server *server) {
+    if (!server) return;
+    if (server->session) {
+        // A no-op when the mount is already gone (libfuse sees POLLERR on the device); otherwise a lazy unmount.
+        fuse_session_unmount(server->session);
+        fuse_session_destroy(server->session);
+    }
+    if (server->ready_fd >= 0) close(server->ready_fd);
+    sqfs_ll_destroy(&server->ll);
+    free(server);
+}

@@ -1,1 +1,3 @@
 import XarCommands
+
+ToolMain.run(XarbuildCommand.self, name: "xarbuild")

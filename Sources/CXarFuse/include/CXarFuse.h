@@ -3,9 +3,52 @@
 #ifndef CXARFUSE_H
 #define CXARFUSE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /// The libfuse3 version this server is linked against, as libfuse reports it (e.g. 314 for 3.14).
 int xar_fuse_library_version(void);
+
+/// One served image: libsquashfuse's state over an open image, and (once mounted) the FUSE session.
+typedef struct xar_server xar_server;
+
+/// Reads and checks the SquashFS superblock of the image open as `image_fd` at byte `offset`.
+///
+/// Returns NULL and writes one sentence (without the file name) to `error` when the image is not a SquashFS
+/// 4.0 image, is truncated, has an inconsistent superblock or a compression libsquashfuse lacks. `image_fd`
+/// stays owned by the caller and must stay open as long as the server does: every later read goes through it.
+xar_server *xar_server_open(int image_fd, uint64_t offset, char *error, size_t error_size);
+
+/// Creates the FUSE session with `options` (a `-o` list) and mounts it at `mountpoint`.
+///
+/// `ready_fd` is written `ok\n` and closed as soon as the kernel's INIT request is answered, that is when
+/// the mount serves requests; it then belongs to the server. Returns 0, or -1 with libfuse's reason in `error`.
+int xar_server_mount(
+    xar_server *server, const char *mountpoint, const char *options, int ready_fd, char *error, size_t error_size);
+
+/// Serves requests on the calling thread until the mount goes away or SIGTERM, SIGINT or SIGHUP arrives.
+///
+/// Single-threaded on purpose: libsquashfuse's caches are not thread-safe. Returns 0 or a negative errno.
+int xar_server_run(xar_server *server);
+
+/// The number of FUSE file and directory handles open now; safe to call from any thread.
+///
+/// An exec'd binary, every mmap and every open fd or directory stream in the mount hold one.
+long xar_server_open_handles(const xar_server *server);
+
+/// True when the kernel has answered INIT, i.e. readiness was reported.
+int xar_server_is_ready(const xar_server *server);
+
+/// Unmounts (lazily, if still mounted), ends the session and frees everything. Closes the ready fd if INIT never came.
+void xar_server_close(xar_server *server);
+
+/// Detaches the calling process from its parent, session and terminal, as a daemon does.
+///
+/// Forks; the parent exits 0 at once (so whoever spawned it can reap it at once and the server is never
+/// a zombie child of the program the launcher execs). The child becomes a session leader, changes to `/`,
+/// points stdin and stdout at /dev/null and stderr at `stderr_fd` (or /dev/null when negative), closes every
+/// other descriptor except those in `keep`, and names itself `name` for `ps -e` and /proc/PID/comm.
+/// Returns 0 in the child, or a negative errno (in the original process) when fork fails.
+int xar_detach(const char *name, int stderr_fd, const int *keep, int keep_count);
 
 #endif

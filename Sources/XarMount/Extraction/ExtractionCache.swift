@@ -1,0 +1,96 @@
+internal import Glibc
+internal import struct SystemPackage.Errno
+internal import XarCompression
+internal import XarSquashFS
+public import XarSystem
+
+/// The per-user, content-addressed cache of extracted images, for hosts without FUSE:
+/// `$XDG_CACHE_HOME/xar/extract/<XAR_IMAGE_SHA256>` (else `~/.cache/…`).
+///
+/// An image is extracted once into a temporary directory next to its final place (`.tmp-<key>-<pid>`), flushed
+/// with `syncfs`, then renamed into place: a directory under its final name is always complete. Launches that
+/// race each extract privately; the first rename wins and the others remove their copy and use the winner's.
+/// `xarctl run` and `xarctl extract` use the same function.
+public enum ExtractionCache {
+    /// The cache directory's path: `$XDG_CACHE_HOME/xar/extract`, else `$HOME/.cache/xar/extract`.
+    public static func path() throws(LaunchError) -> String {
+        if let xdg = getenv("XDG_CACHE_HOME"), xdg.pointee == UInt8(ascii: "/") {
+            return String(cString: xdg) + "/xar/extract"
+        }
+        guard let home = getenv("HOME"), home.pointee == UInt8(ascii: "/") else {
+            throw LaunchError(.noFuse, "neither XDG_CACHE_HOME nor HOME is set, so there is no cache to extract into; set one")
+        }
+        return String(cString: home) + "/.cache/xar/extract"
+    }
+
+    /// The cache key of an image: its `XAR_IMAGE_SHA256`, or `uuid-<UUID>` for Facebook's images, which have
+    /// no digest.
+    public static func key(digest: String?, uuid: String) -> String { digest ?? "uuid-\(uuid)" }
+
+    /// Returns the path of the complete extracted tree of the image that starts at `offset` in `image` (its
+    /// `.xar` at `imagePath`, for messages), extracting it first when the cache has no tree under `key`;
+    /// `announce` is called with the tree's path once, before extracting.
+    public static func tree(
+        image: borrowing FileDescriptor, offset: UInt64, key: String, imagePath: String,
+        announce: (String) -> Void
+    ) throws(LaunchError) -> String {
+        let cachePath = try path()
+        let cache = try openCache(cachePath)
+        let final = cachePath + "/" + key
+        if let existing = try? FileDescriptor.open(key, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW, relativeTo: cache),
+            let st = try? existing.status(), st.st_uid == geteuid()
+        {
+            return final
+        }
+        announce(final)
+        let temporary = ".tmp-\(key)-\(getpid())"
+        try? TreeRemoval.remove(temporary, in: cache.rawValue)
+        guard mkdirat(cache.rawValue, temporary, 0o700) == 0 else {
+            throw LaunchError(.noFuse, "cannot create \(cachePath)/\(temporary): \(Errno(rawValue: errno))")
+        }
+        do {
+            let target = try FileDescriptor.open(
+                temporary, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW, relativeTo: cache)
+            let reader = try SquashFS.Reader(
+                source: FileImageSource(descriptor: image.rawValue), imageOffset: offset,
+                decompressor: { id, options in try Codecs.decompressor(for: id, optionsBlock: options) })
+            try ImageExtractor.extract(reader, into: target.rawValue)
+            try TreeRemoval.syncFileSystem(of: target.rawValue)
+        } catch {
+            try? TreeRemoval.remove(temporary, in: cache.rawValue)
+            throw LaunchError(.badImage, "cannot extract \(imagePath): \(error)")
+        }
+        if renameat(cache.rawValue, temporary, cache.rawValue, key) != 0 {
+            let code = errno
+            try? TreeRemoval.remove(temporary, in: cache.rawValue)
+            guard code == ENOTEMPTY || code == EEXIST else {
+                throw LaunchError(.noFuse, "cannot rename the extraction into \(final): \(Errno(rawValue: code))")
+            }
+        }
+        return final
+    }
+
+    /// Opens (creating) the cache directory; `xar` and `extract` must be ours with mode 0700.
+    static func openCache(_ cachePath: String) throws(LaunchError) -> FileDescriptor {
+        let base = String(cachePath.dropLast("/xar/extract".count))
+        var st = stat()
+        if stat(base, &st) != 0 {
+            // mkdir -p for the cache home itself (~/.cache), mode 0700 as the XDG spec asks.
+            var prefix = ""
+            for component in base.split(separator: "/") {
+                prefix += "/" + component
+                _ = mkdir(prefix, 0o700)
+            }
+        }
+        let baseFD: FileDescriptor
+        do { baseFD = try FileDescriptor.open(base, flags: O_RDONLY | O_DIRECTORY) } catch {
+            throw LaunchError(.noFuse, "cannot open the cache directory \(base): \(error)")
+        }
+        do {
+            let xar = try SecureDirectory.openOwnedDirectory("xar", in: baseFD.rawValue, mode: 0o700, create: true)
+            return try SecureDirectory.openOwnedDirectory("extract", in: xar.rawValue, mode: 0o700, create: true)
+        } catch let refusal {
+            throw LaunchError(.unsafePath, "unsafe cache directory: " + refusal.message(for: cachePath))
+        }
+    }
+}

@@ -1,0 +1,49 @@
+public import XarFormat
+
+/// What the launcher needs from a `.xar` header, checked: where the image starts, its identity, what to run.
+///
+/// Built from the parsed header's keys (see docs/architecture.md, "The header"). An image without
+/// `XAR_IMAGE_SHA256` was made by Facebook's tools; it is run the way their launcher runs it.
+public struct LaunchHeader: Sendable, Equatable {
+    /// Byte offset of the SquashFS image in the file (`OFFSET`).
+    public var offset: UInt64
+    /// The image identity used in mount point names (`UUID`): hex digits only.
+    public var uuid: String
+    /// The program to run, relative to the image root (`XAREXEC_TARGET`).
+    public var target: String
+    /// `MOUNT_ROOT`, when the header names one.
+    public var mountRoot: String?
+    /// `XAREXEC_TRAMPOLINE_NAMES`: names under which a symlink to the `.xar` selects an entry point.
+    public var trampolineNames: [String]
+    /// `XAREXEC_ARGS` split at spaces, or nil when absent.
+    public var execArguments: [String]?
+    /// `XAR_IMAGE_SHA256`, lowercase hex; nil for Facebook's images.
+    public var digest: String?
+    /// `XAR_MOUNT_TIMEOUT` in seconds, when given.
+    public var mountTimeout: Int?
+    /// `XAR_LOCAL_COPY` (`network` when absent).
+    public var localCopy: String
+
+    /// True for images made by Facebook's `xar` tools: their target is a bootstrap script that receives the
+    /// `.xar` path as its first argument.
+    public var isFacebookImage: Bool { digest == nil }
+
+    /// Takes what the launcher needs from a parsed (and so already validated) header; `path` names the file in
+    /// errors.
+    public init(path: String, header: XarHeader) throws(LaunchError) {
+        guard let target = header.target else {
+            throw LaunchError(
+                .badImage, "\(path) has no XAREXEC_TARGET in its header, so there is nothing to run; rebuild it with "
+                    + "an entry point (xarbuild --entry)")
+        }
+        offset = UInt64(header.offset)
+        uuid = header.uuid
+        self.target = target
+        mountRoot = header.mountRoot
+        trampolineNames = header.trampolineNames
+        execArguments = header.execArgs
+        digest = header.imageSHA256
+        mountTimeout = header.mountTimeout
+        localCopy = header.localCopyPolicy.rawValue
+    }
+}

@@ -1,0 +1,188 @@
+internal import Glibc
+internal import struct SystemPackage.Errno
+internal import XarFormat
+internal import XarSystem
+
+/// `xarexec`: runs a `.xar` like a native program, mounting its image on first use.
+///
+/// Invoked by the kernel through the shebang (`#!/usr/bin/env xarexec`: `argv = [xarexec, ./tool.xar, args…]`),
+/// or by hand (`xarexec tool.xar args…`), or as `xarexec_fuse` for Facebook's files. The hot path (already
+/// mounted) is: one `pread` of the header, open the per-user directory and the lock file, `flock(LOCK_SH)`, read
+/// the server's state file, check the server process, open the mount root (the pin), `execve`. See
+/// docs/launcher.md.
+public enum Launcher {
+    /// The message prefix and program name in errors.
+    static let programName = "xarexec"
+
+    /// Runs the launcher with the process's `arguments` and never returns: it execs the target or exits with
+    /// one of `LaunchError`'s statuses after printing one line to standard error.
+    public static func main(arguments: [String]) -> Never {
+        do {
+            try run(arguments)
+        } catch {
+            fail(error)
+        }
+    }
+
+    /// Prints `error` as one line and exits with its status.
+    public static func fail(_ error: LaunchError) -> Never {
+        let line = "\(programName): error: \(error.message)\n"
+        line.utf8CString.withUnsafeBufferPointer { _ = write(2, $0.baseAddress, $0.count - 1) }
+        exit(error.exitStatus)
+    }
+
+    /// What the caller asked for with an option before the `.xar` path (Facebook's launcher has the same ones).
+    enum Mode { case run, mountOnly, printOnly }
+
+    static let usage = """
+        usage: xarexec [-m | -n] FILE.xar [ARGUMENT...]
+          -m  mount the image and print the mount path, do not run it
+          -n  print the mount path, do not mount
+        """
+
+    static func run(_ arguments: [String]) throws(LaunchError) -> Never {
+        var index = 1
+        var mode = Mode.run
+        while index < arguments.count, arguments[index].hasPrefix("-") {
+            switch arguments[index] {
+            case "-m": mode = .mountOnly
+            case "-n": mode = .printOnly
+            case "-h", "--help":
+                print(usage)
+                exit(0)
+            default: throw LaunchError(.usage, "unknown option \(arguments[index])\n\(usage)")
+            }
+            index += 1
+        }
+        guard index < arguments.count else { throw LaunchError(.usage, "no .xar file given\n\(usage)") }
+        let imagePath = arguments[index]
+        let userArguments = arguments[(index + 1)...]
+
+        let image: FileDescriptor
+        do { image = try FileDescriptor.open(imagePath, flags: O_RDONLY) } catch {
+            throw LaunchError(.badImage, "cannot open \(imagePath): \(error)")
+        }
+        let header = try readHeader(image, path: imagePath)
+        let location = try MountLocation(header: header)
+        if mode == .printOnly {
+            print(location.mountPoint)
+            exit(0)
+        }
+        let lock: FileLock
+        do {
+            lock = FileLock(
+                file: try SecureDirectory.openOwnedFile(location.lockName, in: location.userDirectory, mode: 0o600))
+        } catch let refusal {
+            throw LaunchError(
+                .unsafePath, "unsafe lock file: " + refusal.message(for: location.userDirectoryPath + "/" + location.lockName))
+        }
+        try take(lock, .shared, location)
+        var probe = try MountProbe.probe(location, header: header)
+        if !probe.isLive {
+            if let reason = FuseAvailability.unavailableReason() {
+                try? lock.unlock()
+                try Extraction.runFallback(
+                    reason: reason, image: consume image, header: header, imagePath: imagePath, userArguments: userArguments)
+            }
+            try take(lock, .exclusive, location)
+            probe = try MountProbe.probe(location, header: header)
+            if probe.isDead { try removeDeadMount(location) }
+            if !probe.isLive {
+                try mount(location, header: header, image: image, imagePath: imagePath)
+                probe = try MountProbe.probe(location, header: header)
+            }
+        }
+        let root: FileDescriptor
+        switch consume probe {
+        case .live(let pin): root = pin
+        default:
+            throw LaunchError(
+                .serverFailed,
+                "the FUSE server reported \(location.mountPoint) mounted, but it is not; see xarctl status")
+        }
+        _ = consume image
+        if mode == .mountOnly {
+            print(location.mountPoint)
+            exit(0)
+        }
+        let target = TargetArguments(
+            header: header, root: location.mountPoint, invokedPath: imagePath, userArguments: userArguments)
+        try execute(target, pin: root)
+    }
+
+    /// Reads the header with one `pread` and checks it.
+    static func readHeader(_ image: borrowing FileDescriptor, path: String) throws(LaunchError) -> LaunchHeader {
+        let parsed = try withUnsafeTemporaryAllocation(byteCount: XarHeader.headerSizeBase, alignment: 16) {
+            (buffer) throws(LaunchError) -> XarHeader in
+            let count: Int
+            do { count = try image.read(into: buffer, at: 0) } catch {
+                throw LaunchError(.badImage, "cannot read \(path): \(error)")
+            }
+            do {
+                return try XarHeader(parsing: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            } catch {
+                throw LaunchError(.badImage, "\(path) is not a usable .xar: \(error)")
+            }
+        }
+        return try LaunchHeader(path: path, header: parsed)
+    }
+
+    /// Takes the image's lock within a bounded time.
+    static func take(_ lock: borrowing FileLock, _ kind: FileLock.Kind, _ location: borrowing MountLocation)
+        throws(LaunchError)
+    {
+        let acquired: Bool
+        do { acquired = try lock.lock(kind, timeout: ServerStarter.readinessTimeout + 5) } catch {
+            throw LaunchError(.unsafePath, "cannot lock \(location.userDirectoryPath)/\(location.lockName): \(error)")
+        }
+        guard acquired else {
+            throw LaunchError(
+                .stuck,
+                "\(location.userDirectoryPath)/\(location.lockName) stayed locked for "
+                    + "\(Int(ServerStarter.readinessTimeout + 5)) s; find the holder with fuser -v on it")
+        }
+    }
+
+    /// Detaches the dead mount (a server killed without unmounting) and removes its stale state file.
+    static func removeDeadMount(_ location: borrowing MountLocation) throws(LaunchError) {
+        if XarMount.MountTable.isDead(location.mountPoint) {
+            do { try XarMount.MountTable.removeDeadMount(location.mountPoint) } catch {
+                throw LaunchError(
+                    .stuck,
+                    "cannot remove the dead mount at \(location.mountPoint) (\(error)); run fusermount3 -u -z "
+                        + "\(location.mountPoint) and try again")
+            }
+        }
+        _ = unlinkat(location.userDirectory.rawValue, location.stateName, 0)
+    }
+
+    /// Creates (or checks) the mount point and starts the server; the exclusive lock is held.
+    static func mount(
+        _ location: borrowing MountLocation, header: LaunchHeader, image: borrowing FileDescriptor, imagePath: String
+    ) throws(LaunchError) {
+        do {
+            let directory = try SecureDirectory.openOwnedDirectory(
+                location.name, in: location.userDirectory.rawValue, mode: 0o755, create: true)
+            _ = try? directory.close()
+        } catch let refusal {
+            throw LaunchError(.unsafePath, "unsafe mount point: " + refusal.message(for: location.mountPoint))
+        }
+        try ServerStarter.start(location, header: header, image: image, imagePath: absolute(imagePath))
+    }
+
+    /// `path` made absolute (symlinks resolved), so the server's `ps` line and state file name the real file.
+    static func absolute(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Replaces the launcher with the target; `pin` (the open mount root) stays open until the exec closes it.
+    static func execute(_ target: TargetArguments, pin: consuming FileDescriptor) throws(LaunchError) -> Never {
+        let error = Exec.replace(path: target.path, arguments: target.argv)
+        _ = consume pin
+        throw LaunchError(
+            .execFailed,
+            "cannot execute \(target.path): \(error); check that XAREXEC_TARGET names an executable file in the image")
+    }
+}

@@ -1,0 +1,74 @@
+import Glibc
+
+extension XarMount {
+    /// Finding and removing mounts whose FUSE server is gone, and unmounting ours: as root with `umount2`,
+    /// as a user through the setuid `fusermount3` (the only way an unprivileged user can unmount).
+    ///
+    /// A server killed with SIGKILL leaves its mount behind: every access then fails with ENOTCONN
+    /// ("Transport endpoint is not connected") until someone unmounts it. The launcher and `xarctl` call
+    /// `isDead` and `removeDeadMount` before mounting afresh. Check the server's process first
+    /// (`ProcessStatus.read(pid:)` with the state file's pid): on the mount of a *stopped* server, `stat`
+    /// blocks until the server continues.
+    public enum MountTable {
+        /// True when `path` is a mount whose FUSE server has gone away: `statvfs` (the `statfs` system call) fails with ENOTCONN (or
+        /// ECONNABORTED after an abort through /sys/fs/fuse/connections).
+        ///
+        /// `statfs`, not `stat`: our mounts cache attributes forever, so `stat` of a dead mount's root can
+        /// still succeed from the cache, while `statfs` always asks the server.
+        public static func isDead(_ path: String) -> Bool {
+            var status = statvfs()
+            if statvfs(path, &status) == 0 { return false }
+            return errno == ENOTCONN || errno == ECONNABORTED
+        }
+
+        /// Detaches the dead mount at `path` (lazily: nothing can be using a dead mount anyway).
+        public static func removeDeadMount(_ path: String) throws(ServerError) {
+            try unmount(path, lazy: true)
+        }
+
+        /// Unmounts the FUSE mount at `path`.
+        ///
+        /// Without `lazy`, the kernel refuses (EBUSY) while any process has a file open, a mapping, or its
+        /// working directory inside: the server relies on that as the final, race-free check before an idle
+        /// unmount. With `lazy` the mount is detached at once and goes away when its last user does.
+        /// The corresponding C calls are `umount2` (root) and `fusermount3 -u [-z]`.
+        public static func unmount(_ path: String, lazy: Bool) throws(ServerError) {
+            if geteuid() == 0 {
+                let flags = (lazy ? Int32(MNT_DETACH) : 0) | Int32(UMOUNT_NOFOLLOW)
+                var result: Int32
+                repeat { result = umount2(path, flags) } while result != 0 && errno == EINTR
+                guard result == 0 else {
+                    throw .system("cannot unmount \(path)", reason: ServerError.text(errno: errno))
+                }
+                return
+            }
+            let status = try runFusermount(["-u", "-q"] + (lazy ? ["-z"] : []) + ["--", path])
+            guard status == 0 else {
+                throw .system("cannot unmount \(path)", reason: "fusermount3 -u exited with status \(status)")
+            }
+        }
+
+        /// The places libfuse itself looks for `fusermount3`, then `PATH`.
+        private static let fusermountPaths = ["/usr/bin/fusermount3", "/bin/fusermount3", "/usr/local/bin/fusermount3"]
+
+        /// Runs `fusermount3 arguments` and returns its exit status (128 + signal when killed).
+        private static func runFusermount(_ arguments: [String]) throws(ServerError) -> Int32 {
+            let program = fusermountPaths.first { access($0, X_OK) == 0 } ?? "fusermount3"
+            let argv = ([program] + arguments).map { strdup($0) } + [nil]
+            defer { argv.forEach { free($0) } }
+            var pid: pid_t = 0
+            let spawned = posix_spawnp(&pid, program, nil, nil, argv, environ)
+            guard spawned == 0 else {
+                throw .system("cannot run \(program)", reason: ServerError.text(errno: spawned))
+            }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 {
+                guard errno == EINTR else {
+                    throw .system("cannot wait for \(program)", reason: ServerError.text(errno: errno))
+                }
+            }
+            let signal = status & 0x7f
+            return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+        }
+    }
+}

@@ -1,0 +1,72 @@
+internal import CXarFuse
+
+/// One image served over FUSE: libsquashfuse's state and the libfuse session, owned by exactly one value.
+///
+/// The only Swift file that sees `CXarFuse`. The session runs on the thread that calls `run()`; from any
+/// other thread only `handles` may be used (it reads one atomic counter).
+struct FuseSession: ~Copyable {
+    private let server: OpaquePointer
+
+    /// Opens the SquashFS image at `offset` in the open file `imageFD` and checks its superblock.
+    /// `imagePath` only names the file in errors. The caller keeps `imageFD` open for the session's lifetime.
+    init(imageFD: Int32, offset: UInt64, imagePath: String) throws(XarMount.ServerError) {
+        var error = [CChar](repeating: 0, count: 512)
+        guard let server = xar_server_open(imageFD, offset, &error, error.count) else {
+            throw .badImage(path: imagePath, reason: Self.text(error))
+        }
+        self.server = server
+    }
+
+    /// Mounts on `mountPoint` with the `-o` option list `options`. `readyFD` then belongs to the session: it
+    /// gets `ok\n` and is closed once the kernel's INIT is answered (inside `run()`).
+    func mount(on mountPoint: String, options: String, readyFD: Int32) throws(XarMount.ServerError) {
+        var error = [CChar](repeating: 0, count: 512)
+        guard xar_server_mount(server, mountPoint, options, readyFD, &error, error.count) == 0 else {
+            throw .mountFailed(mountPoint: mountPoint, reason: Self.text(error))
+        }
+    }
+
+    /// Serves requests until the mount goes away (unmounted by the usage monitor or by someone else) or a
+    /// SIGTERM, SIGINT or SIGHUP arrives. Returns libfuse's result (0, or a negative errno).
+    func run() -> Int32 { xar_server_run(server) }
+
+    /// True once readiness was reported (the kernel's INIT was answered).
+    var isReady: Bool { xar_server_is_ready(server) != 0 }
+
+    /// A view of the open-handle counter that the usage monitor's thread may hold.
+    var handles: HandleCounter { HandleCounter(server: server) }
+
+    private static func text(_ buffer: [CChar]) -> String {
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Unmounts (lazily, if the mount is still there), ends the session and frees libsquashfuse's state.
+    consuming func close() {}
+
+    deinit { xar_server_close(server) }
+}
+
+/// Reads the number of open FUSE file and directory handles of a session from any thread.
+///
+/// Valid while its `FuseSession` lives; the server joins the monitor thread before the session ends.
+struct HandleCounter: @unchecked Sendable {
+    fileprivate let server: OpaquePointer
+
+    /// The number of open handles now.
+    var count: Int { xar_server_open_handles(server) }
+}
+
+extension XarMount.Server {
+    /// The version of libfuse3 linked into this binary (e.g. 314), for diagnostics.
+    public static var fuseLibraryVersion: Int { Int(xar_fuse_library_version()) }
+
+    /// Detaches the process (fork, `setsid`, stdio to /dev/null, stderr to `stderrFD`, other descriptors
+    /// closed except `keep`, renamed `name`). Returns in the child only; the parent exits 0.
+    static func detach(name: String, stderrFD: Int32, keeping keep: [Int32]) throws(XarMount.ServerError) {
+        let result = keep.withUnsafeBufferPointer { xar_detach(name, stderrFD, $0.baseAddress, Int32($0.count)) }
+        if result < 0 {
+            throw .system("cannot start the server process", reason: XarMount.ServerError.text(errno: -result))
+        }
+    }
+}

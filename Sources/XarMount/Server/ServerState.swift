@@ -1,0 +1,127 @@
+import Glibc
+
+extension XarMount {
+    /// The state file a FUSE server writes next to its mount point once mounted, for the launcher and `xarctl`.
+    ///
+    /// `key=value` lines, one per field, in this order:
+    /// `pid`, `image`, `uuid`, `digest`, `mountpoint`, `started` (seconds since the epoch), `idle_timeout`,
+    /// `lock`, `source` (where reads go: `source`, `copying N%`, `local copy`). Unknown keys are ignored on
+    /// reading, so later servers may add some. Written to a temporary name and renamed, so a reader sees a
+    /// whole file or none; not fsynced, because it describes a mount that does not outlive a reboot either.
+    public struct ServerState: Sendable, Equatable {
+        /// The server's process id.
+        public var pid: Int32
+        /// The `.xar` path the server was started for.
+        public var imagePath: String
+        /// The image's `UUID`, empty when unknown.
+        public var uuid: String
+        /// The image's SHA-256, empty when unknown.
+        public var digest: String
+        /// The mount point.
+        public var mountPoint: String
+        /// When the mount went live, seconds since the epoch.
+        public var started: Int64
+        /// The idle grace period in seconds (0 = never unmount).
+        public var idleTimeout: Double
+        /// The lock file that pins the mount.
+        public var lockPath: String
+        /// Where reads are served from: `source` (the original file), `copying N%`, `local copy`.
+        public var readSource: String
+
+        /// A state with every field given.
+        public init(
+            pid: Int32, imagePath: String, uuid: String, digest: String, mountPoint: String, started: Int64,
+            idleTimeout: Double, lockPath: String, readSource: String
+        ) {
+            self.pid = pid
+            self.imagePath = imagePath
+            self.uuid = uuid
+            self.digest = digest
+            self.mountPoint = mountPoint
+            self.started = started
+            self.idleTimeout = idleTimeout
+            self.lockPath = lockPath
+            self.readSource = readSource
+        }
+
+        /// The file's text.
+        public var rendered: String {
+            """
+            pid=\(pid)
+            image=\(imagePath)
+            uuid=\(uuid)
+            digest=\(digest)
+            mountpoint=\(mountPoint)
+            started=\(started)
+            idle_timeout=\(idleTimeout)
+            lock=\(lockPath)
+            source=\(readSource)
+
+            """
+        }
+
+        /// Parses a state file's text; nil when `pid` or `mountpoint` is missing.
+        public init?(parsing text: String) {
+            var values: [Substring: Substring] = [:]
+            for line in text.split(separator: "\n") {
+                guard let equals = line.firstIndex(of: "=") else { continue }
+                values[line[..<equals]] = line[line.index(after: equals)...]
+            }
+            guard let pid = values["pid"].flatMap({ Int32($0) }), let mountPoint = values["mountpoint"] else {
+                return nil
+            }
+            self.init(
+                pid: pid, imagePath: String(values["image"] ?? ""), uuid: String(values["uuid"] ?? ""),
+                digest: String(values["digest"] ?? ""), mountPoint: String(mountPoint),
+                started: values["started"].flatMap { Int64($0) } ?? 0,
+                idleTimeout: values["idle_timeout"].flatMap { Double($0) } ?? 0,
+                lockPath: String(values["lock"] ?? ""), readSource: String(values["source"] ?? ""))
+        }
+
+        /// Reads and parses the state file at `path`; nil when it does not exist or is not a state file.
+        public static func read(from path: String) -> ServerState? {
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            var bytes: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                bytes += chunk[0..<n]
+            }
+            return ServerState(parsing: String(decoding: bytes, as: UTF8.self))
+        }
+
+        /// Writes the file at `path` atomically: a temporary file next to it, then `rename`.
+        public func write(to path: String) throws(ServerError) {
+            let temporary = "\(path).tmp.\(getpid())"
+            let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            guard fd >= 0 else {
+                throw .system(
+                    "cannot write the state file \(temporary)", reason: XarMount.ServerError.text(errno: errno))
+            }
+            var bytes = Array(rendered.utf8)
+            var done = 0
+            while done < bytes.count {
+                let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 {
+                    let code = errno
+                    close(fd)
+                    unlink(temporary)
+                    throw .system(
+                        "cannot write the state file \(temporary)", reason: XarMount.ServerError.text(errno: code))
+                }
+                done += n
+            }
+            close(fd)
+            guard rename(temporary, path) == 0 else {
+                let code = errno
+                unlink(temporary)
+                throw .system("cannot rename the state file to \(path)", reason: XarMount.ServerError.text(errno: code))
+            }
+        }
+    }
+}

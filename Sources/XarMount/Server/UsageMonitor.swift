@@ -1,0 +1,143 @@
+import Glibc
+import XarSystem
+
+/// Watches a mount for users on a thread of its own and unmounts it once nobody used it for the grace period.
+///
+/// A user is an open FUSE handle (an open file, a directory stream, a mapping, an exec'd binary: the
+/// session counts them) or, when there is none, a process whose working directory or root is inside the
+/// mount (found in `/proc`). The thread touches no libsquashfuse state: it reads the handle counter, scans
+/// `/proc` and unmounts. When the grace period has passed it takes the image's lock exclusively without
+/// waiting (the launcher holds it shared while it pins the mount; if it is busy the monitor tries again on
+/// the next tick), checks once more and unmounts without `MNT_DETACH`: the kernel refuses with EBUSY if a
+/// user slipped in, which makes the last check race-free. A successful unmount ends the session's loop,
+/// because reads of `/dev/fuse` then fail with ENODEV; the lock stays held until the process exits.
+final class UsageMonitor: @unchecked Sendable {
+    // @unchecked: `unmounted` is written only by the monitor thread and read only after `stop()` joined it;
+    // everything else is immutable.
+
+    /// The mount point as the kernel spells it in `/proc` (symlinks in its parent resolved).
+    let mountPoint: String
+    let idleTimeout: Double
+    private let lockFD: Int32
+    private let handles: HandleCounter
+    private let wake: (read: Int32, write: Int32)
+    private var thread: pthread_t?
+
+    /// True when the monitor unmounted the mount (and holds the lock); valid after `stop()`.
+    private(set) var unmounted = false
+
+    /// A monitor for `mountPoint` that locks `lockFD` before it unmounts.
+    init(mountPoint: String, idleTimeout: Double, lockFD: Int32, handles: HandleCounter) throws(XarMount.ServerError) {
+        self.mountPoint = Self.canonical(mountPoint)
+        self.idleTimeout = idleTimeout
+        self.lockFD = lockFD
+        self.handles = handles
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else {
+            throw .system("cannot create the usage monitor's pipe", reason: XarMount.ServerError.text(errno: errno))
+        }
+        // The process spawns nothing but fusermount3, after this; the flag only keeps the pipe out of it.
+        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        wake = (fds[0], fds[1])
+    }
+
+    /// Starts the thread. Signals stay blocked on it, so that SIGTERM interrupts the session's loop instead.
+    func start() throws(XarMount.ServerError) {
+        var all = sigset_t(), previous = sigset_t()
+        sigfillset(&all)
+        pthread_sigmask(SIG_BLOCK, &all, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        var created = pthread_t()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let result = pthread_create(
+            &created, nil,
+            { context in
+                let monitor = Unmanaged<UsageMonitor>.fromOpaque(context!).takeRetainedValue()
+                monitor.run()
+                return nil
+            }, context)
+        guard result == 0 else {
+            Unmanaged<UsageMonitor>.fromOpaque(context).release()
+            throw .system("cannot start the usage monitor", reason: XarMount.ServerError.text(errno: result))
+        }
+        thread = created
+    }
+
+    /// Wakes the thread, waits for it to finish and returns whether it unmounted.
+    func stop() -> Bool {
+        guard let thread else { return unmounted }
+        var byte: UInt8 = 1
+        _ = write(wake.write, &byte, 1)
+        pthread_join(thread, nil)
+        self.thread = nil
+        return unmounted
+    }
+
+    private func run() {
+        let interval = min(1.0, max(0.1, idleTimeout / 4))
+        var idleSince = MonotonicTime.now()
+        while !sleepOrStop(seconds: interval) {
+            if handles.count > 0 || ProcScan.anyDirectoryUser(of: mountPoint) {
+                idleSince = MonotonicTime.now()
+                continue
+            }
+            guard MonotonicTime.now() - idleSince >= idleTimeout else { continue }
+            switch tryUnmount() {
+            case .unmounted:
+                unmounted = true
+                return
+            case .lockBusy:
+                continue
+            case .inUse:
+                idleSince = MonotonicTime.now()
+            }
+        }
+    }
+
+    private enum Attempt { case unmounted, lockBusy, inUse }
+
+    private func tryUnmount() -> Attempt {
+        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else { return .lockBusy }
+        if handles.count == 0 && !ProcScan.anyDirectoryUser(of: mountPoint) {
+            do {
+                try XarMount.MountTable.unmount(mountPoint, lazy: false)
+                XarMount.Server.log("idle for \(idleTimeout) s: unmounted \(mountPoint)")
+                return .unmounted
+            } catch {
+                XarMount.Server.log("not unmounting, still in use: \(error)")
+            }
+        }
+        flock(lockFD, LOCK_UN)
+        return .inUse
+    }
+
+    /// Sleeps `seconds` unless `stop()` is called first; returns true when it was.
+    private func sleepOrStop(seconds: Double) -> Bool {
+        var pollFD = pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)
+        let result = poll(&pollFD, 1, Int32(seconds * 1000))
+        return result > 0
+    }
+
+    /// `realpath` of the parent joined with the last component: the spelling `/proc/PID/cwd` links use. The
+    /// mount point itself is not resolved, because that would send a request to our own session.
+    private static func canonical(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        let parent = slash == path.startIndex ? "/" : String(path[..<slash])
+        let name = path[path.index(after: slash)...]
+        guard let resolved = realpath(parent, nil) else { return path }
+        defer { free(resolved) }
+        let base = String(cString: resolved)
+        return base == "/" ? "/\(name)" : "\(base)/\(name)"
+    }
+}
+
+/// Seconds on the monotonic clock, for intervals.
+enum MonotonicTime {
+    /// Now, in seconds since an arbitrary start.
+    static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}

@@ -1,0 +1,143 @@
+extension SquashFS.Reader {
+    /// The root directory's inode.
+    public var root: Inode {
+        get throws { try inode(at: superblock.rootInodeReference) }
+    }
+
+    /// Decodes the inode at `reference` and checks it (type, inode number, ids, sizes against the image).
+    public func inode(at reference: UInt64) throws -> Inode {
+        let what = "The inode at 0x\(String(reference, radix: 16))"
+        guard reference >> 48 == 0 else { throw SquashFS.ReadError("\(what) is not a valid inode reference.") }
+        var cursor = try cursor(
+            start: superblock.inodeTableStart, end: superblock.directoryTableStart, block: reference >> 16,
+            offset: Int(reference & 0xFFFF), what: what)
+        var header = try decoder(&cursor, count: 16)
+        let type = try header.u16()
+        let permissions = try header.u16() & 0o7777
+        let uid = try id(at: try header.u16(), what: what)
+        let gid = try id(at: try header.u16(), what: what)
+        let mtime = try header.u32()
+        let number = try header.u32()
+        guard number >= 1, number <= superblock.inodeCount else {
+            throw SquashFS.ReadError("\(what) has number \(number), outside 1…\(superblock.inodeCount).")
+        }
+        var inode = Inode(
+            kind: .directory, isExtended: type >= 8, reference: reference, permissions: permissions, uid: uid,
+            gid: gid, modificationTime: mtime, inodeNumber: number, linkCount: 1, size: 0, deviceNumber: 0)
+        switch type {
+        case 1:  // Basic directory.
+            var d = try decoder(&cursor, count: 16)
+            let block = try d.u32()
+            inode.linkCount = try d.u32()
+            let fileSize = try d.u16()
+            let offset = try d.u16()
+            let parent = try d.u32()
+            inode.directory = try directoryLayout(block, offset, UInt32(fileSize), parent, what: what)
+            inode.size = UInt64(fileSize)
+        case 8:  // Extended directory; the index that follows is not needed for a linear lookup.
+            var d = try decoder(&cursor, count: 24)
+            inode.linkCount = try d.u32()
+            let fileSize = try d.u32()
+            let block = try d.u32()
+            let parent = try d.u32()
+            _ = try d.u16()  // index_count
+            let offset = try d.u16()
+            inode.xattrIndex = xattr(try d.u32())
+            inode.directory = try directoryLayout(block, offset, fileSize, parent, what: what)
+            inode.size = UInt64(fileSize)
+        case 2:  // Basic file.
+            var d = try decoder(&cursor, count: 16)
+            let start = try d.u32()
+            let fragment = try d.u32()
+            let offset = try d.u32()
+            inode.kind = .regularFile
+            inode.size = UInt64(try d.u32())
+            inode.file = try fileLayout(&cursor, UInt64(start), fragment, offset, size: inode.size, what: what)
+        case 9:  // Extended file.
+            var d = try decoder(&cursor, count: 40)
+            let start = try d.u64()
+            inode.kind = .regularFile
+            inode.size = try d.u64()
+            _ = try d.u64()  // sparse: bytes saved by sparse blocks
+            inode.linkCount = try d.u32()
+            let fragment = try d.u32()
+            let offset = try d.u32()
+            inode.xattrIndex = xattr(try d.u32())
+            inode.file = try fileLayout(&cursor, start, fragment, offset, size: inode.size, what: what)
+        case 3, 10:  // Symlink.
+            var d = try decoder(&cursor, count: 8)
+            inode.kind = .symlink
+            inode.linkCount = try d.u32()
+            let length = try d.u32()
+            guard length >= 1, length <= 65_535 else {
+                throw SquashFS.ReadError("\(what) is a symlink whose target is \(length) bytes long.")
+            }
+            inode.symlinkTarget = try read(&cursor, count: Int(length))
+            inode.size = UInt64(length)
+            if type == 10 {
+                var x = try decoder(&cursor, count: 4)
+                inode.xattrIndex = xattr(try x.u32())
+            }
+        case 4, 5, 11, 12:  // Block and character devices.
+            var d = try decoder(&cursor, count: type >= 8 ? 12 : 8)
+            inode.kind = type == 4 || type == 11 ? .blockDevice : .characterDevice
+            inode.linkCount = try d.u32()
+            inode.deviceNumber = try d.u32()
+            if type >= 8 { inode.xattrIndex = xattr(try d.u32()) }
+        case 6, 7, 13, 14:  // Fifos and sockets.
+            var d = try decoder(&cursor, count: type >= 8 ? 8 : 4)
+            inode.kind = type == 6 || type == 13 ? .fifo : .socket
+            inode.linkCount = try d.u32()
+            if type >= 8 { inode.xattrIndex = xattr(try d.u32()) }
+        default:
+            throw SquashFS.ReadError("\(what) has type \(type), which is not one of the format's 1…14.")
+        }
+        return inode
+    }
+
+    private func xattr(_ index: UInt32) -> UInt32? { index == .max ? nil : index }
+
+    private func directoryLayout(
+        _ block: UInt32, _ offset: UInt16, _ fileSize: UInt32, _ parent: UInt32, what: String
+    ) throws -> DirectoryLayout {
+        // "This value is 3 bytes larger than the real listing": an empty directory has file_size 3.
+        guard fileSize >= 3, Int(fileSize) - 3 <= Self.maximumListingSize else {
+            throw SquashFS.ReadError("\(what) is a directory with an invalid size \(fileSize).")
+        }
+        guard UInt64(block) < directoryTableEnd - superblock.directoryTableStart, offset < Self.metadataBlockSize else {
+            throw SquashFS.ReadError("\(what) is a directory whose listing lies outside the directory table.")
+        }
+        return DirectoryLayout(blockIndex: block, blockOffset: offset, listingSize: fileSize - 3, parentInode: parent)
+    }
+
+    private func fileLayout(
+        _ cursor: inout MetadataCursor, _ start: UInt64, _ fragment: UInt32, _ offset: UInt32, size: UInt64,
+        what: String
+    ) throws -> FileLayout {
+        let blockSize = UInt64(superblock.blockSize)
+        let hasFragment = fragment != .max
+        guard size < 1 << 60 else {
+            throw SquashFS.ReadError("\(what) is a file of \(size) bytes, which no image can hold.")
+        }
+        // "If the fragment index is all ones, the file has no fragment and the last block may be partial."
+        let blockCount = hasFragment ? size / blockSize : (size + blockSize - 1) / blockSize
+        // A 4-byte size per block, all in the inode table: a count that cannot fit there is corrupt.
+        let tableBytes = superblock.directoryTableStart - superblock.inodeTableStart
+        guard blockCount / 2048 <= tableBytes, blockCount <= UInt64(Self.maximumListingSize / 4) else {
+            throw SquashFS.ReadError("\(what) is a file of \(size) bytes, more than the inode table can describe.")
+        }
+        guard start <= dataEnd else {
+            throw SquashFS.ReadError("\(what) is a file whose data starts at byte \(start), past the data area.")
+        }
+        if hasFragment {
+            guard size % blockSize != 0, offset < superblock.blockSize else {
+                throw SquashFS.ReadError("\(what) is a file with an invalid fragment offset \(offset).")
+            }
+        }
+        var d = try decoder(&cursor, count: Int(blockCount) * 4)
+        var sizes: [UInt32] = []
+        sizes.reserveCapacity(Int(blockCount))
+        for _ in 0..<blockCount { sizes.append(try d.u32()) }
+        return FileLayout(blocksStart: start, blockSizes: sizes, fragmentIndex: fragment, fragmentOffset: offset)
+    }
+}

@@ -1,0 +1,143 @@
+import Glibc
+
+/// Finds the processes that use a directory tree (typically a mount) by reading `/proc`.
+///
+/// Paths come from `readlink` on the `/proc/PID/{cwd,root,fd/N}` magic links, never from `stat`: a `stat`
+/// follows the link into the target's file system, and one process whose working directory sits on a hung
+/// NFS mount or behind a stopped FUSE server would hang the scan. `readlink` only formats the kernel's
+/// dentry path. The paths are as this process sees them, so the scan covers processes in the same mount
+/// namespace, which is the only place a per-namespace mount of ours is reachable. Processes of other users
+/// are skipped silently when `/proc` refuses to show them (they cannot use another user's FUSE mount anyway).
+/// The tree's path must be canonical (no symlinks), as the kernel spells it in those links.
+public enum ProcScan {
+    /// How a process uses the tree.
+    public enum Use: Sendable, Hashable, CustomStringConvertible {
+        /// Its working directory is inside.
+        case workingDirectory
+        /// Its root directory (chroot) is inside.
+        case root
+        /// It has this file descriptor open on a file inside.
+        case openFile(Int32)
+        /// It has a file inside mapped into memory (an executable, a shared library, an `mmap`).
+        case mappedFile
+
+        public var description: String {
+            switch self {
+            case .workingDirectory: "cwd"
+            case .root: "root"
+            case .openFile(let fd): "fd \(fd)"
+            case .mappedFile: "mmap"
+            }
+        }
+    }
+
+    /// One process and the ways it uses the tree.
+    public struct User: Sendable, Hashable {
+        /// The process id.
+        public var pid: Int32
+        /// What ties it to the tree, in the order found.
+        public var uses: [Use]
+    }
+
+    /// True when a process other than this one has its working directory or its root inside `tree`.
+    ///
+    /// This is the cheap check the FUSE server makes when no file handle is open: open files and mappings
+    /// already show up as FUSE handles, only directories held as cwd or root do not.
+    public static func anyDirectoryUser(of tree: String) -> Bool {
+        let prefix = Array(tree.utf8)
+        let me = getpid()
+        var found = false
+        forEachProcess { pid in
+            if pid == me { return true }
+            if linkIsInside("/proc/\(pid)/cwd", prefix) || linkIsInside("/proc/\(pid)/root", prefix) {
+                found = true
+                return false
+            }
+            return true
+        }
+        return found
+    }
+
+    /// Every process other than this one that uses `tree`: working directory, root, open files and, when
+    /// `includingMappings`, mapped files (read from `/proc/PID/maps`). For operators (`xarctl`), not hot paths.
+    public static func users(of tree: String, includingMappings: Bool = true) -> [User] {
+        let prefix = Array(tree.utf8)
+        let me = getpid()
+        var users: [User] = []
+        forEachProcess { pid in
+            if pid == me { return true }
+            var uses: [Use] = []
+            if linkIsInside("/proc/\(pid)/cwd", prefix) { uses.append(.workingDirectory) }
+            if linkIsInside("/proc/\(pid)/root", prefix) { uses.append(.root) }
+            forEachEntry(of: "/proc/\(pid)/fd") { name in
+                if let fd = Int32(name), linkIsInside("/proc/\(pid)/fd/\(name)", prefix) { uses.append(.openFile(fd)) }
+                return true
+            }
+            if includingMappings, mapsMention(pid: pid, prefix) { uses.append(.mappedFile) }
+            if !uses.isEmpty { users.append(User(pid: pid, uses: uses)) }
+            return true
+        }
+        return users
+    }
+
+    // MARK: - /proc
+
+    /// Calls `body` with every process id in `/proc` until it returns false.
+    private static func forEachProcess(_ body: (Int32) -> Bool) {
+        forEachEntry(of: "/proc") { name in
+            guard let first = name.utf8.first, first >= UInt8(ascii: "1"), first <= UInt8(ascii: "9"),
+                let pid = Int32(name)
+            else { return true }
+            return body(pid)
+        }
+    }
+
+    private static func forEachEntry(of directory: String, _ body: (String) -> Bool) {
+        guard let stream = opendir(directory) else { return }
+        defer { closedir(stream) }
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            if name == "." || name == ".." { continue }
+            if !body(name) { return }
+        }
+    }
+
+    /// True when the magic link at `path` names `prefix` or something below it.
+    private static func linkIsInside(_ path: String, _ prefix: [UInt8]) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = buffer.withUnsafeMutableBytes { raw in
+            readlink(path, raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count)
+        }
+        guard count >= prefix.count else { return false }
+        if !buffer[0..<prefix.count].elementsEqual(prefix) { return false }
+        return count == prefix.count || buffer[prefix.count] == UInt8(ascii: "/")
+    }
+
+    /// True when a line of `/proc/PID/maps` ends with a path inside the tree.
+    private static func mapsMention(pid: Int32, _ prefix: [UInt8]) -> Bool {
+        let fd = open("/proc/\(pid)/maps", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var contents: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            contents += chunk[0..<n]
+        }
+        for line in contents.split(separator: UInt8(ascii: "\n")) {
+            // The path is the sixth field and starts at the first '/' after the fixed columns.
+            guard let slash = line.firstIndex(of: UInt8(ascii: "/")) else { continue }
+            let path = line[slash...]
+            if path.starts(with: prefix)
+                && (path.count == prefix.count || path[path.startIndex + prefix.count] == UInt8(ascii: "/"))
+            {
+                return true
+            }
+        }
+        return false
+    }
+}

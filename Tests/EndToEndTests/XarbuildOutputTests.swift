@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+import XarFormat
+import XarTestSupport
+
+/// What a successful `xarbuild dir` writes, checked with independent tools (`unsquashfs`, `sha256sum`, `sh`).
+@Suite(.tags(.oracle), .enabled(if: TestEnvironment.hasTool("unsquashfs")))
+struct XarbuildOutputTests {
+    static let xarbuild = TestEnvironment.product("xarbuild")
+
+    @Test func xarbuildWritesExecutableXarThatUnsquashfsReads() throws {
+        let dir = TemporaryDirectory()
+        let app = try XarbuildTests.makeApp(in: dir)
+        let out = dir("app.xar")
+        let result = try Process.run(
+            [Self.xarbuild, "dir", app, "-o", out, "--exec", "./bin/hello", "--mount-timeout", "30"], timeout: 120)
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout == "")
+        #expect(result.stderr.hasPrefix("xarbuild: wrote \(out): "))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+
+        let attributes = try FileManager.default.attributesOfItem(atPath: out)
+        #expect((attributes[.posixPermissions] as? Int) == 0o755)
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: out)))
+        let header = try XarHeader(parsing: bytes, fileSize: Int64(bytes.count))
+        #expect(header.offset == 4096)
+        #expect(header.target == "bin/hello")
+        #expect(header.mountTimeout == 30)
+        #expect(header.builder?.hasPrefix("xarbuild ") == true)
+        #expect(Array(bytes[4096..<4100]) == Array("hsqs".utf8))
+
+        let digest = try Process.shell("tail -c +4097 '\(out)' | sha256sum", timeout: 60).stdout
+        #expect(digest.hasPrefix(try #require(header.imageSHA256) + " "))
+        #expect(header.uuid == String(digest.prefix(16)))
+
+        let listing = try Process.run(["unsquashfs", "-o", "4096", "-lls", out], timeout: 60)
+        #expect(listing.status == 0, "\(listing)")
+        for path in ["squashfs-root/bin/hello", "squashfs-root/share/data.txt", "squashfs-root/share/doc/blob"] {
+            #expect(listing.stdout.contains(path), "\(listing.stdout)")
+        }
+        #expect(listing.stdout.contains("squashfs-root/bin/data-link -> ../share/data.txt"))
+        let extracted = dir("extracted")
+        let unpack = try Process.run(["unsquashfs", "-o", "4096", "-d", extracted, out], timeout: 60)
+        #expect(unpack.status == 0, "\(unpack)")
+        let diff = try Process.run(["diff", "-r", "--no-dereference", app, extracted], timeout: 60)
+        #expect(diff.status == 0, "\(diff)")
+
+        let sh = try Process.run(["/bin/sh", out], timeout: 30)
+        #expect(sh.status == 1)
+        #expect(sh.stderr.contains("install xarexec"))
+    }
+
+    @Test func xarbuildWithoutExecWritesNonExecutableFile() throws {
+        let dir = TemporaryDirectory()
+        let app = try XarbuildTests.makeApp(in: dir)
+        let out = dir("data.xar")
+        let result = try Process.run([Self.xarbuild, "dir", app, "-o", out], timeout: 120)
+        #expect(result.status == 0, "\(result)")
+        let attributes = try FileManager.default.attributesOfItem(atPath: out)
+        #expect(((attributes[.posixPermissions] as? Int) ?? 0) & 0o111 == 0)
+    }
+
+    @Test(arguments: [("4K", 4096), ("128K", 131072), ("1M", 1_048_576), ("65536", 65536)])
+    func xarbuildAcceptsBlockSizeForms(text: String, bytes: Int) throws {
+        let dir = TemporaryDirectory()
+        let app = try XarbuildTests.makeApp(in: dir)
+        let out = dir("app.xar")
+        let result = try Process.run(
+            [Self.xarbuild, "dir", app, "-o", out, "--block-size", text, "--json"], timeout: 120)
+        #expect(result.status == 0, "\(result)")
+        let stats = try Process.run(["unsquashfs", "-o", "4096", "-s", out], timeout: 60)
+        #expect(stats.stdout.contains("Block size \(bytes)"), "\(stats.stdout)")
+        let json = try #require(
+            JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(json["blockSize"] as? Int == bytes)
+    }
+
+    @Test(arguments: ["zstd", "xz", "gzip", "none"])
+    func xarbuildJSONReportsSizesAndDigest(compression: String) throws {
+        let dir = TemporaryDirectory()
+        let app = try XarbuildTests.makeApp(in: dir)
+        let out = dir("app.xar")
+        let result = try Process.run(
+            [Self.xarbuild, "dir", app, "-o", out, "--compression", compression, "--json"], timeout: 120)
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stderr == "")
+        let json = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let size = try FileManager.default.attributesOfItem(atPath: out)[.size] as? Int
+        #expect(json["outputBytes"] as? Int == size)
+        #expect((json["inputBytes"] as? Int ?? 0) >= 300_000)
+        #expect((json["sha256"] as? String)?.count == 64)
+        #expect(json["ratio"] is Double || json["ratio"] is Int)
+        #expect(json["seconds"] != nil)
+        #expect((json["compression"] as? String)?.hasPrefix(compression) == true)
+        let stats = try Process.run(["unsquashfs", "-o", "4096", "-s", out], timeout: 60)
+        #expect(stats.status == 0, "\(stats)")
+    }
+
+    @Test func xarbuildIsByteIdenticalAcrossThreadCounts() throws {
+        let dir = TemporaryDirectory()
+        let app = try XarbuildTests.makeApp(in: dir)
+        var outputs: [String] = []
+        for threads in ["1", "2"] {
+            let out = dir("app-\(threads).xar")
+            let result = try Process.run(
+                ["/usr/bin/env", "SOURCE_DATE_EPOCH=1700000000", Self.xarbuild, "dir", app, "-o", out,
+                 "--threads", threads, "--exec", "bin/hello"], timeout: 120)
+            #expect(result.status == 0, "\(result)")
+            outputs.append(out)
+        }
+        let cmp = try Process.run(["cmp", outputs[0], outputs[1]], timeout: 60)
+        #expect(cmp.status == 0, "\(cmp)")
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: outputs[0])).prefix(4096))
+        #expect(try XarHeader(parsing: bytes).buildTime == 1_700_000_000)
+    }
+
+    @Test func xarbuildLeavesNothingWhenOutputDirectoryIsMissing() throws {
+        let dir = TemporaryDirectory()
+        let app = try XarbuildTests.makeApp(in: dir)
+        let out = dir("missing/app.xar")
+        let result = try Process.run([Self.xarbuild, "dir", app, "-o", out], timeout: 120)
+        #expect(result.status == 1, "\(result)")
+        #expect(result.stderr.hasPrefix("xarbuild: error: "))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        #expect(left.sorted() == ["app"])
+    }
+
+    @Test func xarbuildSaysOnceThatXattrsWereDropped() throws {
+        let dir = TemporaryDirectory()
+        let app = try XarbuildTests.makeApp(in: dir)
+        let set = try Process.run(
+            ["python3", "-c",
+             "import os,sys; [os.setxattr(p, 'user.xar-test', b'1') for p in sys.argv[1:]]",
+             "\(app)/share/data.txt", "\(app)/bin/hello"], timeout: 60)
+        try #require(set.status == 0, "user xattrs unsupported here: \(set)")
+        let dropped = try Process.run([Self.xarbuild, "dir", app, "-o", dir("a.xar")], timeout: 120)
+        #expect(dropped.status == 0, "\(dropped)")
+        let notes = dropped.stderr.split(separator: "\n").filter { $0.contains("extended attributes were dropped") }
+        #expect(notes.count == 1, "\(dropped)")
+        // The writer cannot store xattrs yet, so --xattrs refuses instead of silently dropping them.
+        let kept = try Process.run([Self.xarbuild, "dir", app, "-o", dir("b.xar"), "--xattrs"], timeout: 120)
+        #expect(kept.status == 1, "\(kept)")
+        #expect(kept.stderr == "xarbuild: error: \(app): has extended attributes, and this xarbuild cannot store them "
+            + "yet (drop --xattrs).\n")
+        #expect(!FileManager.default.fileExists(atPath: dir("b.xar")))
+    }
+}

@@ -1,0 +1,66 @@
+import Glibc
+import Testing
+import XarTestSupport
+
+/// Without FUSE the launcher runs the image from a per-user content-addressed extraction.
+@Suite(.enabled(if: XarexecFixture.canBuild))
+struct XarexecExtractionTests {
+    func noFuse(_ fixture: XarexecFixture, quiet: Bool = false) -> [String: String] {
+        var env = ["XAR_FUSE_DEVICE": fixture.dir("no-such-fuse"), "XDG_CACHE_HOME": fixture.dir("cache")]
+        if quiet { env["XAR_QUIET"] = "1" }
+        return env
+    }
+
+    @Test func withoutFuseTheImageRunsFromAnExtractionThatLaterRunsReuse() throws {
+        let fixture = try XarexecFixture()
+        let xar = try fixture.makeShowXar("t")
+        let first = try fixture.xarexec([xar, "one", "exit", "7"], env: noFuse(fixture))
+        #expect(first.status == 7, "\(first)")
+        #expect(first.stdout.contains("argv[0]=\(xar)\nargv[1]=one\n"))
+        #expect(first.stderr.contains("FUSE is unavailable"))
+        #expect(first.stderr.contains("extracted copy in \(fixture.dir("cache"))/xar/extract/"))
+        #expect(try fixture.mountCount() == 0)
+        // Cut the image off after its header: a second run that read it would fail.
+        try fixture.run("truncate -s 4096 \(xar)")
+        let second = try fixture.xarexec([xar, "two"], env: noFuse(fixture))
+        #expect(second.status == 0, "\(second)")
+        #expect(second.stdout.contains("argv[1]=two"))
+        #expect(second.stderr.isEmpty)
+        let entries = try fixture.run("ls -A \(fixture.dir("cache"))/xar/extract").stdout.split(separator: "\n")
+        #expect(entries.count == 1)
+    }
+
+    @Test func quietSuppressesTheFallbackNotice() throws {
+        let fixture = try XarexecFixture()
+        let xar = try fixture.makeShowXar("t")
+        let result = try fixture.xarexec([xar], env: noFuse(fixture, quiet: true))
+        #expect(result.status == 0)
+        #expect(result.stderr.isEmpty)
+    }
+
+    @Test(.tags(.slow)) func simultaneousFirstRunsShareOneCompleteExtraction() throws {
+        let fixture = try XarexecFixture()
+        let xar = try fixture.makeShowXar("t")
+        var env = noFuse(fixture, quiet: true)
+        env["XAREXEC"] = XarexecFixture.xarexec
+        env["XAR"] = xar
+        let script = "for i in $(seq 16); do \"$XAREXEC\" \"$XAR\" exit 3 >/dev/null & done; "
+            + "fails=0; for j in $(jobs -p); do wait $j; [ $? -eq 3 ] || fails=$((fails+1)); done; echo fails=$fails"
+        let result = try Process.run(["/bin/bash", "-c", script], environment: fixture.environment(env), timeout: 120)
+        #expect(result.stdout.contains("fails=0"), "\(result)")
+        let entries = try fixture.run("ls -A \(fixture.dir("cache"))/xar/extract").stdout.split(separator: "\n")
+        #expect(entries.count == 1, "leftover temporary directories: \(entries)")
+    }
+
+    @Test func aCorruptImageIsAnErrorAndLeavesNothingBehind() throws {
+        let fixture = try XarexecFixture()
+        let xar = try fixture.makeShowXar("t")
+        // Zero the superblock's table pointers (bytes 4096+40…4096+96).
+        try fixture.run("dd if=/dev/zero of=\(xar) bs=1 seek=4136 count=56 conv=notrunc status=none")
+        let result = try fixture.xarexec([xar], env: noFuse(fixture, quiet: true))
+        #expect(result.status == 120, "\(result)")
+        #expect(result.stderr.hasPrefix("xarexec: error: cannot extract \(xar):"))
+        let entries = try fixture.run("ls -A \(fixture.dir("cache"))/xar/extract").stdout
+        #expect(entries.isEmpty)
+    }
+}

@@ -1,0 +1,184 @@
+import Glibc
+import XarMount
+import XarSystem
+import XarTestSupport
+
+/// A real `xarfs` server on a real image in a temporary directory, started the way the launcher starts it:
+/// the built `xarexec` under the name `xarfs`, the image inherited as an open descriptor, readiness on a pipe.
+final class ServerHarness {
+    let directory = TemporaryDirectory(prefix: "xar-server")
+    /// The `.xar` file: 4096 bytes of header, then a SquashFS image (zstd) of `tree`.
+    let imagePath: String
+    /// The directory the image was made from, to compare what the mount shows.
+    let tree: String
+    let mountPoint: String
+    let lockPath: String
+    let statePath: String
+    /// The server's pid once it reported ready (from its state file).
+    private(set) var serverPID: Int32?
+
+    /// Makes the tree and the image; `prepare` may damage the image file before any server sees it.
+    init(prepare: (String) throws -> Void = { _ in }) throws {
+        tree = directory("tree")
+        imagePath = directory("app.xar")
+        mountPoint = directory("mnt")
+        lockPath = directory("mnt.lock")
+        statePath = directory("mnt.state")
+        try Self.check(
+            Process.shell(
+                """
+                set -e
+                mkdir -p '\(tree)/lib/pkg' '\(mountPoint)'
+                printf 'hello from the image\\n' > '\(tree)/hello.txt'
+                head -c 1000000 /dev/urandom > '\(tree)/lib/pkg/data.bin'
+                printf '#!/bin/sh\\necho run\\n' > '\(tree)/run.sh'
+                chmod 755 '\(tree)/run.sh'
+                ln -s hello.txt '\(tree)/link'
+                mksquashfs '\(tree)' '\(directory("image.sqfs"))' -comp zstd -quiet -noappend -no-progress
+                head -c 4096 /dev/zero > '\(imagePath)'
+                cat '\(directory("image.sqfs"))' >> '\(imagePath)'
+                : > '\(lockPath)'
+                """, timeout: 60))
+        try prepare(imagePath)
+    }
+
+    /// What a start produced: the first line on the readiness pipe and the exit status of the spawned process.
+    struct Start {
+        var line: String
+        var status: Int32
+    }
+
+    /// Starts the server with the idle timeout `idleTimeout` and waits (at most 10 s) for its readiness line.
+    func start(idleTimeout: Double, extraArguments: [String]? = nil, environment: [String: String] = [:]) throws
+        -> Start
+    {
+        let link = directory("xarfs")
+        if access(link, F_OK) != 0 { symlink(TestEnvironment.product("xarexec"), link) }
+        let imageFD = open(imagePath, O_RDONLY | O_CLOEXEC)
+        guard imageFD >= 0 else { throw HarnessError("cannot open \(imagePath)") }
+        defer { close(imageFD) }
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw HarnessError("pipe failed") }
+        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        defer { close(fds[0]) }
+        // In the child the image is fd 3 and the pipe fd 4 (dup2 clears close-on-exec; nothing else leaks).
+        let configuration = XarMount.Server.Configuration(
+            imagePath: imagePath, imageFD: 3, offset: 4096, mountPoint: mountPoint, lockPath: lockPath,
+            statePath: statePath, idleTimeout: idleTimeout, readyFD: 4,
+            digest: "ab" + String(repeating: "0", count: 62),
+            uuid: "ab00000000000000")
+        let argv = [link] + (extraArguments ?? configuration.arguments)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, imageFD, 3)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 4)
+        var env: [String] = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "XAR_SERVER_LOG=\(directory("server.log"))"]
+        env += environment.map { "\($0.key)=\($0.value)" }
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup($0) } + [nil]
+        defer {
+            cArgs.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, link, &actions, nil, cArgs, cEnv)
+        close(fds[1])
+        guard spawned == 0 else { throw HarnessError("cannot spawn \(link): \(spawned)") }
+        let line = readLine(fds[0], timeout: 10)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        if line == "ok" { serverPID = XarMount.ServerState.read(from: statePath)?.pid }
+        return Start(line: line, status: exitStatus)
+    }
+
+    /// True while the mount point is in /proc/self/mountinfo.
+    var isMounted: Bool {
+        let mounts = Self.contents("/proc/self/mountinfo")
+        return mounts.split(separator: "\n").contains {
+            $0.split(separator: " ").dropFirst(4).first == Substring(mountPoint)
+        }
+    }
+
+    /// The /proc/mounts line of the mount, if mounted.
+    var mountsLine: String? {
+        let mounts = Self.contents("/proc/mounts")
+        return mounts.split(separator: "\n").first {
+            $0.split(separator: " ").dropFirst().first == Substring(mountPoint)
+        }
+        .map(String.init)
+    }
+
+    /// Polls `condition` every 50 ms for at most `seconds`; returns whether it became true.
+    func wait(seconds: Double, for condition: () -> Bool) -> Bool {
+        let deadline = now() + seconds
+        while now() < deadline {
+            if condition() { return true }
+            usleep(50_000)
+        }
+        return condition()
+    }
+
+    /// The server's log (XAR_SERVER_LOG), for failure messages.
+    var log: String { Self.contents(directory("server.log")) }
+
+    /// The whole text of a (small) file, or "" when it cannot be read.
+    static func contents(_ path: String) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            bytes += chunk[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Kills the server and detaches whatever is left, so that no test leaves a mount or a process behind.
+    func tearDown() {
+        if let serverPID, ProcessStatus.read(pid: serverPID) != nil {
+            kill(serverPID, SIGCONT)
+            kill(serverPID, SIGKILL)
+        }
+        if isMounted { umount2(mountPoint, Int32(MNT_DETACH)) }
+    }
+
+    deinit { tearDown() }
+
+    private func readLine(_ fd: Int32, timeout: Double) -> String {
+        var bytes: [UInt8] = []
+        let deadline = now() + timeout
+        while !bytes.contains(UInt8(ascii: "\n")) {
+            let remaining = deadline - now()
+            if remaining <= 0 { return "timeout" }
+            var pollFD = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&pollFD, 1, Int32(remaining * 1000)) <= 0 { continue }
+            var byte: UInt8 = 0
+            let n = read(fd, &byte, 1)
+            if n <= 0 { break }
+            bytes.append(byte)
+        }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+    }
+
+    private func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+
+    private static func check(_ result: Process.Result) throws {
+        guard result.status == 0 else { throw HarnessError("set-up failed: \(result)") }
+    }
+}
+
+/// A test set-up step that failed.
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
