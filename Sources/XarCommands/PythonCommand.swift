@@ -44,6 +44,9 @@ public struct PythonCommand: ParsableCommand {
     @Option(name: .customLong("keep-stdlib"), help: "A standard-library part to keep (test, tkinter, idlelib, …).")
     var keepStdlib: [String] = []
 
+    @Flag(name: .customLong("no-strip"), help: "Keep debug information in the bundled ELF files.")
+    var noStrip = false
+
     @Option(name: .customLong("staging-dir"), help: "Stage the layout here (must be empty) and keep it.")
     var stagingDirectory: String?
 
@@ -61,6 +64,8 @@ public struct PythonCommand: ParsableCommand {
         options.defaultEntry = defaultEntry
         options.revision = revision
         options.keepStdlib = keepStdlib
+        options.stripDebugInfo = !noStrip
+        options.builder = "xarbuild \(XarVersion.current)"
         if let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"] {
             guard let value = Int(epoch), value >= 0 else {
                 throw ValidationError("SOURCE_DATE_EPOCH=\(epoch) is not a number of seconds.")

@@ -61,8 +61,16 @@ final class PythonFixtures: @unchecked Sendable {
         return options
     }
 
+    /// The fixtures' directory, removed at exit: a static is never deinitialized, so its temporary directory
+    /// would otherwise outlive the test run.
+    nonisolated(unsafe) private static var cleanupPath: String?
+
     private init() throws {
         let d = directory
+        Self.cleanupPath = d.path
+        atexit {
+            if let path = PythonFixtures.cleanupPath { _ = try? XarTestSupport.Process.run(["/bin/rm", "-rf", path]) }
+        }
         try Self.write(d("greet/setup.py"), """
             from setuptools import setup
             setup(name="greet", version="1.2.0", packages=["greet"], package_data={"greet": ["data/*.txt"]},

@@ -116,3 +116,87 @@ struct PythonStagedTests {
         #expect(packages.last?["sha256"] as? String == f.zstdcheckHash)
     }
 }
+
+/// What the builder refuses, and that it is deterministic: these need the fixtures but no running image.
+@Suite(.tags(.python, .slow), .enabled(if: PythonFixtures.available, "needs python3 with pip, setuptools, wheel, Python.h, cc, zstd.h, patchelf"))
+struct PythonBuildRefusalTests {
+    @Test func badLockEntriesAreListedTogetherAndNothingIsWritten() throws {
+        let f = try PythonFixtures.shared.get()
+        let scratch = TemporaryDirectory(prefix: "xar-python-badlock")
+        let house = scratch("wheelhouse")
+        try FileManager.default.createDirectory(atPath: house, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: f.greetSdist, toPath: "\(house)/greet-1.2.0.tar.gz")
+        try FileManager.default.copyItem(atPath: f.zstdcheckWheel, toPath: "\(house)/zstdcheck-0.3.0-cp311-cp311-win_amd64.whl")
+        let wrong = String(repeating: "ab", count: 32)
+        try PythonFixtures.write(scratch("req.txt"), """
+            greet==1.2.0 --hash=sha256:\(wrong)
+            zstdcheck==0.3.0 --hash=sha256:\(f.zstdcheckHash)
+            missing-thing==1.0 --hash=sha256:\(wrong)
+            """)
+        var options = f.options()
+        options.requirements = scratch("req.txt")
+        options.wheelhouse = house
+        let error = try #require(throws: PythonBuildError.self) {
+            _ = try PythonImageBuilder.build(options, imageOptions: .init(), output: scratch("out.xar"))
+        }
+        #expect(error.problems.count == 3, "\(error)")
+        #expect(error.problems[0].contains("req.txt:1: greet==1.2.0: only the source distribution greet-1.2.0.tar.gz"), "\(error)")
+        #expect(error.problems[1].contains("req.txt:2: zstdcheck==0.3.0: no wheel for cp311"), "\(error)")
+        #expect(error.problems[2].contains("req.txt:3: missing-thing==1.0: no wheel in \(house)"), "\(error)")
+        #expect(!FileManager.default.fileExists(atPath: scratch("out.xar")))
+    }
+
+    @Test func hashMismatchNamesBothDigests() throws {
+        let f = try PythonFixtures.shared.get()
+        let scratch = TemporaryDirectory(prefix: "xar-python-badhash")
+        let wrong = String(repeating: "cd", count: 32)
+        try PythonFixtures.write(scratch("req.txt"), "zstdcheck==0.3.0 --hash=sha256:\(wrong)")
+        var options = f.options()
+        options.requirements = scratch("req.txt")
+        let error = try #require(throws: PythonBuildError.self) {
+            _ = try PythonImageBuilder.build(options, imageOptions: .init(), output: scratch("out.xar"))
+        }
+        #expect(error.description.contains("hash mismatch"), "\(error)")
+        #expect(error.description.contains(f.zstdcheckHash) && error.description.contains(wrong), "\(error)")
+        #expect(!FileManager.default.fileExists(atPath: scratch("out.xar")))
+    }
+
+    @Test func incompleteLockIsRefused() throws {
+        let f = try PythonFixtures.shared.get()
+        let scratch = TemporaryDirectory(prefix: "xar-python-incomplete")
+        // The app wheel declares a dependency the lock does not pin.
+        var options = f.options()
+        options.requirements = nil
+        options.wheelhouse = nil
+        options.wheels = [try Self.wheelRequiring("zstdcheck", in: scratch.path)]
+        let error = try #require(throws: PythonBuildError.self) {
+            _ = try PythonImageBuilder.build(options, imageOptions: .init(), output: scratch("out.xar"))
+        }
+        #expect(error.description.contains("needsz 1.0 requires zstdcheck, which is not in the lock"), "\(error)")
+    }
+
+    /// A wheel whose METADATA requires `dependency`, built with pip from a throwaway project.
+    static func wheelRequiring(_ dependency: String, in directory: String) throws -> String {
+        try PythonFixtures.write("\(directory)/needsz/setup.py", """
+            from setuptools import setup
+            setup(name="needsz", version="1.0", py_modules=["needsz"], install_requires=["\(dependency)"])
+            """)
+        try PythonFixtures.write("\(directory)/needsz/needsz.py", "")
+        let result = try XarTestSupport.Process.run(
+            [PythonFixtures.python, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
+             "-w", "\(directory)/dist", "\(directory)/needsz"],
+            environment: ["PATH": "/usr/bin:/bin", "HOME": directory], timeout: 180)
+        try #require(result.status == 0, "\(result)")
+        return "\(directory)/dist/needsz-1.0-py3-none-any.whl"
+    }
+
+    @Test func twoBuildsAreByteIdentical() throws {
+        let f = try PythonFixtures.shared.get()
+        let scratch = TemporaryDirectory(prefix: "xar-python-again")
+        let again = try PythonImageBuilder.build(
+            f.options(), imageOptions: .init(compression: .zstd(level: 3)), output: scratch("again.xar"))
+        #expect(again.image.sha256 == f.summary.image.sha256)
+        let same = try XarTestSupport.Process.run(["/usr/bin/cmp", f.image, scratch("again.xar")], timeout: 60)
+        #expect(same.status == 0, "\(same)")
+    }
+}

@@ -34,6 +34,9 @@ public struct PythonBuildOptions: Sendable {
     public var revision: String?
     /// Standard-library parts kept although they are left out by default (`tkinter`, `test`, …).
     public var keepStdlib: [String] = []
+    /// Remove debug information (`strip --strip-debug`) from the ELF files in the image: a pyenv build's
+    /// libpython carries ~15 MB of it. Symbol tables stay, so tracebacks from native crashes keep their names.
+    public var stripDebugInfo = true
     /// The build time and the time stamp of every file: `SOURCE_DATE_EPOCH` when set.
     public var sourceDateEpoch: Int?
     /// The builder's name and version, recorded in the metadata (`xarbuild 0.1.0`).

@@ -21,7 +21,8 @@ public enum PythonImageBuilder {
     ) throws -> Summary {
         let fm = FileManager.default
         let root: String
-        if let stagingDirectory {
+        if var stagingDirectory {
+            if !stagingDirectory.hasPrefix("/") { stagingDirectory = fm.currentDirectoryPath + "/" + stagingDirectory }
             if fm.fileExists(atPath: stagingDirectory),
                 !((try? fm.contentsOfDirectory(atPath: stagingDirectory))?.isEmpty ?? true)
             {

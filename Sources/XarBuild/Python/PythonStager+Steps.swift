@@ -92,7 +92,8 @@ extension PythonStager {
             guard check.status == 0 else {
                 throw PythonBuildError("The staged interpreter does not start: \(check.stderr.split(separator: "\n").suffix(3).joined(separator: " "))")
             }
-            for line in output.stdout.split(separator: "\n").prefix(5) { progress("warning: \(line)") }
+            let lines = (output.stdout + output.stderr).split(separator: "\n")
+            for line in lines.prefix(5) { progress("warning: bytecode: \(line)") }
         }
     }
 

@@ -51,6 +51,8 @@ public struct PythonStager {
     /// Stages everything under `root` (an empty directory).
     public func stage(into root: String) throws -> Result {
         let fm = FileManager.default
+        // Tools run with the staging directory as their working directory: every path handed out is absolute.
+        let root = root.hasPrefix("/") ? root : fm.currentDirectoryPath + "/" + root
         progress("inspecting \(options.python)")
         let interpreter = try PythonInterpreter.probe(options.python)
         let tags = WheelTags(interpreter: interpreter)
@@ -167,7 +169,7 @@ public struct PythonStager {
         try write(PythonBootstrap.runtimeModule, to: "\(root)/.xar/xar_runtime.py")
 
         progress("bundling shared libraries")
-        var bundler = SharedLibraryBundler(root: root, libraryDirectory: "python/lib")
+        var bundler = SharedLibraryBundler(root: root, libraryDirectory: "python/lib", stripDebugInfo: options.stripDebugInfo)
         try bundler.bundle()
 
         progress("compiling bytecode")

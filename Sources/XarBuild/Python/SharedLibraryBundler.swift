@@ -20,6 +20,8 @@ struct SharedLibraryBundler {
     let root: String
     /// Where bundled libraries go, relative to the root (`python/lib`).
     let libraryDirectory: String
+    /// Run `strip --strip-debug` over every ELF file before rewriting search paths.
+    var stripDebugInfo = true
 
     /// What was bundled: soname → the host file it came from.
     private(set) var bundled: [String: String] = [:]
@@ -69,9 +71,17 @@ struct SharedLibraryBundler {
                 }
             }
         }
+        let all = (elfFiles + bundled.keys.map { "\(libraryDirectory)/\($0)" }).sorted()
+        if stripDebugInfo {
+            let strip = try ToolRunner.which("strip")
+            for batch in stride(from: 0, to: all.count, by: 64).map({ Array(all[$0..<min($0 + 64, all.count)]) }) {
+                _ = try ToolRunner.check(
+                    [strip, "--strip-debug", "--preserve-dates"] + batch.map { "\(root)/\($0)" },
+                    failure: "Cannot strip debug information under \(root)")
+            }
+        }
         // Every ELF file whose own needs include a bundled library, or that carries an absolute search path
         // (pyenv's interpreter points at its build prefix), gets a relative RUNPATH.
-        let all = (elfFiles + bundled.keys.map { "\(libraryDirectory)/\($0)" }).sorted()
         for file in Set(all).sorted() {
             let full = "\(root)/\(file)"
             let needed = try ToolRunner.check([patchelf, "--print-needed", full], failure: "Cannot read \(full)")
