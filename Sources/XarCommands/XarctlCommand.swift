@@ -1,0 +1,29 @@
+public import ArgumentParser
+
+/// `xarctl`: what operators use to see, stage, clean and check `.xar` mounts.
+public struct XarctlCommand: ParsableCommand {
+    /// The subcommands, one file each.
+    public static let configuration = CommandConfiguration(
+        commandName: "xarctl",
+        abstract: "See, stage, clean up and run .xar mounts.",
+        discussion: """
+            Examples:
+              xarctl mount tool.xar             mount (if needed) and print the mount path
+              xarctl mount --pin tool.xar       ... and keep it mounted until xarctl unmount
+              xarctl list                       every .xar mount: image, server, users, idle time
+              xarctl list --json                the same for scripts
+              xarctl unmount tool.xar           unmount, unless a process still uses it
+              xarctl gc --idle 15m --dry-run    what a clean-up would do
+              xarctl run tool.xar -- --help     run without FUSE, from the extraction cache
+
+            Shell completion: xarctl --generate-completion-script bash|zsh|fish.
+            Exit status: 0 on success, 1 when the command could not do its job (one line says why; nothing was \
+            changed), 64 for a bad command line; xarctl run exits with the program's status.
+            """,
+        version: XarVersion.current,
+        subcommands: [XarctlMount.self, XarctlUnmount.self, XarctlList.self, XarctlGC.self, XarctlRun.self]
+    )
+
+    /// Creates the command; ArgumentParser calls this.
+    public init() {}
+}
