@@ -33,6 +33,10 @@ struct ReaderTreeTests {
             Case(
                 tool: "mksquashfs", arguments: ["-comp", "gzip", "-Xcompression-level", "4"], blockSize: 8192,
                 imageOffset: 0),
+            Case(tool: "mksquashfs", arguments: ["-comp", "zstd", "-no-fragments"], blockSize: 4096, imageOffset: 0),
+            Case(
+                tool: "mksquashfs", arguments: ["-comp", "gzip", "-always-use-fragments", "-no-exports"],
+                blockSize: 131_072, imageOffset: 0),
         ]
 
     static let gensquashfsCases: [Case] = [
@@ -40,6 +44,7 @@ struct ReaderTreeTests {
         Case(tool: "gensquashfs", arguments: ["-c", "xz"], blockSize: 1 << 20, imageOffset: 4096),
         Case(tool: "gensquashfs", arguments: ["-c", "zstd"], blockSize: 4096, imageOffset: 4096),
         Case(tool: "gensquashfs", arguments: ["-c", "zstd", "-X", "level=5"], blockSize: 131_072, imageOffset: 0),
+        Case(tool: "gensquashfs", arguments: ["-c", "gzip", "-T", "-e"], blockSize: 4096, imageOffset: 0),
     ]
 
     @Test(
