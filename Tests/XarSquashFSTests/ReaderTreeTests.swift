@@ -179,3 +179,32 @@ func linuxDevice(major: UInt64, minor: UInt64) -> dev_t {
     let middle: UInt64 = ((major & 0xFFF) << 8) | ((minor & 0xFFFF_FF00) << 12)
     return dev_t(high | middle | (minor & 0xFF))
 }
+
+/// Files past 4 GiB need the extended file inode's 64-bit size and start.
+@Suite("SquashFS.Reader on a file past 4 GiB")
+struct ReaderLargeFileTests {
+    @Test(
+        "a sparse 4 GiB + 100 byte file reads back at its end", .tags(.oracle, .slow),
+        .enabled(if: TestEnvironment.hasTool("mksquashfs")))
+    func sparseFilePastFourGiB() throws {
+        let dir = TemporaryDirectory(prefix: "reader-large")
+        let tree = dir("tree")
+        guard mkdir(tree, 0o755) == 0 else { throw TestFailure("mkdir failed") }
+        let size = (4 << 30) + 100
+        let tail = Array("the end of a very large file".utf8)
+        try TreeBuilder(root: tree).sparseFile(
+            "large", size: size, data: [(1 << 20, [7, 7, 7]), (size - tail.count, tail)])
+        let image = try buildImage(
+            .init(tool: "mksquashfs", arguments: ["-comp", "zstd"], blockSize: 1 << 20, imageOffset: 0),
+            tree: tree, in: dir)
+        let reader = try SquashFS.Reader(
+            source: try FileSource(image), decompressor: Codecs.decompressor(for:optionsBlock:))
+        let inode = try #require(try reader.lookup("large"))
+        #expect(inode.isExtended)
+        #expect(inode.size == UInt64(size))
+        #expect(try reader.readFile(inode, offset: UInt64(size - tail.count), count: 1000) == tail)
+        #expect(try reader.readFile(inode, offset: (1 << 20) - 1, count: 5) == [0, 7, 7, 7, 0])
+        #expect(try reader.readFile(inode, offset: 3 << 30, count: 4096) == [UInt8](repeating: 0, count: 4096))
+        #expect(try reader.readFile(inode, offset: UInt64(size), count: 10) == [])
+    }
+}
