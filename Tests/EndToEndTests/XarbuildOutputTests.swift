@@ -195,4 +195,46 @@ struct XarbuildOutputTests {
         #expect(lines.count == 2 && lines[0].hasPrefix(dir("mnt")) && lines[0].hasSuffix("/bin/show|a b c"), "\(run)")
         #expect(lines.last == "inside")
     }
+
+    @Test func xarbuildPlacesSortListFilesFirst() throws {
+        let dir = TemporaryDirectory()
+        try Process.shell(
+            """
+            set -e
+            mkdir -p '\(dir("app/lib"))'
+            head -c 20000 /dev/zero | tr '\\0' A > '\(dir("app/a-first"))'
+            head -c 20000 /dev/zero | tr '\\0' Z > '\(dir("app/lib/z-last"))'
+            printf './lib/z-last\\n\\n' > '\(dir("order.txt"))'
+            """)
+        func offsets(_ extra: [String]) throws -> (a: Int, z: Int) {
+            let out = dir("app.xar")
+            let result = try Process.run(
+                [Self.xarbuild, "dir", dir("app"), "-o", out, "--compression", "none", "--block-size", "4K"] + extra,
+                timeout: 120)
+            try #require(result.status == 0, "\(result)")
+            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: out)))
+            let a = try #require(bytes.firstRange(of: Array(repeating: UInt8(ascii: "A"), count: 4096)))
+            let z = try #require(bytes.firstRange(of: Array(repeating: UInt8(ascii: "Z"), count: 4096)))
+            return (a.lowerBound, z.lowerBound)
+        }
+        let plain = try offsets([])
+        #expect(plain.a < plain.z)
+        let sorted = try offsets(["--sort", dir("order.txt")])
+        #expect(sorted.z < sorted.a)
+    }
+
+    @Test(.enabled(if: TestEnvironment.isRoot))
+    func xarbuildKeepsOwnersOnlyWhenAsked() throws {
+        let dir = TemporaryDirectory()
+        try Process.shell(
+            "set -e; mkdir '\(dir("app"))'; echo x > '\(dir("app/owned"))'; chown 1234:4321 '\(dir("app/owned"))'")
+        for (extra, owner) in [([String](), "0/0"), (["--keep-owners"], "1234/4321")] {
+            let out = dir("app.xar")
+            let result = try Process.run([Self.xarbuild, "dir", dir("app"), "-o", out] + extra, timeout: 120)
+            try #require(result.status == 0, "\(result)")
+            let listing = try Process.run(["unsquashfs", "-o", "4096", "-lln", out], timeout: 60)
+            let line = listing.stdout.split(separator: "\n").first { $0.hasSuffix("squashfs-root/owned") } ?? ""
+            #expect(line.contains(" \(owner) "), "\(extra): \(listing.stdout)")
+        }
+    }
 }
