@@ -80,7 +80,7 @@ extension XarMount {
             if configuration.idleTimeout > 0 {
                 monitor = try UsageMonitor(
                     mountPoint: configuration.mountPoint, idleTimeout: configuration.idleTimeout, lockFD: lockFD,
-                    handles: session.handles)
+                    handles: session.handles, statePath: configuration.statePath)
                 try monitor?.start()
             }
             var copier: LocalCopier?
