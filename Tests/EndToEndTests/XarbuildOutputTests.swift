@@ -96,24 +96,41 @@ struct XarbuildOutputTests {
         #expect(stats.status == 0, "\(stats)")
     }
 
-    @Test func xarbuildIsByteIdenticalAcrossThreadCounts() throws {
+    @Test func xarbuildIsByteIdenticalAcrossThreadsUmaskLocaleAndTimeZone() throws {
         let dir = TemporaryDirectory()
         let app = try XarbuildTests.makeApp(in: dir)
+        // The same tree and options under different thread counts, umasks, locales and time zones.
+        let settings = [
+            ("1", "022", "C", "UTC"), ("2", "077", "C.UTF-8", "Asia/Tokyo"), ("2", "002", "POSIX", "America/Lima"),
+        ]
         var outputs: [String] = []
-        for threads in ["1", "2"] {
-            let out = dir("app-\(threads).xar")
-            let result = try Process.run(
-                [
-                    "/usr/bin/env", "SOURCE_DATE_EPOCH=1700000000", Self.xarbuild, "dir", app, "-o", out,
-                    "--threads", threads, "--exec", "bin/hello",
-                ], timeout: 120)
+        for (index, (threads, umask, locale, zone)) in settings.enumerated() {
+            let out = dir("app-\(index).xar")
+            let command =
+                "umask \(umask); SOURCE_DATE_EPOCH=1700000000 LC_ALL=\(locale) TZ=\(zone) exec '\(Self.xarbuild)' dir "
+                + "'\(app)' -o '\(out)' --threads \(threads) --exec bin/hello"
+            let result = try Process.run(["/bin/sh", "-c", command], timeout: 120)
             #expect(result.status == 0, "\(result)")
             outputs.append(out)
         }
-        let cmp = try Process.run(["cmp", outputs[0], outputs[1]], timeout: 60)
-        #expect(cmp.status == 0, "\(cmp)")
+        for other in outputs.dropFirst() {
+            let cmp = try Process.run(["cmp", outputs[0], other], timeout: 60)
+            #expect(cmp.status == 0, "\(cmp)")
+        }
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: outputs[0])).prefix(4096))
         #expect(try XarHeader(parsing: bytes).buildTime == 1_700_000_000)
+    }
+
+    @Test func xarbuildRejectsMalformedSourceDateEpoch() throws {
+        let dir = TemporaryDirectory()
+        let app = try XarbuildTests.makeApp(in: dir)
+        let result = try Process.run(
+            ["/usr/bin/env", "SOURCE_DATE_EPOCH=yesterday", Self.xarbuild, "dir", app, "-o", dir("x.xar")],
+            timeout: 120)
+        #expect(result.status == 1)
+        #expect(
+            result.stderr
+                == "xarbuild: error: SOURCE_DATE_EPOCH: 'yesterday' is not a number of seconds since the epoch.\n")
     }
 
     @Test func xarbuildLeavesNothingWhenOutputDirectoryIsMissing() throws {
