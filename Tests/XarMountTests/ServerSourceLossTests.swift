@@ -90,6 +90,32 @@ struct ServerSourceLossTests {
         #expect(XarMount.ServerState.read(from: harness.statePath)?.readSource == "source")
     }
 
+    @Test func replacingTheImageByRenameDoesNotDisturbTheMount() throws {
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        #expect(try harness.start(idleTimeout: 0, localCopy: .never).line == "ok")
+        // A deployment tool writes the new version next to the old one and renames it over the path.
+        let new = harness.directory("new")
+        let replaced = try Process.shell(
+            """
+            set -e
+            mkdir -p '\(new)/lib/pkg'
+            printf 'new version\\n' > '\(new)/hello.txt'
+            head -c 1000000 /dev/urandom > '\(new)/lib/pkg/data.bin'
+            mksquashfs '\(new)' '\(new).sqfs' -comp zstd -quiet -noappend -no-progress
+            head -c 4096 /dev/zero > '\(harness.imagePath).tmp'
+            cat '\(new).sqfs' >> '\(harness.imagePath).tmp'
+            mv '\(harness.imagePath).tmp' '\(harness.imagePath)'
+            """, timeout: 60)
+        try #require(replaced.status == 0, "\(replaced)")
+        let mount = harness.mountPoint
+        #expect(ServerHarness.contents("\(mount)/hello.txt") == "hello from the image\n")
+        #expect(
+            try Process.run(["cmp", "\(mount)/lib/pkg/data.bin", "\(harness.tree)/lib/pkg/data.bin"], timeout: 30)
+                .status == 0)
+        #expect(access("\(mount)/run.sh", X_OK) == 0)
+    }
+
     @Test func localSourceIsCopiedOnlyWhenThePolicySaysAlways() throws {
         let harness = try ServerHarness()
         defer { harness.tearDown() }

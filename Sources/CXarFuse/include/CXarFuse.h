@@ -36,6 +36,10 @@ int xar_server_run(xar_server *server);
 /// An exec'd binary, every mmap and every open fd or directory stream in the mount hold one.
 long xar_server_open_handles(const xar_server *server);
 
+/// CLOCK_MONOTONIC time in nanoseconds of the last lookup, readdir or read request (0 before the first);
+/// safe to call from any thread. The local copy slows down while requests are coming in.
+int64_t xar_server_last_request_ns(const xar_server *server);
+
 /// True when the kernel has answered INIT, i.e. readiness was reported.
 int xar_server_is_ready(const xar_server *server);
 

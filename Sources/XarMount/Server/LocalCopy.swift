@@ -41,13 +41,26 @@ final class LocalCopier: @unchecked Sendable {
     private let gate = Mutex(true)
     private var temporaryPath: String?
 
-    private static let chunkSize = 1 << 20
+    private let activity: SessionActivity
 
-    /// A copier for the image open as `imageFD`; `state` is what the server wrote at start.
+    /// Small enough that a launch's read waits little behind one chunk's read from the same source.
+    private static let chunkSize = 256 << 10
+    /// While requests came in this recently, the copy runs at most one chunk per `busyPause`: the first launch's
+    /// own reads from the source come first, and the copy still progresses under an application that reads
+    /// all the time.
+    private static let busyWindow = 0.2
+    private static let busyPause: UInt32 = 100_000
+    /// The copy starts this long after the mount, and only once requests pause: the first launch, which is
+    /// what mounted the image, reads its start-up files undisturbed.
+    private static let startDelay = 0.5
+
+    /// A copier for the image open as `imageFD`; `state` is what the server wrote at start; `activity` tells it
+    /// when the session is busy.
     init(
         imageFD: Int32, offset: UInt64, digest: String, cacheDirectory: String, state: XarMount.ServerState,
-        statePath: String
+        statePath: String, activity: SessionActivity
     ) {
+        self.activity = activity
         self.imageFD = imageFD
         self.offset = offset
         self.digest = digest
@@ -146,7 +159,13 @@ final class LocalCopier: @unchecked Sendable {
         var position: Int64 = 0
         var pause: UInt32 = 1
         var reported = -1
+        let started = MonotonicTime.now()
+        while MonotonicTime.now() - started < Self.startDelay || activity.secondsSinceLastRequest < Self.busyWindow {
+            usleep(50_000)
+            if MonotonicTime.now() - started > 5 { break }
+        }
         while position < size {
+            if activity.secondsSinceLastRequest < Self.busyWindow { usleep(Self.busyPause) }
             let wanted = Int(min(Int64(Self.chunkSize), size - position))
             let count = buffer.withUnsafeMutableBytes { pread(imageFD, $0.baseAddress, wanted, off_t(position)) }
             if count < 0 {

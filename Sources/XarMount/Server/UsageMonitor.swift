@@ -19,7 +19,7 @@ final class UsageMonitor: @unchecked Sendable {
     let mountPoint: String
     let idleTimeout: Double
     private let lockFD: Int32
-    private let handles: HandleCounter
+    private let activity: SessionActivity
     private let wake: (read: Int32, write: Int32)
     private var thread: pthread_t?
 
@@ -27,11 +27,12 @@ final class UsageMonitor: @unchecked Sendable {
     private(set) var unmounted = false
 
     /// A monitor for `mountPoint` that locks `lockFD` before it unmounts.
-    init(mountPoint: String, idleTimeout: Double, lockFD: Int32, handles: HandleCounter) throws(XarMount.ServerError) {
+    init(mountPoint: String, idleTimeout: Double, lockFD: Int32, activity: SessionActivity) throws(XarMount.ServerError)
+    {
         self.mountPoint = Self.canonical(mountPoint)
         self.idleTimeout = idleTimeout
         self.lockFD = lockFD
-        self.handles = handles
+        self.activity = activity
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else {
             throw .system("cannot create the usage monitor's pipe", reason: XarMount.ServerError.text(errno: errno))
@@ -61,7 +62,7 @@ final class UsageMonitor: @unchecked Sendable {
         let interval = min(1.0, max(0.1, idleTimeout / 4))
         var idleSince = MonotonicTime.now()
         while !sleepOrStop(seconds: interval) {
-            if handles.count > 0 || ProcScan.anyDirectoryUser(of: mountPoint) {
+            if activity.openHandles > 0 || ProcScan.anyDirectoryUser(of: mountPoint) {
                 idleSince = MonotonicTime.now()
                 continue
             }
@@ -82,7 +83,7 @@ final class UsageMonitor: @unchecked Sendable {
 
     private func tryUnmount() -> Attempt {
         guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else { return .lockBusy }
-        if handles.count == 0 && !ProcScan.anyDirectoryUser(of: mountPoint) {
+        if activity.openHandles == 0 && !ProcScan.anyDirectoryUser(of: mountPoint) {
             do {
                 try XarMount.MountTable.unmount(mountPoint, lazy: false)
                 XarMount.Server.log("idle for \(idleTimeout) s: unmounted \(mountPoint)")
