@@ -90,6 +90,29 @@ struct ServerSourceLossTests {
         #expect(XarMount.ServerState.read(from: harness.statePath)?.readSource == "source")
     }
 
+    @Test func sourceLostBeforeTheCopyFinishesFailsReadsPromptlyAndTheCopyKeepsTrying() throws {
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        let view = try NetworkView(of: harness.directory.path)
+        harness.servedImagePath = "\(view.path)/app.xar"
+        // The copy waits 0.5 s after the mount before it reads anything; the source goes away before that.
+        #expect(try harness.start(idleTimeout: 0).line == "ok", "\(harness.log)")
+        view.kill()
+        let pid = try #require(harness.serverPID)
+        let read = try Process.run(["cat", "\(harness.mountPoint)/lib/pkg/data.bin"], timeout: 10)
+        #expect(!read.timedOut)
+        #expect(read.stderr.contains("Input/output error"), "\(read)")
+        #expect(harness.wait(seconds: 10) { harness.log.contains("retrying in") }, "\(harness.log)")
+        #expect(ProcessStatus.read(pid: pid)?.isResponsive == true)
+        #expect(XarMount.ServerState.read(from: harness.statePath)?.readSource != "local copy")
+        let left = try Process.run(["ls", "-A", harness.cacheDirectory], timeout: 10).stdout
+        #expect(!left.contains("\(harness.digest).xar\n"), "no unverified copy under the final name")
+        // Stopping the server removes the unfinished copy.
+        kill(pid, SIGTERM)
+        #expect(harness.wait(seconds: 10) { ServerHarness.isGone(pid) })
+        #expect(try Process.run(["ls", "-A", harness.cacheDirectory], timeout: 10).stdout == "")
+    }
+
     @Test func replacingTheImageByRenameDoesNotDisturbTheMount() throws {
         let harness = try ServerHarness()
         defer { harness.tearDown() }

@@ -33,6 +33,8 @@ final class LocalCopier: @unchecked Sendable {
 
     private let imageFD: Int32
     private let offset: UInt64
+    /// The file's size when the server started (the source may be gone by the time the copy begins).
+    private let size: Int64
     private let digest: String
     private let cacheDirectory: String
     private let statePath: String
@@ -62,6 +64,8 @@ final class LocalCopier: @unchecked Sendable {
     ) {
         self.activity = activity
         self.imageFD = imageFD
+        var info = stat()
+        size = fstat(imageFD, &info) == 0 ? Int64(info.st_size) : 0
         self.offset = offset
         self.digest = digest
         self.cacheDirectory = cacheDirectory
@@ -114,6 +118,10 @@ final class LocalCopier: @unchecked Sendable {
     }
 
     private func run() {
+        guard size > 0 else {
+            XarMount.Server.log("the image's size is unknown: no local copy")
+            return
+        }
         let final = "\(cacheDirectory)/\(digest).xar"
         guard makeDirectory(cacheDirectory) else { return }
         if access(final, F_OK) == 0 {
@@ -151,9 +159,6 @@ final class LocalCopier: @unchecked Sendable {
             return false
         }
         defer { close(out) }
-        var info = stat()
-        guard fstat(imageFD, &info) == 0 else { return false }
-        let size = Int64(info.st_size)
         var hash = SHA256()
         var buffer = [UInt8](repeating: 0, count: Self.chunkSize)
         var position: Int64 = 0
