@@ -251,11 +251,19 @@ final class LocalCopier: @unchecked Sendable {
         XarMount.Server.log("serving from the local copy \(path)")
     }
 
+    /// Rewrites the state file with a new `source`, keeping its modification time: that records when the
+    /// mount was last in use (`UsageMonitor`), which a copy's progress says nothing about.
     private func setReadSource(_ source: String) {
         state.readSource = source
         gate.withLock { open in
             guard open else { return }
+            var before = stat()
+            let hadTime = stat(statePath, &before) == 0
             do { try state.write(to: statePath) } catch { XarMount.Server.log("\(error)") }
+            if hadTime {
+                var times = [before.st_atim, before.st_mtim]
+                _ = utimensat(AT_FDCWD, statePath, &times, AT_SYMLINK_NOFOLLOW)
+            }
         }
     }
 
