@@ -59,6 +59,18 @@ struct ServerTests {
         #expect(access(harness.mountPoint, F_OK) != 0)
     }
 
+    @Test func serverExitsAndCleansUpWhenSomeoneElseUnmounts() throws {
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        #expect(try harness.start(idleTimeout: 0).line == "ok")
+        let pid = try #require(harness.serverPID)
+        try XarMount.MountTable.unmount(harness.mountPoint, lazy: false)
+        // The kernel ends the connection, the loop's read fails with ENODEV, the server cleans up and exits.
+        #expect(harness.wait(seconds: 10) { ServerHarness.isGone(pid) }, "\(harness.log)")
+        #expect(access(harness.statePath, F_OK) != 0)
+        #expect(access(harness.mountPoint, F_OK) != 0)
+    }
+
     @Test func serverUnmountsAfterTheIdleTimeout() throws {
         let harness = try ServerHarness()
         defer { harness.tearDown() }
