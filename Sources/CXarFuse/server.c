@@ -313,7 +313,7 @@ void xar_server_close(xar_server *server) {
         fuse_session_unmount(server->session);
         fuse_session_destroy(server->session);
     }
-    if (server->ready_fd >= 0) close(server->ready_fd);
+    // A ready fd still open here means INIT never came: the caller reports its error line through it and exits.
     sqfs_ll_destroy(&server->ll);
     free(server);
 }

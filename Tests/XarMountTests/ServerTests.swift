@@ -204,6 +204,18 @@ struct ServerTests {
         #expect(start.status == 64)
     }
 
+    @Test func failureAfterMountingIsReportedAndLeavesNoMount() throws {
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        let unwritable = harness.directory("missing/mnt.state")
+        let configuration = XarMount.Server.Configuration(
+            imagePath: harness.imagePath, imageFD: 3, offset: 4096, mountPoint: harness.mountPoint,
+            lockPath: harness.lockPath, statePath: unwritable, idleTimeout: 0, readyFD: 4)
+        let start = try harness.start(idleTimeout: 0, extraArguments: configuration.arguments)
+        #expect(start.line.hasPrefix("error: cannot write the state file \(unwritable)"), "\(start.line)")
+        #expect(harness.wait(seconds: 5) { !harness.isMounted })
+    }
+
     @Test func missingMountPointIsReportedOnTheReadinessPipe() throws {
         let harness = try ServerHarness()
         defer { harness.tearDown() }
