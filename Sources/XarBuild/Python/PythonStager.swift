@@ -164,7 +164,7 @@ public struct PythonStager {
         let legacy = interpreter.version[1] < 11
         try fm.createDirectory(atPath: "\(root)/.xar", withIntermediateDirectories: true)
         try write(
-            PythonBootstrap.script(entries: entries, defaultEntry: defaultName, pthImports: pthImports, legacySearchPath: legacy ? searchPath : nil),
+            PythonBootstrap.script(entries: entries, defaultEntry: defaultName, pthImports: pthImports, legacySearchPath: legacy ? searchPath.map { ("python/\($0)" as NSString).standardizingPath } : nil),
             to: "\(root)/.xar/bootstrap.py")
         try write(PythonBootstrap.runtimeModule, to: "\(root)/.xar/xar_runtime.py")
 
