@@ -68,15 +68,7 @@ public enum Launcher {
             print(location.mountPoint)
             exit(0)
         }
-        let lock: FileLock
-        do {
-            lock = FileLock(
-                file: try SecureDirectory.openOwnedFile(location.lockName, in: location.userDirectory, mode: 0o600))
-        } catch let refusal {
-            throw LaunchError(
-                .unsafePath, "unsafe lock file: " + refusal.message(for: location.userDirectoryPath + "/" + location.lockName))
-        }
-        try take(lock, .shared, location)
+        let lock = try openLock(location)
         var probe = try MountProbe.probe(location, header: header)
         if !probe.isLive {
             if let reason = FuseAvailability.unavailableReason() {
