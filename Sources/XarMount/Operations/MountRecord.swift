@@ -58,4 +58,7 @@ public struct MountRecord: Sendable, Codable, Equatable {
     public var idleSeconds: Int?
     /// Which of the mount directory, `.lock`, `.state`, `.pin` exist.
     public var files: [String]
+    /// When the mount was last seen in use (the state file's modification time, which the server sets when
+    /// its last user goes), seconds since the epoch; 0 when unknown.
+    public var lastUse: Int64 = 0
 }

@@ -30,7 +30,7 @@ public enum MountRemover {
             throw OperationError("cannot open \(target): \(error)")
         }
         let name = MountNamespace.current().map { "\(header.uuid)-ns-\($0)" } ?? header.uuid
-        guard let record = MountInventory.records().first(where: { $0.name == name && $0.uid == geteuid() }) else {
+        guard let record = MountInventory.records(withUsers: false).first(where: { $0.name == name && $0.uid == geteuid() }) else {
             throw OperationError("\(target) is not mounted (no \(name) under \(MountInventory.roots().joined(separator: ", ")))")
         }
         return record
