@@ -64,7 +64,7 @@ extension SquashFS {
         private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
         private let finished = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-        private var queue: [Job] = []
+        private var queue: [Job?] = []
         private var head = 0
         private var stopping = false
         private var threads: [pthread_t] = []
@@ -137,9 +137,10 @@ extension SquashFS {
             while true {
                 while head == queue.count && !stopping { pthread_cond_wait(wake, mutex) }
                 if stopping { break }
-                let job = queue[head]
+                let job = queue[head]!
+                queue[head] = nil  // the caller holds the job; the queue must not keep its buffers alive
                 head += 1
-                if head > 1024 && head * 2 > queue.count {
+                if head > 64 && head * 2 > queue.count {
                     queue.removeFirst(head)
                     head = 0
                 }

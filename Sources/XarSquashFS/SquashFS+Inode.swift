@@ -22,6 +22,13 @@ extension SquashFS {
             public var start: UInt32
             /// "The name of the first entry following the header."
             public var name: [UInt8]
+
+            /// An index entry.
+            public init(index: UInt32, start: UInt32, name: [UInt8]) {
+                self.index = index
+                self.start = start
+                self.name = name
+            }
         }
 
         /// The type-specific part.
@@ -53,6 +60,16 @@ extension SquashFS {
         /// "The position of this inode in the full list of inodes." 1-based, unique.
         public var number: UInt32
         public var body: Body
+
+        /// An inode with the given header fields and body.
+        public init(permissions: UInt16, uidIndex: UInt16, gidIndex: UInt16, mtime: UInt32, number: UInt32, body: Body) {
+            self.permissions = permissions
+            self.uidIndex = uidIndex
+            self.gidIndex = gidIndex
+            self.mtime = mtime
+            self.number = number
+            self.body = body
+        }
 
         /// The type this inode is written as.
         public var type: InodeType {

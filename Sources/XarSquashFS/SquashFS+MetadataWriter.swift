@@ -83,6 +83,12 @@ extension SquashFS {
         /// "The on-disk size of the fragment block. If the block is uncompressed, bit 24 (1 << 24) is set."
         public var size: UInt32
 
+        /// An entry for the block at `start` with size word `size`.
+        public init(start: UInt64, size: UInt32) {
+            self.start = start
+            self.size = size
+        }
+
         /// The 16 bytes on disk (the last 4 are "unused", zero).
         public func encoded() -> [UInt8] {
             var b: [UInt8] = []
@@ -101,6 +107,13 @@ extension SquashFS {
         public var start: UInt32
         /// "An arbitrary inode number. The entries that follow store their inode number as a difference to this."
         public var inodeNumber: UInt32
+
+        /// A header for `count` entries (1…256).
+        public init(count: UInt32, start: UInt32, inodeNumber: UInt32) {
+            self.count = count
+            self.start = start
+            self.inodeNumber = inodeNumber
+        }
 
         /// The 12 bytes on disk.
         public func encoded() -> [UInt8] {
@@ -122,6 +135,14 @@ extension SquashFS {
         public var type: Inode.InodeType
         /// The name (stored with "name_size", its length minus one).
         public var name: [UInt8]
+
+        /// An entry.
+        public init(offset: UInt16, inodeOffset: Int16, type: Inode.InodeType, name: [UInt8]) {
+            self.offset = offset
+            self.inodeOffset = inodeOffset
+            self.type = type
+            self.name = name
+        }
 
         /// The bytes on disk.
         public func encoded() -> [UInt8] {

@@ -1,6 +1,6 @@
 extension SquashFS {
     /// Why the writer refused a tree. Paths are relative to the tree's root.
-    public enum WriterError: Error, Sendable, CustomStringConvertible {
+    public enum WriterError: Error, Sendable, Equatable, CustomStringConvertible {
         case invalidBlockSize(Int)
         case invalidName(path: String)
         case nameTooLong(path: String)

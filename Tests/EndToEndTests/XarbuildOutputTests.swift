@@ -103,8 +103,10 @@ struct XarbuildOutputTests {
         for threads in ["1", "2"] {
             let out = dir("app-\(threads).xar")
             let result = try Process.run(
-                ["/usr/bin/env", "SOURCE_DATE_EPOCH=1700000000", Self.xarbuild, "dir", app, "-o", out,
-                 "--threads", threads, "--exec", "bin/hello"], timeout: 120)
+                [
+                    "/usr/bin/env", "SOURCE_DATE_EPOCH=1700000000", Self.xarbuild, "dir", app, "-o", out,
+                    "--threads", threads, "--exec", "bin/hello",
+                ], timeout: 120)
             #expect(result.status == 0, "\(result)")
             outputs.append(out)
         }
@@ -130,9 +132,11 @@ struct XarbuildOutputTests {
         let dir = TemporaryDirectory()
         let app = try XarbuildTests.makeApp(in: dir)
         let set = try Process.run(
-            ["python3", "-c",
-             "import os,sys; [os.setxattr(p, 'user.xar-test', b'1') for p in sys.argv[1:]]",
-             "\(app)/share/data.txt", "\(app)/bin/hello"], timeout: 60)
+            [
+                "python3", "-c",
+                "import os,sys; [os.setxattr(p, 'user.xar-test', b'1') for p in sys.argv[1:]]",
+                "\(app)/share/data.txt", "\(app)/bin/hello",
+            ], timeout: 60)
         try #require(set.status == 0, "user xattrs unsupported here: \(set)")
         let dropped = try Process.run([Self.xarbuild, "dir", app, "-o", dir("a.xar")], timeout: 120)
         #expect(dropped.status == 0, "\(dropped)")
@@ -141,8 +145,54 @@ struct XarbuildOutputTests {
         // The writer cannot store xattrs yet, so --xattrs refuses instead of silently dropping them.
         let kept = try Process.run([Self.xarbuild, "dir", app, "-o", dir("b.xar"), "--xattrs"], timeout: 120)
         #expect(kept.status == 1, "\(kept)")
-        #expect(kept.stderr == "xarbuild: error: \(app): has extended attributes, and this xarbuild cannot store them "
-            + "yet (drop --xattrs).\n")
+        #expect(
+            kept.stderr == "xarbuild: error: \(app): has extended attributes, and this xarbuild cannot store them "
+                + "yet (drop --xattrs).\n")
         #expect(!FileManager.default.fileExists(atPath: dir("b.xar")))
+    }
+
+    @Test(.tags(.slow), .enabled(if: TestEnvironment.hasTool("script")))
+    func xarbuildDrawsProgressBarOnTerminalForLongBuilds() throws {
+        let dir = TemporaryDirectory()
+        // Base64 of random bytes: xz on one thread needs a few seconds for it, past the one-second threshold.
+        try Process.shell("mkdir '\(dir("big"))' && head -c 8000000 /dev/urandom | base64 > '\(dir("big/data"))'")
+        let command = "\(Self.xarbuild) dir \(dir("big")) -o \(dir("big.xar")) --compression xz --threads 1"
+        // script(1) gives xarbuild a pseudo-terminal, as an interactive user has.
+        let result = try Process.run(["script", "-qec", command, "/dev/null"], timeout: 300)
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout.contains("] 100% "), "\(result)")
+        #expect(result.stdout.contains("xarbuild: wrote "))
+    }
+
+    @Test(.tags(.fuse), .enabled(if: TestEnvironment.hasFuse && TestEnvironment.hasTool("fusermount3")))
+    func xarbuildOutputRunsAsItselfThroughXarexecOnPath() throws {
+        let dir = TemporaryDirectory()
+        try Process.shell(
+            """
+            set -e
+            mkdir -p '\(dir("app/bin"))' '\(dir("mnt"))'
+            printf '#!/bin/sh\\necho "$0|$*"\\ncat "$(dirname "$0")/../data"\\n' > '\(dir("app/bin/show"))'
+            chmod 0755 '\(dir("app/bin/show"))'
+            echo inside > '\(dir("app/data"))'
+            """)
+        let out = dir("show.xar")
+        let build = try Process.run(
+            [Self.xarbuild, "dir", dir("app"), "-o", out, "--exec", "bin/show", "--mount-timeout", "2"], timeout: 120)
+        try #require(build.status == 0, "\(build)")
+        // The shebang is `#!/usr/bin/env xarexec`: the kernel finds the launcher on PATH, as for a user.
+        let run = try Process.run(
+            [out, "a b", "c"],
+            environment: ["PATH": "\(TestEnvironment.binDirectory):/usr/bin:/bin", "XAR_MOUNT_ROOT": dir("mnt")],
+            timeout: 60)
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        let mountedScript = lines.first?.split(separator: "|").first.map(String.init) ?? ""
+        if mountedScript.hasSuffix("/bin/show") {
+            let mountPoint = String(mountedScript.dropLast("/bin/show".count))
+            let unmount = try Process.run(["fusermount3", "-u", "-z", mountPoint], timeout: 30)
+            #expect(unmount.status == 0, "\(unmount)")
+        }
+        #expect(run.status == 0, "\(run)")
+        #expect(lines.count == 2 && lines[0].hasPrefix(dir("mnt")) && lines[0].hasSuffix("/bin/show|a b c"), "\(run)")
+        #expect(lines.last == "inside")
     }
 }

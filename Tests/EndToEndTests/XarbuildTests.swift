@@ -60,7 +60,8 @@ import XarTestSupport
         let dir = TemporaryDirectory()
         let result = try Process.run([Self.xarbuild, "dir", dir("nope"), "-o", dir("x.xar")], timeout: 60)
         #expect(result.status == 1)
-        #expect(result.stderr == "xarbuild: error: \(dir("nope")): cannot read the directory: No such file or directory.\n")
+        #expect(
+            result.stderr == "xarbuild: error: \(dir("nope")): cannot read the directory: No such file or directory.\n")
         #expect(!FileManager.default.fileExists(atPath: dir("x.xar")))
     }
 

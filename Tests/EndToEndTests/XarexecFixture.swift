@@ -51,11 +51,6 @@ final class XarexecFixture: @unchecked Sendable {
         int main(int argc, char **argv) {
             for (int i = 0; i < argc; i++) printf("argv[%d]=%s\n", i, argv[i]);
             fflush(stdout);
-            for (int i = 1; i + 1 < argc; i++) {
-                if (!strcmp(argv[i], "exit")) return atoi(argv[i + 1]);
-                if (!strcmp(argv[i], "signal")) raise(atoi(argv[i + 1]));
-                if (!strcmp(argv[i], "sleep")) sleep(atoi(argv[i + 1]));
-            }
             for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "tty")) printf("tty=%d\n", isatty(0));
                 if (!strcmp(argv[i], "cat")) {
@@ -63,6 +58,12 @@ final class XarexecFixture: @unchecked Sendable {
                     size_t n;
                     while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) fwrite(buf, 1, n, stdout);
                 }
+            }
+            fflush(stdout);
+            for (int i = 1; i + 1 < argc; i++) {
+                if (!strcmp(argv[i], "exit")) return atoi(argv[i + 1]);
+                if (!strcmp(argv[i], "signal")) raise(atoi(argv[i + 1]));
+                if (!strcmp(argv[i], "sleep")) sleep(atoi(argv[i + 1]));
             }
             return 0;
         }

@@ -130,8 +130,7 @@ enum ImageTestSupport {
         try sh("find '\(root)' -exec touch -h -d @1600000000 {} + && touch -h -d @1700000123 '\(root)/a/small.py' '\(root)/link' '\(root)/a/b'")
     }
 
-    /// `TZ=…` and other variables stay out of the build: the writer never reads them, and this runs it under a
-    /// different umask to show the umask does not matter either.
+    /// Runs `body` under the process umask `mask`, to show the output's modes do not depend on it.
     static func withUmask<T>(_ mask: mode_t, _ body: () throws -> T) rethrows -> T {
         let old = umask(mask)
         defer { umask(old) }

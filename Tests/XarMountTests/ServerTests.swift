@@ -131,6 +131,25 @@ struct ServerTests {
         #expect(harness.wait(seconds: 5) { ProcessStatus.read(pid: pid)?.isResponsive == true })
     }
 
+    @Test(.enabled(if: TestEnvironment.hasTool("setpriv") && TestEnvironment.hasTool("fusermount3")))
+    func serverMountsAndUnmountsAsAnUnprivilegedUserThroughFusermount() throws {
+        // Debian leaves /dev/fuse at 0600 in some images; distributions normally ship it 0666.
+        var device = stat()
+        stat("/dev/fuse", &device)
+        if device.st_mode & 0o006 != 0o006 { chmod("/dev/fuse", 0o666) }
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        let user: UInt32 = 65534
+        let start = try harness.start(idleTimeout: 2, user: user)
+        #expect(start.line == "ok", "\(harness.log)")
+        #expect(harness.mountsLine?.contains("user_id=\(user)") == true, "\(harness.mountsLine ?? "not mounted")")
+        let asUser = ["/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(user)", "--clear-groups", "--"]
+        let read = try Process.run(asUser + ["cat", "\(harness.mountPoint)/hello.txt"], timeout: 10)
+        #expect(read.stdout == "hello from the image\n", "\(read)")
+        #expect(harness.wait(seconds: 10) { !harness.isMounted }, "\(harness.log)")
+        #expect(access(harness.statePath, F_OK) != 0)
+    }
+
     /// Ways to damage an image, and a word the error line must contain.
     static let damages: [(name: String, command: String, expected: String)] = [
         (

@@ -12,6 +12,8 @@ struct TreeComparison {
     /// Expect hard links to share an inode and link counts as on disk (mksquashfs; gensquashfs neither detects
     /// hard links in a packed directory nor counts a directory's links as the kernel does: it counts all entries).
     let hardLinks: Bool
+    /// Expect extended attributes with empty values (gensquashfs drops them).
+    var emptyXattrValues = true
 
     func run() throws {
         var seen = Set<[UInt8]>()
@@ -47,6 +49,12 @@ struct TreeComparison {
                         "\(where_): inode number reused")
                 }
             }
+            let attributes = try reader.extendedAttributes(of: inode).sorted {
+                $0.name.lexicographicallyPrecedes($1.name)
+            }
+            let expected = sourceXattrs(full).filter { emptyXattrValues || !$0.value.isEmpty }
+            #expect(attributes.map(\.name) == expected.map(\.name), "\(where_): extended attribute names")
+            #expect(attributes.map(\.value) == expected.map(\.value), "\(where_): extended attribute values")
             switch inode.kind {
             case .regularFile:
                 #expect(inode.size == UInt64(st.st_size), "\(where_): size")

@@ -48,6 +48,10 @@ enum ServerStarter {
             "--uuid", header.uuid,
         ]
         if let digest = header.digest { arguments += ["--digest", digest] }
+        // Source loss (docs/lifecycle.md): the environment's XAR_LOCAL_COPY overrides the header's; the server
+        // rejects a value other than always, never or network with a usage error.
+        let localCopy = getenv("XAR_LOCAL_COPY").map { String(cString: $0) } ?? header.localCopy
+        if localCopy != "network" { arguments += ["--local-copy", localCopy] }
         let pid: pid_t
         do {
             pid = try Spawn.detached(path: "/proc/self/exe", arguments: arguments, inherit: [image.rawValue, writeEnd])

@@ -83,8 +83,22 @@ extension XarMount {
                     handles: session.handles, statePath: configuration.statePath)
                 try monitor?.start()
             }
+            var copier: LocalCopier?
+            if let reason = LocalCopier.reason(
+                policy: configuration.localCopy, imageFD: configuration.imageFD, digest: configuration.digest),
+                let digest = configuration.digest
+            {
+                let directory =
+                    configuration.cacheDirectory ?? LocalCopier.defaultDirectory(mountPoint: configuration.mountPoint)
+                log("copying the image to \(directory): \(reason)")
+                copier = LocalCopier(
+                    imageFD: configuration.imageFD, offset: configuration.offset, digest: digest,
+                    cacheDirectory: directory, state: state, statePath: configuration.statePath)
+                try copier?.start()
+            }
             log("serving \(image) on \(configuration.mountPoint)")
             let result = session.run()
+            copier?.stop()
             let idleUnmount = monitor?.stop() ?? false
             if result < 0 { log("the session ended with: \(ServerError.text(errno: -result))") }
             session.close()

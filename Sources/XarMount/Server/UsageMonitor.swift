@@ -56,24 +56,7 @@ final class UsageMonitor: @unchecked Sendable {
 
     /// Starts the thread. Signals stay blocked on it, so that SIGTERM interrupts the session's loop instead.
     func start() throws(XarMount.ServerError) {
-        var all = sigset_t(), previous = sigset_t()
-        sigfillset(&all)
-        pthread_sigmask(SIG_BLOCK, &all, &previous)
-        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-        var created = pthread_t()
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let result = pthread_create(
-            &created, nil,
-            { context in
-                let monitor = Unmanaged<UsageMonitor>.fromOpaque(context!).takeRetainedValue()
-                monitor.run()
-                return nil
-            }, context)
-        guard result == 0 else {
-            Unmanaged<UsageMonitor>.fromOpaque(context).release()
-            throw .system("cannot start the usage monitor", reason: XarMount.ServerError.text(errno: result))
-        }
-        thread = created
+        thread = try ServerThread.start { self.run() }
     }
 
     /// Wakes the thread, waits for it to finish and returns whether it unmounted.

@@ -15,7 +15,7 @@ extension SquashFS {
         static let maximumListingSize = 256 << 20
 
         /// The decoded, checked superblock.
-        public let superblock: Superblock
+        public let superblock: SquashFS.Superblock
         /// The compressor options block, when the image has one.
         public private(set) var compressorOptions: [UInt8]?
         /// Where the image starts in the source (4096 in a `.xar`).
@@ -47,14 +47,17 @@ extension SquashFS {
         ) throws {
             self.source = source
             self.imageOffset = imageOffset
-            var header = [UInt8](repeating: 0, count: Superblock.size)
+            var header = [UInt8](repeating: 0, count: SquashFS.Superblock.size)
             do {
                 try header.withUnsafeMutableBytes { try source.read(at: imageOffset, into: $0) }
             } catch {
                 throw ReadError("The file is too short for a SquashFS superblock at byte \(imageOffset): \(error)")
             }
-            let superblock = try Superblock(decoding: header)
+            let superblock = try SquashFS.Superblock(decoding: header)
             self.superblock = superblock
+            guard superblock.bytesUsed <= UInt64.max - imageOffset else {
+                throw ReadError("bytes_used (\(superblock.bytesUsed)) is larger than any file can be.")
+            }
             var last = [UInt8](repeating: 0, count: 1)
             do {
                 try last.withUnsafeMutableBytes {
@@ -69,13 +72,13 @@ extension SquashFS {
             self.decompressor = UncompressedOnly()
             ids = []
             directoryTableEnd = superblock.bytesUsed
-            dataStart = UInt64(Superblock.size)
+            dataStart = UInt64(SquashFS.Superblock.size)
             compressorOptions = nil
             metadataCacheReset()
 
             let options: [UInt8]?
-            if superblock.hasCompressorOptions {
-                let block = try metadataBlock(at: UInt64(Superblock.size), end: superblock.inodeTableStart)
+            if superblock.flags.contains(.compressorOptions) {
+                let block = try metadataBlock(at: UInt64(SquashFS.Superblock.size), end: superblock.inodeTableStart)
                 options = block.bytes
                 self.dataStart = block.next
             } else {
