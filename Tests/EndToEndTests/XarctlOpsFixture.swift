@@ -63,8 +63,11 @@ final class XarctlOpsFixture: @unchecked Sendable {
 
     /// Runs the built `xarctl` with `arguments`.
     @discardableResult
-    func xarctl(_ arguments: [String], env: [String: String] = [:], timeout: Double = 30) throws -> XarTestSupport.Process.Result {
-        try XarTestSupport.Process.run([TestEnvironment.product("xarctl")] + arguments, environment: environment(env), timeout: timeout)
+    func xarctl(_ arguments: [String], env: [String: String] = [:], timeout: Double = 30) throws
+        -> XarTestSupport.Process.Result
+    {
+        try XarTestSupport.Process.run(
+            [TestEnvironment.product("xarctl")] + arguments, environment: environment(env), timeout: timeout)
     }
 
     /// `xarctl list --json`, parsed: the mounts.

@@ -74,7 +74,8 @@ struct XarctlOpsGCTests {
         let xar = try fixture.makeXar(
             "raced",
             files: [
-                "bin/read": ("#!/bin/sh\nsleep 0.05\nexec cat \"$1/data.txt\"\n", true), "data.txt": ("payload\n", false),
+                "bin/read": ("#!/bin/sh\nsleep 0.05\nexec cat \"$1/data.txt\"\n", true),
+                "data.txt": ("payload\n", false),
             ],
             exec: "bin/read", execArgs: "$MOUNT", mountTimeout: 1)
         let env = fixture.environment()
@@ -100,5 +101,66 @@ struct XarctlOpsGCTests {
         print("gc unmounted \(unmounts) idle mounts during 200 launches")
         // Whatever is left is at most the one mount, and a last gc cleans it.
         #expect(try fixture.mountPoints().count <= 1)
+    }
+
+    @Test func gcRemovesLeftoversAfterAnIdleUnmountAndRootSeesOtherUsers() throws {
+        let fixture = XarctlOpsFixture()
+        defer { fixture.unmountAll() }
+        let xar = try fixture.makeHello("leftover", mountTimeout: 1)
+        let path = try fixture.xarctl(["mount", xar]).stdout.trimmingCharacters(in: .newlines)
+        // The server unmounts itself after its 1 s idle timeout and leaves the lock file to the launchers.
+        #expect(try fixture.eventually(within: 8) { try fixture.mountPoints().isEmpty })
+        #expect(access(path + ".lock", F_OK) == 0)
+        // Another user's leftover: root lists and cleans every user's directory.
+        let other = fixture.dir("mnt/uid-65534")
+        #expect(mkdir(other, 0o700) == 0 && chown(other, 65534, 65534) == 0)
+        let otherLock = other + "/00000000000000bb-ns-1.lock"
+        let created = creat(otherLock, 0o600)
+        #expect(created >= 0 && chown(otherLock, 65534, 65534) == 0)
+        close(created)  // gc leaves a lock file alone while any process has it open
+        let listed = try fixture.listedMounts()
+        #expect(listed.contains { $0["mount_point"] as? String == path && $0["status"] as? String == "leftover" })
+        #expect(listed.contains { $0["uid"] as? Int == 65534 && $0["status"] as? String == "leftover" })
+
+        let collected = try fixture.xarctl(["gc"])
+        #expect(collected.stdout.contains("remove-leftover \(path)"), "\(collected)")
+        #expect(access(path + ".lock", F_OK) != 0 && access(otherLock, F_OK) != 0)
+        #expect(try fixture.listedMounts().isEmpty)
+        // A launch after the clean-up mounts afresh.
+        #expect(try fixture.xarctl(["mount", xar]).stdout == path + "\n")
+    }
+
+    @Test func gcPrunesTheExtractionCacheLeastRecentlyUsedFirstButNotATreeInUse() throws {
+        let fixture = XarctlOpsFixture()
+        let env = ["XAR_QUIET": "1"]
+        let older = try fixture.makeHello("older")
+        let used = try fixture.makeHello("inuse")
+        let newer = try fixture.makeHello("newer")
+        for xar in [older, used, newer] {
+            #expect(try fixture.xarctl(["run", xar], env: env).status == 0)
+            sleep(1)  // distinct change times, one second apart
+        }
+        let cache = fixture.dir("cache/xar/extract")
+        let trees = try FileManager.default.contentsOfDirectory(atPath: cache).sorted()
+        try #require(trees.count == 3)
+        // A process with its working directory in the tree of "inuse".
+        let usedTree = try #require(
+            trees.first { (try? String(contentsOfFile: "\(cache)/\($0)/data.txt", encoding: .utf8)) == "inuse\n" })
+        let started = try XarTestSupport.Process.shell(
+            "cd '\(cache)/\(usedTree)' && (exec sleep 30 </dev/null >/dev/null 2>&1 &) ; sleep 0.2; pgrep -n -x sleep",
+            timeout: 10)
+        let pid = Int32(started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        try #require(pid > 0)
+        defer { kill(pid, SIGKILL) }
+
+        let dry = try fixture.xarctl(["gc", "--cache-limit", "0", "--dry-run"], env: env)
+        #expect(dry.stdout.components(separatedBy: "would prune-cache").count - 1 == 2, "\(dry)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cache).count == 3)
+        let pruned = try fixture.xarctl(["gc", "--cache-limit", "0"], env: env)
+        #expect(pruned.status == 0, "\(pruned)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cache) == [usedTree])
+        // The default limit leaves a small cache alone, and a pruned image extracts again.
+        #expect(try fixture.xarctl(["run", older, "--", "x"], env: env).stdout == "hello x\n")
+        #expect(try fixture.xarctl(["gc"], env: env).stdout.contains("prune-cache") == false)
     }
 }

@@ -40,8 +40,9 @@ struct XarctlOpsTests {
         defer { fixture.unmountAll() }
         let xar = try fixture.makeHello("busy")
         let path = try fixture.xarctl(["mount", xar]).stdout.trimmingCharacters(in: .newlines)
-        let started = try XarTestSupport.Process.shell("cd '\(path)' && (exec sleep 30 </dev/null >/dev/null 2>&1 &) ; sleep 0.2; "
-            + "pgrep -n -x sleep", timeout: 10)
+        let started = try XarTestSupport.Process.shell(
+            "cd '\(path)' && (exec sleep 30 </dev/null >/dev/null 2>&1 &) ; sleep 0.2; "
+                + "pgrep -n -x sleep", timeout: 10)
         let pid = Int32(started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         try #require(pid > 0, "\(started)")
         defer { kill(pid, SIGKILL) }
@@ -67,8 +68,9 @@ struct XarctlOpsTests {
         defer { fixture.unmountAll() }
         let xar = try fixture.makeHello("forced")
         let path = try fixture.xarctl(["mount", xar]).stdout.trimmingCharacters(in: .newlines)
-        let started = try XarTestSupport.Process.shell("cd '\(path)' && (exec sleep 30 </dev/null >/dev/null 2>&1 &) ; sleep 0.2; "
-            + "pgrep -n -x sleep", timeout: 10)
+        let started = try XarTestSupport.Process.shell(
+            "cd '\(path)' && (exec sleep 30 </dev/null >/dev/null 2>&1 &) ; sleep 0.2; "
+                + "pgrep -n -x sleep", timeout: 10)
         let pid = Int32(started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         defer { kill(pid, SIGKILL) }
         let forced = try fixture.xarctl(["unmount", "--force", xar])
@@ -154,7 +156,8 @@ struct XarctlOpsTests {
         ] {
             let result = try fixture.xarctl(arguments)
             #expect(result.status == 1, "\(arguments): \(result)")
-            #expect(result.stderr.hasPrefix("xarctl: error: ") && result.stderr.split(separator: "\n").count == 1,
+            #expect(
+                result.stderr.hasPrefix("xarctl: error: ") && result.stderr.split(separator: "\n").count == 1,
                 "\(arguments): \(result)")
             #expect(result.stdout.isEmpty)
         }
@@ -166,8 +169,10 @@ struct XarctlOpsTests {
     static var nobodyCanRunXarctl: Bool {
         guard TestEnvironment.hasTool("setpriv") else { return false }
         let result = try? XarTestSupport.Process.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", TestEnvironment.product("xarctl"),
-                "--version"], timeout: 10)
+            [
+                "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", TestEnvironment.product("xarctl"),
+                "--version",
+            ], timeout: 10)
         return result?.status == 0
     }
 
@@ -179,8 +184,10 @@ struct XarctlOpsTests {
         let path = try fixture.xarctl(["mount", xar]).stdout.trimmingCharacters(in: .newlines)
         // The mount directory is root's and mode 0700, so the other user cannot even look: the name says whose.
         let result = try XarTestSupport.Process.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", TestEnvironment.product("xarctl"),
-                "unmount", path], environment: fixture.environment(), timeout: 30)
+            [
+                "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", TestEnvironment.product("xarctl"),
+                "unmount", path,
+            ], environment: fixture.environment(), timeout: 30)
         #expect(result.status == 1, "\(result)")
         #expect(result.stderr.contains("belongs to uid 0"), "\(result)")
         #expect(try fixture.mountPoints() == [path])

@@ -39,7 +39,9 @@ public enum GarbageCollector {
     }
 
     static func collect(_ record: MountRecord, idleSeconds: Int, dryRun: Bool) -> Action {
-        func keep(_ reason: String) -> Action { Action(action: "keep", path: record.mountPoint, reason: reason, done: false) }
+        func keep(_ reason: String) -> Action {
+            Action(action: "keep", path: record.mountPoint, reason: reason, done: false)
+        }
         let action: String
         let reason: String
         switch record.status {
