@@ -54,6 +54,11 @@ public enum MountRemover {
             let lock = try? FileDescriptor.open(
                 record.mountPoint + ".lock", flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
         else { throw OperationError("cannot open \(record.mountPoint).lock; check its owner and mode") }
+        // Root unmounting a user's mount: a lock file it had to create must be the user's, or their launcher
+        // would refuse it.
+        if let st = try? lock.status(), st.st_uid == geteuid(), st.st_uid != record.uid {
+            _ = fchown(lock.rawValue, record.uid, st.st_gid)
+        }
         let locked = FileLock(file: lock)
         guard (try? locked.lock(.exclusive, timeout: lockTimeout)) == true else {
             throw OperationError(
