@@ -161,6 +161,9 @@ struct XarctlOpsTests {
                 "\(arguments): \(result)")
             #expect(result.stdout.isEmpty)
         }
+        // Without FUSE, mount says so and points at xarctl run.
+        let noFuse = try fixture.xarctl(["mount", xar], env: ["XAR_FUSE_DEVICE": fixture.dir("no-such-device")])
+        #expect(noFuse.status == 1 && noFuse.stderr.contains("xarctl run"), "\(noFuse)")
         #expect(try fixture.mountPoints().isEmpty)
         #expect(try fixture.xarctl(["gc", "--idle", "soon"]).status == 64)
     }
