@@ -55,6 +55,8 @@ struct XarctlOpsGCTests {
         defer { fixture.unmountAll() }
         let idle = try fixture.xarctl(["mount", try fixture.makeHello("idle")]).stdout.trimmingCharacters(in: .newlines)
         let used = try fixture.xarctl(["mount", try fixture.makeHello("used")]).stdout.trimmingCharacters(in: .newlines)
+        let forever = try fixture.xarctl(["mount", try fixture.makeHello("forever")], env: ["XAR_MOUNT_TIMEOUT": "0"])
+            .stdout.trimmingCharacters(in: .newlines)
         let holder = open(used + "/data.txt", O_RDONLY)
         try #require(holder >= 0)
         defer { close(holder) }
@@ -62,7 +64,8 @@ struct XarctlOpsGCTests {
         let collected = try fixture.xarctl(["gc", "--idle", "1s"])
         #expect(collected.stdout.contains("unmount \(idle)"), "\(collected)")
         #expect(collected.stdout.contains("keep \(used): in use"), "\(collected)")
-        #expect(try fixture.mountPoints() == [used])
+        #expect(collected.stdout.contains("keep \(forever): idle timeout 0"), "\(collected)")
+        #expect(Set(try fixture.mountPoints()) == [used, forever])
     }
 
     /// 200 launches through `xarexec` (4 at a time) of an image with a 1 s idle timeout, while `xarctl gc --idle 0`

@@ -40,7 +40,10 @@ public enum MountInventory {
         let usage = mounted.isEmpty ? [:] : ProcScan.users(ofAny: mounted)
         for index in result.indices {
             result[index].users = (usage[result[index].mountPoint] ?? []).map(describe)
-            if result[index].status == .live, result[index].users.isEmpty, !result[index].pinned {
+            // A server with idle timeout 0 runs no usage monitor, so nothing records its last use.
+            if result[index].status == .live, result[index].users.isEmpty, !result[index].pinned,
+                result[index].idleTimeout != 0
+            {
                 result[index].idleSeconds = max(0, Int(Int64(time(nil)) - result[index].lastUse))
             }
         }

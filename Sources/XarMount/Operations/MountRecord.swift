@@ -54,7 +54,8 @@ public struct MountRecord: Sendable, Codable, Equatable {
     public var users: [User]
     /// True while `<mount>.pin` exists (`xarctl mount --pin`): the server does not unmount it when idle.
     public var pinned: Bool
-    /// Seconds since the mount was last seen in use; nil while it is in use or pinned, or when not mounted.
+    /// Seconds since the mount was last seen in use; nil while it is in use or pinned, when not mounted, and for
+    /// servers with idle timeout 0 (they track no use).
     public var idleSeconds: Int?
     /// Which of the mount directory, `.lock`, `.state`, `.pin` exist.
     public var files: [String]
