@@ -42,7 +42,7 @@ struct GzipCompressor: SquashFS.Compressor {
             count = status == Z_OK ? Int(length) : 0
         }
         switch status {
-        case Z_OK: return output
+        case Z_OK: return exactCopy(output)
         case Z_BUF_ERROR: return nil
         default: throw CompressionError("zlib failed to compress a block (error \(status)).")
         }

@@ -87,7 +87,7 @@ struct XZCompressor: SquashFS.Compressor {
                 count = status == LZMA_OK ? position : 0
             }
             switch status {
-            case LZMA_OK: return output
+            case LZMA_OK: return exactCopy(output)
             case LZMA_BUF_ERROR: return nil
             default: throw CompressionError("liblzma failed to compress a block (lzma_ret \(status.rawValue)).")
             }

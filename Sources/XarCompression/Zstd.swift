@@ -68,7 +68,7 @@ struct ZstdCompressor: SquashFS.Compressor {
                 throw CompressionError(
                     "zstd failed to compress a block: \(String(cString: ZSTD_getErrorName(failure))).")
             }
-            return output.count < input.count ? output : nil
+            return output.count < input.count ? exactCopy(output) : nil
         }
     }
 }
