@@ -95,8 +95,9 @@ struct ServerSourceLossTests {
         defer { harness.tearDown() }
         let view = try NetworkView(of: harness.directory.path)
         harness.servedImagePath = "\(view.path)/app.xar"
-        // The copy waits 0.5 s after the mount before it reads anything; the source goes away before that.
-        #expect(try harness.start(idleTimeout: 0).line == "ok", "\(harness.log)")
+        // The copy waits XAR_LOCAL_COPY_DELAY after the mount before it reads anything; the source goes away first.
+        let start = try harness.start(idleTimeout: 0, environment: ["XAR_LOCAL_COPY_DELAY": "2"])
+        #expect(start.line == "ok", "\(harness.log)")
         view.kill()
         let pid = try #require(harness.serverPID)
         let read = try Process.run(["cat", "\(harness.mountPoint)/lib/pkg/data.bin"], timeout: 10)

@@ -86,10 +86,10 @@ struct ServerTests {
     @Test func serverKeepsTheMountWhileAProcessHasItsWorkingDirectoryInside() throws {
         let harness = try ServerHarness()
         defer { harness.tearDown() }
-        #expect(try harness.start(idleTimeout: 1).line == "ok")
+        #expect(try harness.start(idleTimeout: 2).line == "ok")
         // The shell leaves at once; `sleep` keeps only its working directory in the mount (no open file).
-        try Process.shell("cd '\(harness.mountPoint)/lib' && (exec sleep 4 </dev/null >/dev/null 2>&1 &)", timeout: 10)
-        usleep(3_000_000)
+        try Process.shell("cd '\(harness.mountPoint)/lib' && (exec sleep 5 </dev/null >/dev/null 2>&1 &)", timeout: 10)
+        usleep(3_500_000)
         #expect(harness.isMounted, "\(harness.log)")
         #expect(harness.wait(seconds: 8) { !harness.isMounted }, "\(harness.log)")
     }
@@ -97,18 +97,18 @@ struct ServerTests {
     @Test func serverKeepsTheMountWhileAFileIsOpenOrMapped() throws {
         let harness = try ServerHarness()
         defer { harness.tearDown() }
-        #expect(try harness.start(idleTimeout: 1).line == "ok")
+        #expect(try harness.start(idleTimeout: 2).line == "ok")
         let path = "\(harness.mountPoint)/lib/pkg/data.bin"
 
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         try #require(fd >= 0)
-        usleep(2_500_000)
+        usleep(3_000_000)
         #expect(harness.isMounted, "an open file must keep the mount: \(harness.log)")
 
         let mapping = mmap(nil, 4096, PROT_READ, MAP_PRIVATE, fd, 0)
         try #require(mapping != MAP_FAILED)
         close(fd)
-        usleep(2_500_000)
+        usleep(3_000_000)
         #expect(harness.isMounted, "a mapping must keep the mount: \(harness.log)")
         #expect(mapping!.load(as: UInt8.self) == ServerHarness.firstByte("\(harness.tree)/lib/pkg/data.bin"))
 
@@ -159,7 +159,8 @@ struct ServerTests {
         let read = try Process.run(asUser + ["cat", "\(harness.mountPoint)/hello.txt"], timeout: 10)
         #expect(read.stdout == "hello from the image\n", "\(read)")
         #expect(harness.wait(seconds: 10) { !harness.isMounted }, "\(harness.log)")
-        #expect(access(harness.statePath, F_OK) != 0)
+        // The server removes its state file right after the unmount, on its way out.
+        #expect(harness.wait(seconds: 5) { access(harness.statePath, F_OK) != 0 })
     }
 
     /// Ways to damage an image, and a word the error line must contain.

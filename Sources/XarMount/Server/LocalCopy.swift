@@ -52,9 +52,10 @@ final class LocalCopier: @unchecked Sendable {
     /// all the time.
     private static let busyWindow = 0.2
     private static let busyPause: UInt32 = 100_000
-    /// The copy starts this long after the mount, and only once requests pause: the first launch, which is
-    /// what mounted the image, reads its start-up files undisturbed.
-    private static let startDelay = 0.5
+    /// The copy starts this long after the mount (`XAR_LOCAL_COPY_DELAY` seconds, default 0.5), and only once
+    /// requests pause (for at most 5 s more): the first launch, which is what mounted the image, reads its
+    /// start-up files undisturbed.
+    private let startDelay: Double
 
     /// A copier for the image open as `imageFD`; `state` is what the server wrote at start; `activity` tells it
     /// when the session is busy.
@@ -63,6 +64,8 @@ final class LocalCopier: @unchecked Sendable {
         statePath: String, activity: SessionActivity
     ) {
         self.activity = activity
+        startDelay =
+            getenv("XAR_LOCAL_COPY_DELAY").flatMap { Double(String(cString: $0)) }.flatMap { $0 >= 0 ? $0 : nil } ?? 0.5
         self.imageFD = imageFD
         var info = stat()
         size = fstat(imageFD, &info) == 0 ? Int64(info.st_size) : 0
@@ -165,9 +168,11 @@ final class LocalCopier: @unchecked Sendable {
         var pause: UInt32 = 1
         var reported = -1
         let started = MonotonicTime.now()
-        while MonotonicTime.now() - started < Self.startDelay || activity.secondsSinceLastRequest < Self.busyWindow {
+        while true {
+            let waited = MonotonicTime.now() - started
+            let busy = activity.secondsSinceLastRequest < Self.busyWindow
+            if waited >= startDelay && (!busy || waited >= startDelay + 5) { break }
             usleep(50_000)
-            if MonotonicTime.now() - started > 5 { break }
         }
         while position < size {
             if activity.secondsSinceLastRequest < Self.busyWindow { usleep(Self.busyPause) }
