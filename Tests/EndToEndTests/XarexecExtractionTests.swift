@@ -63,4 +63,21 @@ struct XarexecExtractionTests {
         let entries = try fixture.run("ls -A \(fixture.dir("cache"))/xar/extract").stdout
         #expect(entries.isEmpty)
     }
+
+    @Test func withoutFuseNoMountRootIsNeeded() throws {
+        let fixture = try XarexecFixture()
+        let xar = try fixture.makeShowXar("t")
+        var env = noFuse(fixture, quiet: true)
+        env["XAR_MOUNT_ROOT"] = fixture.dir("no-such-root")
+        let result = try fixture.xarexec([xar, "exit", "6"], env: env)
+        #expect(result.status == 6, "\(result)")
+    }
+
+    @Test func mountOnlyWithoutFuseIsAnError() throws {
+        let fixture = try XarexecFixture()
+        let xar = try fixture.makeShowXar("t")
+        let result = try fixture.xarexec(["-m", xar], env: noFuse(fixture))
+        #expect(result.status == 122, "\(result)")
+        #expect(result.stderr.contains("cannot mount"))
+    }
 }

@@ -119,4 +119,18 @@ struct XarexecRunTests {
         let servers = try Process.shell("pgrep -c -f '^xarfs \(xar) '").stdout.filter(\.isNumber)
         #expect(servers == "1")
     }
+
+    @Test(.enabled(if: TestEnvironment.hasTool("cc")))
+    func anImageBuiltByXarbuildRuns() throws {
+        let fixture = try XarexecFixture()
+        _ = try fixture.makeShowXar("t")  // compiles bin/show into t.tree
+        let xar = fixture.dir("built.xar")
+        let build = try Process.run(
+            [TestEnvironment.product("xarbuild"), "dir", fixture.dir("t.tree"), "-o", xar, "--exec", "bin/show"],
+            environment: fixture.environment(), timeout: 120)
+        #expect(build.status == 0, "\(build)")
+        let result = try Process.run([xar, "q", "exit", "11"], environment: fixture.environment(), timeout: 60)
+        #expect(result.status == 11, "\(result)")
+        #expect(result.stdout.hasPrefix("argv[0]=\(xar)\nargv[1]=q\n"))
+    }
 }
