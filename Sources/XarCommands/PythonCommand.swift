@@ -50,6 +50,9 @@ public struct PythonCommand: ParsableCommand {
     @Option(name: .customLong("staging-dir"), help: "Stage the layout here (must be empty) and keep it.")
     var stagingDirectory: String?
 
+    @OptionGroup(title: "Image")
+    var image: BuildOptions
+
     @Option(name: .shortAndLong, help: "The .xar to write.")
     var output: String
 
@@ -100,7 +103,11 @@ public struct PythonCommand: ParsableCommand {
         let summary: PythonImageBuilder.Summary
         do {
             summary = try PythonImageBuilder.build(
-                options, imageOptions: XarImageOptions(), output: output, stagingDirectory: stagingDirectory,
+                options,
+                imageOptions: XarImageOptions(
+                    compression: image.choice, blockSize: image.blockSize.bytes,
+                    threads: image.threads ?? XarImageOptions.allCores),
+                output: output, stagingDirectory: stagingDirectory,
                 progress: progress, writeProgress: writeProgress)
         } catch let error as PythonBuildError {
             if terminal { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }

@@ -14,6 +14,7 @@ struct GzipCompressor: SquashFS.Compressor {
     /// zlib's window bits: `window_size` in the options block (`compress2` always uses 15).
     static let windowBits: UInt16 = 15
 
+    /// The zlib level, 1…9.
     let level: Int
 
     var id: SquashFS.CompressorID { .gzip }

@@ -59,6 +59,18 @@ struct ServerTests {
         #expect(access(harness.mountPoint, F_OK) != 0)
     }
 
+    @Test func serverExitsAndCleansUpWhenSomeoneElseUnmounts() throws {
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        #expect(try harness.start(idleTimeout: 0).line == "ok")
+        let pid = try #require(harness.serverPID)
+        try XarMount.MountTable.unmount(harness.mountPoint, lazy: false)
+        // The kernel ends the connection, the loop's read fails with ENODEV, the server cleans up and exits.
+        #expect(harness.wait(seconds: 10) { ServerHarness.isGone(pid) }, "\(harness.log)")
+        #expect(access(harness.statePath, F_OK) != 0)
+        #expect(access(harness.mountPoint, F_OK) != 0)
+    }
+
     @Test func serverUnmountsAfterTheIdleTimeout() throws {
         let harness = try ServerHarness()
         defer { harness.tearDown() }
@@ -190,6 +202,18 @@ struct ServerTests {
         let start = try harness.start(idleTimeout: 0, extraArguments: [harness.imagePath, "--ready-fd", "4"])
         #expect(start.line.hasPrefix("error: usage: option"))
         #expect(start.status == 64)
+    }
+
+    @Test func failureAfterMountingIsReportedAndLeavesNoMount() throws {
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        let unwritable = harness.directory("missing/mnt.state")
+        let configuration = XarMount.Server.Configuration(
+            imagePath: harness.imagePath, imageFD: 3, offset: 4096, mountPoint: harness.mountPoint,
+            lockPath: harness.lockPath, statePath: unwritable, idleTimeout: 0, readyFD: 4)
+        let start = try harness.start(idleTimeout: 0, extraArguments: configuration.arguments)
+        #expect(start.line.hasPrefix("error: cannot write the state file \(unwritable)"), "\(start.line)")
+        #expect(harness.wait(seconds: 5) { !harness.isMounted })
     }
 
     @Test func missingMountPointIsReportedOnTheReadinessPipe() throws {

@@ -23,10 +23,10 @@ enum PythonBootstrap {
         var legacy = ""
         if let legacySearchPath {
             // Before 3.11 CPython ignores `._pth` files on Linux: the launch passes -I -S and the search path is set
-            // here, relative to the interpreter's directory.
+            // here, relative to the image root (two levels above `python/python3`).
             legacy = """
-                _prefix = sys.executable.rpartition('/')[0]
-                sys.path[:] = [_prefix + '/' + _p for _p in (\(legacySearchPath.map(quote).joined(separator: ", ")),)]
+                _root = sys.executable.rpartition('/')[0].rpartition('/')[0]
+                sys.path[:] = [_root + '/' + _p for _p in (\(legacySearchPath.map(quote).joined(separator: ", ")),)]
 
                 """
         }

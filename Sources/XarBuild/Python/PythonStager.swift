@@ -38,6 +38,17 @@ public struct PythonStager {
         "site-packages", "dist-packages",
     ]
 
+    /// `lib-dynload` modules left out unless named in `keepStdlib`: Tk, and legacy Unix interfaces whose
+    /// libraries are most of the bundled weight (`nis` pulls in Kerberos and libtirpc, `_dbm` Berkeley DB,
+    /// `_crypt` libcrypt; all deprecated since 3.11, `dbm` falls back to `dbm.dumb`).
+    public static let omittedExtensions: Set<String> = ["_tkinter", "nis", "_dbm", "_crypt", "spwd", "ossaudiodev"]
+
+    /// CPython's own test extension modules.
+    static func isTestExtension(_ module: String) -> Bool {
+        module.hasPrefix("_test") || module.hasPrefix("xxlimited") || module == "_xxtestfuzz" || module == "_ctypes_test"
+            || module == "xxsubtype"
+    }
+
     let options: PythonBuildOptions
     /// Called with a short progress message (`installing black 24.1.0 (3/7)`).
     let progress: (String) -> Void
@@ -106,9 +117,12 @@ public struct PythonStager {
         try stdlibCopier.copy(from: interpreter.stdlib, to: "\(root)/\(stdlibRelative)")
         if !interpreter.libDynload.isEmpty {
             var dynloadCopier = TreeCopier()
-            dynloadCopier.skip = { name in
-                let omitted = ["_tkinter", "_test", "xxlimited", "_xxtestfuzz", "_ctypes_test", "xxsubtype"]
-                return omitted.contains { name.hasPrefix($0) } && !(keep.contains("tkinter") && name.hasPrefix("_tkinter"))
+            dynloadCopier.skip = { file in
+                let module = String(file.prefix { $0 != "." })
+                let tkinter = module == "_tkinter" && keep.contains("tkinter")
+                let test = Self.isTestExtension(module) && keep.contains("test")
+                let omitted = Self.omittedExtensions.contains(module) || Self.isTestExtension(module)
+                return omitted && !keep.contains(module) && !tkinter && !test
             }
             try dynloadCopier.copy(from: interpreter.libDynload, to: "\(root)/\(stdlibRelative)/lib-dynload")
         }
@@ -164,7 +178,7 @@ public struct PythonStager {
         let legacy = interpreter.version[1] < 11
         try fm.createDirectory(atPath: "\(root)/.xar", withIntermediateDirectories: true)
         try write(
-            PythonBootstrap.script(entries: entries, defaultEntry: defaultName, pthImports: pthImports, legacySearchPath: legacy ? searchPath : nil),
+            PythonBootstrap.script(entries: entries, defaultEntry: defaultName, pthImports: pthImports, legacySearchPath: legacy ? searchPath.map { ("python/\($0)" as NSString).standardizingPath } : nil),
             to: "\(root)/.xar/bootstrap.py")
         try write(PythonBootstrap.runtimeModule, to: "\(root)/.xar/xar_runtime.py")
 
