@@ -133,4 +133,18 @@ struct XarexecRunTests {
         #expect(result.status == 11, "\(result)")
         #expect(result.stdout.hasPrefix("argv[0]=\(xar)\nargv[1]=q\n"))
     }
+
+    @Test func theHeadersLocalCopyPolicyReachesTheServer() throws {
+        let fixture = try XarexecFixture()
+        _ = try fixture.makeShowXar("t")
+        let xar = fixture.dir("always.xar")
+        let build = try Process.run(
+            [TestEnvironment.product("xarbuild"), "dir", fixture.dir("t.tree"), "-o", xar, "--exec", "bin/show",
+             "--local-copy", "always"],
+            environment: fixture.environment(), timeout: 120)
+        #expect(build.status == 0, "\(build)")
+        #expect(try fixture.xarexec([xar]).status == 0)
+        let servers = try Process.shell("pgrep -a -f '^xarfs \(xar) '").stdout
+        #expect(servers.contains("--local-copy always"), "\(servers)")
+    }
 }

@@ -47,6 +47,7 @@ enum ServerStarter {
             "--ready-fd", String(writeEnd),
             "--uuid", header.uuid,
         ]
+        if header.localCopy != "network" { arguments += ["--local-copy", header.localCopy] }
         if let digest = header.digest { arguments += ["--digest", digest] }
         // Source loss (docs/lifecycle.md): the environment's XAR_LOCAL_COPY overrides the header's; the server
         // rejects a value other than always, never or network with a usage error.
