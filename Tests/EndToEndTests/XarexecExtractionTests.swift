@@ -44,7 +44,8 @@ struct XarexecExtractionTests {
         var env = noFuse(fixture, quiet: true)
         env["XAREXEC"] = XarexecFixture.xarexec
         env["XAR"] = xar
-        let script = "for i in $(seq 16); do \"$XAREXEC\" \"$XAR\" exit 3 >/dev/null & done; "
+        let script =
+            "for i in $(seq 16); do \"$XAREXEC\" \"$XAR\" exit 3 >/dev/null & done; "
             + "fails=0; for j in $(jobs -p); do wait $j; [ $? -eq 3 ] || fails=$((fails+1)); done; echo fails=$fails"
         let result = try Process.run(["/bin/bash", "-c", script], environment: fixture.environment(env), timeout: 120)
         #expect(result.stdout.contains("fails=0"), "\(result)")

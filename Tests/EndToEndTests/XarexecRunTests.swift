@@ -139,8 +139,10 @@ struct XarexecRunTests {
         _ = try fixture.makeShowXar("t")
         let xar = fixture.dir("always.xar")
         let build = try Process.run(
-            [TestEnvironment.product("xarbuild"), "dir", fixture.dir("t.tree"), "-o", xar, "--exec", "bin/show",
-             "--local-copy", "always"],
+            [
+                TestEnvironment.product("xarbuild"), "dir", fixture.dir("t.tree"), "-o", xar, "--exec", "bin/show",
+                "--local-copy", "always",
+            ],
             environment: fixture.environment(), timeout: 120)
         #expect(build.status == 0, "\(build)")
         #expect(try fixture.xarexec([xar]).status == 0)

@@ -86,7 +86,8 @@ public enum Launcher {
                 }
                 try? lock.unlock()
                 try Extraction.runFallback(
-                    reason: reason, image: consume image, header: header, imagePath: imagePath, userArguments: userArguments)
+                    reason: reason, image: consume image, header: header, imagePath: imagePath,
+                    userArguments: userArguments)
             }
             try take(lock, .exclusive, location)
             probe = try MountProbe.probe(location, header: header)
