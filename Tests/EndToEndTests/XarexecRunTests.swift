@@ -149,4 +149,15 @@ struct XarexecRunTests {
         let servers = try Process.shell("pgrep -a -f '^xarfs \(xar) '").stdout
         #expect(servers.contains("--local-copy always"), "\(servers)")
     }
+
+    @Test func aFirstLaunchWithTheStandardDescriptorsClosedStillMounts() throws {
+        let fixture = try XarexecFixture()
+        let xar = try fixture.makeShowXar("t")
+        let script = "(exec 0<&- 1>&- 2>&-; \"$XAREXEC\" \"$XAR\" exit 3); echo status=$?"
+        let result = try Process.run(
+            ["/bin/sh", "-c", script],
+            environment: fixture.environment(["XAREXEC": XarexecFixture.xarexec, "XAR": xar]), timeout: 60)
+        #expect(result.stdout == "status=3\n", "\(result)")
+        #expect(try fixture.mountCount() == 1)
+    }
 }
