@@ -45,7 +45,8 @@ public struct XarctlList: ParsableCommand {
     static func table(_ listing: Listing) -> String {
         var rows = [["MOUNT", "STATUS", "PID", "USERS", "PIN", "IDLE", "SOURCE", "IMAGE"]]
         for record in listing.mounts {
-            let users = record.users.isEmpty ? "-" : record.users.map { "\($0.pid)(\($0.command))" }.joined(separator: ",")
+            let users =
+                record.users.isEmpty ? "-" : record.users.map { "\($0.pid)(\($0.command))" }.joined(separator: ",")
             rows.append([
                 record.mountPoint, record.status.rawValue, record.serverPid.map(String.init) ?? "-", users,
                 record.pinned ? "yes" : "no", record.idleSeconds.map(Self.duration) ?? "-",

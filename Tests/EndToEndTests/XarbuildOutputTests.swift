@@ -96,24 +96,41 @@ struct XarbuildOutputTests {
         #expect(stats.status == 0, "\(stats)")
     }
 
-    @Test func xarbuildIsByteIdenticalAcrossThreadCounts() throws {
+    @Test func xarbuildIsByteIdenticalAcrossThreadsUmaskLocaleAndTimeZone() throws {
         let dir = TemporaryDirectory()
         let app = try XarbuildTests.makeApp(in: dir)
+        // The same tree and options under different thread counts, umasks, locales and time zones.
+        let settings = [
+            ("1", "022", "C", "UTC"), ("2", "077", "C.UTF-8", "Asia/Tokyo"), ("2", "002", "POSIX", "America/Lima"),
+        ]
         var outputs: [String] = []
-        for threads in ["1", "2"] {
-            let out = dir("app-\(threads).xar")
-            let result = try Process.run(
-                [
-                    "/usr/bin/env", "SOURCE_DATE_EPOCH=1700000000", Self.xarbuild, "dir", app, "-o", out,
-                    "--threads", threads, "--exec", "bin/hello",
-                ], timeout: 120)
+        for (index, (threads, umask, locale, zone)) in settings.enumerated() {
+            let out = dir("app-\(index).xar")
+            let command =
+                "umask \(umask); SOURCE_DATE_EPOCH=1700000000 LC_ALL=\(locale) TZ=\(zone) exec '\(Self.xarbuild)' dir "
+                + "'\(app)' -o '\(out)' --threads \(threads) --exec bin/hello"
+            let result = try Process.run(["/bin/sh", "-c", command], timeout: 120)
             #expect(result.status == 0, "\(result)")
             outputs.append(out)
         }
-        let cmp = try Process.run(["cmp", outputs[0], outputs[1]], timeout: 60)
-        #expect(cmp.status == 0, "\(cmp)")
+        for other in outputs.dropFirst() {
+            let cmp = try Process.run(["cmp", outputs[0], other], timeout: 60)
+            #expect(cmp.status == 0, "\(cmp)")
+        }
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: outputs[0])).prefix(4096))
         #expect(try XarHeader(parsing: bytes).buildTime == 1_700_000_000)
+    }
+
+    @Test func xarbuildRejectsMalformedSourceDateEpoch() throws {
+        let dir = TemporaryDirectory()
+        let app = try XarbuildTests.makeApp(in: dir)
+        let result = try Process.run(
+            ["/usr/bin/env", "SOURCE_DATE_EPOCH=yesterday", Self.xarbuild, "dir", app, "-o", dir("x.xar")],
+            timeout: 120)
+        #expect(result.status == 1)
+        #expect(
+            result.stderr
+                == "xarbuild: error: SOURCE_DATE_EPOCH: 'yesterday' is not a number of seconds since the epoch.\n")
     }
 
     @Test func xarbuildLeavesNothingWhenOutputDirectoryIsMissing() throws {
@@ -194,5 +211,47 @@ struct XarbuildOutputTests {
         #expect(run.status == 0, "\(run)")
         #expect(lines.count == 2 && lines[0].hasPrefix(dir("mnt")) && lines[0].hasSuffix("/bin/show|a b c"), "\(run)")
         #expect(lines.last == "inside")
+    }
+
+    @Test func xarbuildPlacesSortListFilesFirst() throws {
+        let dir = TemporaryDirectory()
+        try Process.shell(
+            """
+            set -e
+            mkdir -p '\(dir("app/lib"))'
+            head -c 20000 /dev/zero | tr '\\0' A > '\(dir("app/a-first"))'
+            head -c 20000 /dev/zero | tr '\\0' Z > '\(dir("app/lib/z-last"))'
+            printf './lib/z-last\\n\\n' > '\(dir("order.txt"))'
+            """)
+        func offsets(_ extra: [String]) throws -> (a: Int, z: Int) {
+            let out = dir("app.xar")
+            let result = try Process.run(
+                [Self.xarbuild, "dir", dir("app"), "-o", out, "--compression", "none", "--block-size", "4K"] + extra,
+                timeout: 120)
+            try #require(result.status == 0, "\(result)")
+            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: out)))
+            let a = try #require(bytes.firstRange(of: Array(repeating: UInt8(ascii: "A"), count: 4096)))
+            let z = try #require(bytes.firstRange(of: Array(repeating: UInt8(ascii: "Z"), count: 4096)))
+            return (a.lowerBound, z.lowerBound)
+        }
+        let plain = try offsets([])
+        #expect(plain.a < plain.z)
+        let sorted = try offsets(["--sort", dir("order.txt")])
+        #expect(sorted.z < sorted.a)
+    }
+
+    @Test(.enabled(if: TestEnvironment.isRoot))
+    func xarbuildKeepsOwnersOnlyWhenAsked() throws {
+        let dir = TemporaryDirectory()
+        try Process.shell(
+            "set -e; mkdir '\(dir("app"))'; echo x > '\(dir("app/owned"))'; chown 1234:4321 '\(dir("app/owned"))'")
+        for (extra, owner) in [([String](), "0/0"), (["--keep-owners"], "1234/4321")] {
+            let out = dir("app.xar")
+            let result = try Process.run([Self.xarbuild, "dir", dir("app"), "-o", out] + extra, timeout: 120)
+            try #require(result.status == 0, "\(result)")
+            let listing = try Process.run(["unsquashfs", "-o", "4096", "-lln", out], timeout: 60)
+            let line = listing.stdout.split(separator: "\n").first { $0.hasSuffix("squashfs-root/owned") } ?? ""
+            #expect(line.contains(" \(owner) "), "\(extra): \(listing.stdout)")
+        }
     }
 }

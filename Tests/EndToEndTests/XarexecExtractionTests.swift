@@ -44,7 +44,8 @@ struct XarexecExtractionTests {
         var env = noFuse(fixture, quiet: true)
         env["XAREXEC"] = XarexecFixture.xarexec
         env["XAR"] = xar
-        let script = "for i in $(seq 16); do \"$XAREXEC\" \"$XAR\" exit 3 >/dev/null & done; "
+        let script =
+            "for i in $(seq 16); do \"$XAREXEC\" \"$XAR\" exit 3 >/dev/null & done; "
             + "fails=0; for j in $(jobs -p); do wait $j; [ $? -eq 3 ] || fails=$((fails+1)); done; echo fails=$fails"
         let result = try Process.run(["/bin/bash", "-c", script], environment: fixture.environment(env), timeout: 120)
         #expect(result.stdout.contains("fails=0"), "\(result)")
@@ -62,5 +63,22 @@ struct XarexecExtractionTests {
         #expect(result.stderr.hasPrefix("xarexec: error: cannot extract \(xar):"))
         let entries = try fixture.run("ls -A \(fixture.dir("cache"))/xar/extract").stdout
         #expect(entries.isEmpty)
+    }
+
+    @Test func withoutFuseNoMountRootIsNeeded() throws {
+        let fixture = try XarexecFixture()
+        let xar = try fixture.makeShowXar("t")
+        var env = noFuse(fixture, quiet: true)
+        env["XAR_MOUNT_ROOT"] = fixture.dir("no-such-root")
+        let result = try fixture.xarexec([xar, "exit", "6"], env: env)
+        #expect(result.status == 6, "\(result)")
+    }
+
+    @Test func mountOnlyWithoutFuseIsAnError() throws {
+        let fixture = try XarexecFixture()
+        let xar = try fixture.makeShowXar("t")
+        let result = try fixture.xarexec(["-m", xar], env: noFuse(fixture))
+        #expect(result.status == 122, "\(result)")
+        #expect(result.stderr.contains("cannot mount"))
     }
 }

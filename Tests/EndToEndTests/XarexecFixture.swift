@@ -35,7 +35,8 @@ final class XarexecFixture: @unchecked Sendable {
             try run("mkdir -p \"$(dirname '\(full)')\" && cat > '\(full)' <<'XAREOF'\n\(text)\nXAREOF")
             if executable { #expect(chmod(full, 0o755) == 0) }
         }
-        return try pack(tree: tree, name: name, target: target, execArgs: execArgs,
+        return try pack(
+            tree: tree, name: name, target: target, execArgs: execArgs,
             trampolineNames: trampolineNames, mountTimeout: mountTimeout)
     }
 
@@ -76,7 +77,8 @@ final class XarexecFixture: @unchecked Sendable {
         let tree = dir("\(name).tree")
         try run("mkdir -p '\(tree)/bin' && cat > '\(dir("show.c"))' <<'XAREOF'\n\(Self.showSource)\nXAREOF")
         try run("cc -O2 -static -o '\(tree)/bin/show' '\(dir("show.c"))'")
-        return try pack(tree: tree, name: name, target: "bin/show", execArgs: execArgs,
+        return try pack(
+            tree: tree, name: name, target: "bin/show", execArgs: execArgs,
             trampolineNames: trampolineNames, mountTimeout: mountTimeout)
     }
 
@@ -133,8 +135,9 @@ final class XarexecFixture: @unchecked Sendable {
 
     /// How many mounts there are under the mount root.
     func mountCount() throws -> Int {
-        Int(try run("awk '$2 ~ \"^\(mountRoot)/\" {n++} END {print n+0}' /proc/self/mounts").stdout
-            .filter { $0.isNumber }) ?? -1
+        Int(
+            try run("awk '$2 ~ \"^\(mountRoot)/\" {n++} END {print n+0}' /proc/self/mounts").stdout
+                .filter { $0.isNumber }) ?? -1
     }
 
     @discardableResult

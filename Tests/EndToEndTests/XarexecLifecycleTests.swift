@@ -120,7 +120,8 @@ struct XarexecLifecycleTests {
         let bytesUsed = Int(try fixture.run("od -An -t u8 -j 4136 -N 8 \(xar)").stdout.filter(\.isNumber)) ?? 0
         let offset = region == "superblock" ? 4096 + distance : 4096 + bytesUsed - distance
         try fixture.run(
-            "printf '\\377\\377\\377\\377\\377\\377\\377\\377' | dd of=\(xar) bs=1 seek=\(offset) conv=notrunc status=none")
+            "printf '\\377\\377\\377\\377\\377\\377\\377\\377' | dd of=\(xar) bs=1 seek=\(offset) conv=notrunc status=none"
+        )
         let result = try fixture.xarexec([xar], timeout: 30)
         #expect(!result.timedOut, "\(result)")
         #expect(result.signal == nil, "\(result)")

@@ -119,4 +119,45 @@ struct XarexecRunTests {
         let servers = try Process.shell("pgrep -c -f '^xarfs \(xar) '").stdout.filter(\.isNumber)
         #expect(servers == "1")
     }
+
+    @Test(.enabled(if: TestEnvironment.hasTool("cc")))
+    func anImageBuiltByXarbuildRuns() throws {
+        let fixture = try XarexecFixture()
+        _ = try fixture.makeShowXar("t")  // compiles bin/show into t.tree
+        let xar = fixture.dir("built.xar")
+        let build = try Process.run(
+            [TestEnvironment.product("xarbuild"), "dir", fixture.dir("t.tree"), "-o", xar, "--exec", "bin/show"],
+            environment: fixture.environment(), timeout: 120)
+        #expect(build.status == 0, "\(build)")
+        let result = try Process.run([xar, "q", "exit", "11"], environment: fixture.environment(), timeout: 60)
+        #expect(result.status == 11, "\(result)")
+        #expect(result.stdout.hasPrefix("argv[0]=\(xar)\nargv[1]=q\n"))
+    }
+
+    @Test func theHeadersLocalCopyPolicyReachesTheServer() throws {
+        let fixture = try XarexecFixture()
+        _ = try fixture.makeShowXar("t")
+        let xar = fixture.dir("always.xar")
+        let build = try Process.run(
+            [
+                TestEnvironment.product("xarbuild"), "dir", fixture.dir("t.tree"), "-o", xar, "--exec", "bin/show",
+                "--local-copy", "always",
+            ],
+            environment: fixture.environment(), timeout: 120)
+        #expect(build.status == 0, "\(build)")
+        #expect(try fixture.xarexec([xar]).status == 0)
+        let servers = try Process.shell("pgrep -a -f '^xarfs \(xar) '").stdout
+        #expect(servers.contains("--local-copy always"), "\(servers)")
+    }
+
+    @Test func aFirstLaunchWithTheStandardDescriptorsClosedStillMounts() throws {
+        let fixture = try XarexecFixture()
+        let xar = try fixture.makeShowXar("t")
+        let script = "(exec 0<&- 1>&- 2>&-; \"$XAREXEC\" \"$XAR\" exit 3); echo status=$?"
+        let result = try Process.run(
+            ["/bin/sh", "-c", script],
+            environment: fixture.environment(["XAREXEC": XarexecFixture.xarexec, "XAR": xar]), timeout: 60)
+        #expect(result.stdout == "status=3\n", "\(result)")
+        #expect(try fixture.mountCount() == 1)
+    }
 }

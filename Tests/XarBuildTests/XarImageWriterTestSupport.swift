@@ -23,10 +23,10 @@ enum ImageTestSupport {
             header: header)
     }
 
-    /// Runs a shell command and requires success.
+    /// Runs a bash command line and requires success.
     @discardableResult
     static func sh(_ command: String, timeout: Double = 300) throws -> String {
-        let result = try Process.shell(command, timeout: timeout)
+        let result = try Process.run(["/bin/bash", "-c", command], timeout: timeout)
         try #require(result.status == 0, "\(command)\n\(result)")
         return result.stdout
     }
@@ -128,12 +128,5 @@ enum ImageTestSupport {
         _ = link("\(root)/a/small.py", "\(root)/a/b/hardlink2")
         _ = mkfifo("\(root)/fifo", 0o640)
         try sh("find '\(root)' -exec touch -h -d @1600000000 {} + && touch -h -d @1700000123 '\(root)/a/small.py' '\(root)/link' '\(root)/a/b'")
-    }
-
-    /// Runs `body` under the process umask `mask`, to show the output's modes do not depend on it.
-    static func withUmask<T>(_ mask: mode_t, _ body: () throws -> T) rethrows -> T {
-        let old = umask(mask)
-        defer { umask(old) }
-        return try body()
     }
 }

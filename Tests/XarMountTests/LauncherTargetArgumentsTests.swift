@@ -16,7 +16,8 @@ import XarFormat
             ]
             if !trampolines.isEmpty {
                 entries.append(
-                    XarHeader.Entry(key: "XAREXEC_TRAMPOLINE_NAMES", value: trampolines.map { "'\($0)'" }.joined(separator: " ")))
+                    XarHeader.Entry(
+                        key: "XAREXEC_TRAMPOLINE_NAMES", value: trampolines.map { "'\($0)'" }.joined(separator: " ")))
             }
             parsed = try XarHeader(shebang: "#!/usr/bin/env xarexec_fuse", entries: entries)
         } else {

@@ -90,6 +90,56 @@ struct ServerSourceLossTests {
         #expect(XarMount.ServerState.read(from: harness.statePath)?.readSource == "source")
     }
 
+    @Test func sourceLostBeforeTheCopyFinishesFailsReadsPromptlyAndTheCopyKeepsTrying() throws {
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        let view = try NetworkView(of: harness.directory.path)
+        harness.servedImagePath = "\(view.path)/app.xar"
+        // The copy waits XAR_LOCAL_COPY_DELAY after the mount before it reads anything; the source goes away first.
+        let start = try harness.start(idleTimeout: 0, environment: ["XAR_LOCAL_COPY_DELAY": "2"])
+        #expect(start.line == "ok", "\(harness.log)")
+        view.kill()
+        let pid = try #require(harness.serverPID)
+        let read = try Process.run(["cat", "\(harness.mountPoint)/lib/pkg/data.bin"], timeout: 10)
+        #expect(!read.timedOut)
+        #expect(read.stderr.contains("Input/output error"), "\(read)")
+        #expect(harness.wait(seconds: 10) { harness.log.contains("retrying in") }, "\(harness.log)")
+        #expect(ProcessStatus.read(pid: pid)?.isResponsive == true)
+        #expect(XarMount.ServerState.read(from: harness.statePath)?.readSource != "local copy")
+        let left = try Process.run(["ls", "-A", harness.cacheDirectory], timeout: 10).stdout
+        #expect(!left.contains("\(harness.digest).xar\n"), "no unverified copy under the final name")
+        // Stopping the server removes the unfinished copy.
+        kill(pid, SIGTERM)
+        #expect(harness.wait(seconds: 10) { ServerHarness.isGone(pid) })
+        #expect(try Process.run(["ls", "-A", harness.cacheDirectory], timeout: 10).stdout == "")
+    }
+
+    @Test func replacingTheImageByRenameDoesNotDisturbTheMount() throws {
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        #expect(try harness.start(idleTimeout: 0, localCopy: .never).line == "ok")
+        // A deployment tool writes the new version next to the old one and renames it over the path.
+        let new = harness.directory("new")
+        let replaced = try Process.shell(
+            """
+            set -e
+            mkdir -p '\(new)/lib/pkg'
+            printf 'new version\\n' > '\(new)/hello.txt'
+            head -c 1000000 /dev/urandom > '\(new)/lib/pkg/data.bin'
+            mksquashfs '\(new)' '\(new).sqfs' -comp zstd -quiet -noappend -no-progress
+            head -c 4096 /dev/zero > '\(harness.imagePath).tmp'
+            cat '\(new).sqfs' >> '\(harness.imagePath).tmp'
+            mv '\(harness.imagePath).tmp' '\(harness.imagePath)'
+            """, timeout: 60)
+        try #require(replaced.status == 0, "\(replaced)")
+        let mount = harness.mountPoint
+        #expect(ServerHarness.contents("\(mount)/hello.txt") == "hello from the image\n")
+        #expect(
+            try Process.run(["cmp", "\(mount)/lib/pkg/data.bin", "\(harness.tree)/lib/pkg/data.bin"], timeout: 30)
+                .status == 0)
+        #expect(access("\(mount)/run.sh", X_OK) == 0)
+    }
+
     @Test func localSourceIsCopiedOnlyWhenThePolicySaysAlways() throws {
         let harness = try ServerHarness()
         defer { harness.tearDown() }

@@ -89,6 +89,12 @@ struct ReaderCorruptionTests {
         }
     }
 
+    @Test("an lz4 image is refused with a sentence naming the compressor")
+    func unsupportedCompressorThrows() throws {
+        let bytes = try Self.smallImage(compression: ["-comp", "lz4"])
+        Self.expectFailure(bytes, "compressed with lz4")
+    }
+
     @Test("truncated images throw")
     func truncatedImagesThrow() throws {
         let bytes = try Self.smallImage(compressed: true)

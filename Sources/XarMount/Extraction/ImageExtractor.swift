@@ -39,7 +39,9 @@ public enum ImageExtractor {
                 }
                 guard ok else { throw failure("create symlink", name) }
             case .fifo:
-                guard mkfifoat(directory, name, mode_t(inode.permissions)) == 0 else { throw failure("create FIFO", name) }
+                guard mkfifoat(directory, name, mode_t(inode.permissions)) == 0 else {
+                    throw failure("create FIFO", name)
+                }
             case .blockDevice, .characterDevice, .socket:
                 return
             }
@@ -47,8 +49,10 @@ public enum ImageExtractor {
         // Children first (reverse of the walk), so a read-only directory is closed only once it is complete.
         for (path, inode) in directories.reversed() {
             let name = path.isEmpty ? "." : String(decoding: path, as: UTF8.self)
-            var times = [timespec(tv_sec: Int(inode.modificationTime), tv_nsec: 0),
-                         timespec(tv_sec: Int(inode.modificationTime), tv_nsec: 0)]
+            var times = [
+                timespec(tv_sec: Int(inode.modificationTime), tv_nsec: 0),
+                timespec(tv_sec: Int(inode.modificationTime), tv_nsec: 0),
+            ]
             _ = utimensat(directory, name, &times, AT_SYMLINK_NOFOLLOW)
             guard fchmodat(directory, name, mode_t(inode.permissions), 0) == 0 else { throw failure("chmod", name) }
         }
@@ -74,8 +78,10 @@ public enum ImageExtractor {
                 done += n
             }
         }
-        var times = [timespec(tv_sec: Int(inode.modificationTime), tv_nsec: 0),
-                     timespec(tv_sec: Int(inode.modificationTime), tv_nsec: 0)]
+        var times = [
+            timespec(tv_sec: Int(inode.modificationTime), tv_nsec: 0),
+            timespec(tv_sec: Int(inode.modificationTime), tv_nsec: 0),
+        ]
         _ = futimens(file.rawValue, &times)
         guard fchmod(file.rawValue, mode_t(inode.permissions)) == 0 else { throw failure("chmod", name) }
     }

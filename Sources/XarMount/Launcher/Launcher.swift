@@ -63,7 +63,16 @@ public enum Launcher {
             throw LaunchError(.badImage, "cannot open \(imagePath): \(error)")
         }
         let header = try readHeader(image, path: imagePath)
-        let location = try MountLocation(header: header)
+        let location: MountLocation
+        do { location = try MountLocation(header: header) } catch {
+            // Containers without FUSE often have no usable mount root either; the extraction needs none.
+            if mode == .run, let reason = FuseAvailability.unavailableReason() {
+                try Extraction.runFallback(
+                    reason: reason, image: consume image, header: header, imagePath: imagePath,
+                    userArguments: userArguments)
+            }
+            throw error
+        }
         if mode == .printOnly {
             print(location.mountPoint)
             exit(0)
@@ -72,9 +81,13 @@ public enum Launcher {
         var probe = try MountProbe.probe(location, header: header)
         if !probe.isLive {
             if let reason = FuseAvailability.unavailableReason() {
+                guard mode == .run else {
+                    throw LaunchError(.noFuse, "cannot mount \(imagePath): \(reason); install fuse3 or run it directly")
+                }
                 try? lock.unlock()
                 try Extraction.runFallback(
-                    reason: reason, image: consume image, header: header, imagePath: imagePath, userArguments: userArguments)
+                    reason: reason, image: consume image, header: header, imagePath: imagePath,
+                    userArguments: userArguments)
             }
             try take(lock, .exclusive, location)
             probe = try MountProbe.probe(location, header: header)

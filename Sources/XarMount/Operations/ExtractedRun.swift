@@ -6,7 +6,7 @@ internal import XarSystem
 /// on purpose: the same cache, the same key, the same argument rules.
 public enum ExtractedRun {
     /// Execs the image's target from the extracted tree with `arguments` after it; returns only by throwing.
-    /// Says on stderr when it extracts (not when `quiet`).
+    /// Says on stderr when it extracted (not when `quiet`).
     public static func run(imagePath: String, arguments: [String], quiet: Bool) throws(OperationError) -> Never {
         do { try runExtracted(imagePath, arguments, quiet: quiet) } catch { throw OperationError(error) }
     }
@@ -18,10 +18,13 @@ public enum ExtractedRun {
         }
         let header = try Launcher.readHeader(image, path: imagePath)
         let key = ExtractionCache.key(digest: header.digest, uuid: header.uuid)
+        var extracted = false
         let tree = try ExtractionCache.tree(image: image, offset: header.offset, key: key, imagePath: imagePath) {
-            path in
-            guard !quiet else { return }
-            let line = "xarctl: extracting \(imagePath) into \(path)\n"
+            _ in extracted = true
+        }
+        // Said after the extraction succeeded, so a corrupt image gives one line, the error.
+        if extracted && !quiet {
+            let line = "xarctl: extracted \(imagePath) into \(tree)\n"
             line.utf8CString.withUnsafeBufferPointer { _ = write(2, $0.baseAddress, $0.count - 1) }
         }
         _ = consume image

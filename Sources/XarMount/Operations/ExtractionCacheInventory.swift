@@ -64,7 +64,9 @@ public enum ExtractionCacheInventory {
             removals.append(Removal(path: entry.path, reason: "least recently used, \(entry.bytes) bytes"))
         }
         if !dryRun {
-            guard let fd = try? FileDescriptor.open(cache, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW) else { return [] }
+            guard let fd = try? FileDescriptor.open(cache, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW) else {
+                return []
+            }
             for removal in removals {
                 let name = String(removal.path.dropFirst(cache.count + 1))
                 // Renamed away first, so a launch never finds a half-removed tree under its final name.

@@ -39,7 +39,9 @@ public enum GarbageCollector {
     }
 
     static func collect(_ record: MountRecord, idleSeconds: Int, dryRun: Bool) -> Action {
-        func keep(_ reason: String) -> Action { Action(action: "keep", path: record.mountPoint, reason: reason, done: false) }
+        func keep(_ reason: String) -> Action {
+            Action(action: "keep", path: record.mountPoint, reason: reason, done: false)
+        }
         let action: String
         let reason: String
         switch record.status {
@@ -48,6 +50,7 @@ public enum GarbageCollector {
         case .live:
             if record.pinned { return keep("pinned") }
             if !record.users.isEmpty { return keep("in use by \(record.users.count) process(es)") }
+            if record.idleTimeout == 0 { return keep("idle timeout 0 (never unmounted when idle)") }
             guard let idle = record.idleSeconds, idle >= idleSeconds else {
                 return keep("idle \(record.idleSeconds ?? 0) s")
             }

@@ -21,7 +21,8 @@ struct MountInfo {
         for line in readFile("/proc/self/mountinfo").split(separator: "\n") {
             let fields = line.split(separator: " ")
             guard fields.count >= 7, let dash = fields.firstIndex(of: "-"), dash + 2 < fields.count else { continue }
-            info.entries[unescape(fields[4])] = Entry(type: String(fields[dash + 1]), source: unescape(fields[dash + 2]))
+            info.entries[unescape(fields[4])] = Entry(
+                type: String(fields[dash + 1]), source: unescape(fields[dash + 2]))
         }
         return info
     }

@@ -24,8 +24,9 @@ public enum MountInventory {
         var uid: UInt32
     }
 
-    /// All mounts and leftovers, sorted by mount point.
-    public static func records() -> [MountRecord] {
+    /// All mounts and leftovers, sorted by mount point; `users` and `idleSeconds` are filled in only when
+    /// `withUsers` (a pass over every process in `/proc`).
+    public static func records(withUsers: Bool = true) -> [MountRecord] {
         let info = MountInfo.current()
         var result: [MountRecord] = []
         for directory in userDirectories(info) {
@@ -33,13 +34,27 @@ public enum MountInventory {
                 result.append(record(name: name, in: directory, info: info))
             }
         }
+        // One pass over /proc for every mount: reading each process's maps once per mount would take seconds.
+        let mounted = result.filter { $0.status != .leftover }.map(\.mountPoint)
+        guard withUsers else { return result.sorted { $0.mountPoint < $1.mountPoint } }
+        let usage = mounted.isEmpty ? [:] : ProcScan.users(ofAny: mounted)
+        for index in result.indices {
+            result[index].users = (usage[result[index].mountPoint] ?? []).map(describe)
+            // A server with idle timeout 0 runs no usage monitor, so nothing records its last use.
+            if result[index].status == .live, result[index].users.isEmpty, !result[index].pinned,
+                result[index].idleTimeout != 0
+            {
+                result[index].idleSeconds = max(0, Int(Int64(time(nil)) - result[index].lastUse))
+            }
+        }
         return result.sorted { $0.mountPoint < $1.mountPoint }
     }
 
-    /// The record for the mount point `path` (spelled any way that resolves to the same place), or nil.
+    /// The record for the mount point `path` (spelled any way that resolves to the same place), or nil; without
+    /// its users.
     public static func record(at path: String) -> MountRecord? {
         let wanted = canonical(path)
-        return records().first { $0.mountPoint == wanted }
+        return records(withUsers: false).first { $0.mountPoint == wanted }
     }
 
     /// The user directories under the roots that this user may look at, plus, unless `XAR_MOUNT_ROOT` narrows
@@ -125,21 +140,19 @@ public enum MountInventory {
         } else {
             record.status = XarMount.MountTable.isDead(mountPoint) ? .dead : .live
         }
-        record.users = users(of: mountPoint)
-        if record.status == .live, record.users.isEmpty, !pinned {
-            let lastUse = stateTime ?? state?.started ?? Int64(time(nil))
-            record.idleSeconds = max(0, Int(Int64(time(nil)) - lastUse))
-        }
+        record.lastUse = stateTime ?? state?.started ?? Int64(time(nil))
         return record
     }
 
     /// The processes using the tree at `path` (canonical), with their command names.
     public static func users(of path: String) -> [MountRecord.User] {
-        ProcScan.users(of: path).map { user in
-            MountRecord.User(
-                pid: user.pid, command: ProcessStatus.read(pid: user.pid)?.name ?? "?",
-                uses: user.uses.map(\.description))
-        }
+        ProcScan.users(of: path).map(describe)
+    }
+
+    /// A `/proc` user with its command name.
+    static func describe(_ user: ProcScan.User) -> MountRecord.User {
+        MountRecord.User(
+            pid: user.pid, command: ProcessStatus.read(pid: user.pid)?.name ?? "?", uses: user.uses.map(\.description))
     }
 
     /// `path` with its parent's symlinks resolved and the last component kept as is, so that a mount point is

@@ -54,8 +54,12 @@ public struct MountRecord: Sendable, Codable, Equatable {
     public var users: [User]
     /// True while `<mount>.pin` exists (`xarctl mount --pin`): the server does not unmount it when idle.
     public var pinned: Bool
-    /// Seconds since the mount was last seen in use; nil while it is in use or pinned, or when not mounted.
+    /// Seconds since the mount was last seen in use; nil while it is in use or pinned, when not mounted, and for
+    /// servers with idle timeout 0 (they track no use).
     public var idleSeconds: Int?
     /// Which of the mount directory, `.lock`, `.state`, `.pin` exist.
     public var files: [String]
+    /// When the mount was last seen in use (the state file's modification time, which the server sets when
+    /// its last user goes), seconds since the epoch; 0 when unknown.
+    public var lastUse: Int64 = 0
 }

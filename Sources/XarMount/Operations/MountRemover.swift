@@ -30,8 +30,13 @@ public enum MountRemover {
             throw OperationError("cannot open \(target): \(error)")
         }
         let name = MountNamespace.current().map { "\(header.uuid)-ns-\($0)" } ?? header.uuid
-        guard let record = MountInventory.records().first(where: { $0.name == name && $0.uid == geteuid() }) else {
-            throw OperationError("\(target) is not mounted (no \(name) under \(MountInventory.roots().joined(separator: ", ")))")
+        guard
+            let record = MountInventory.records(withUsers: false).first(where: {
+                $0.name == name && $0.uid == geteuid()
+            })
+        else {
+            throw OperationError(
+                "\(target) is not mounted (no \(name) under \(MountInventory.roots().joined(separator: ", ")))")
         }
         return record
     }
@@ -45,12 +50,20 @@ public enum MountRemover {
         if record.status == .foreign {
             throw OperationError("\(record.mountPoint) is not a .xar mount (another file system is mounted there)")
         }
-        guard let lock = try? FileDescriptor.open(record.mountPoint + ".lock", flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
+        guard
+            let lock = try? FileDescriptor.open(
+                record.mountPoint + ".lock", flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
         else { throw OperationError("cannot open \(record.mountPoint).lock; check its owner and mode") }
+        // Root unmounting a user's mount: a lock file it had to create must be the user's, or their launcher
+        // would refuse it.
+        if let st = try? lock.status(), st.st_uid == geteuid(), st.st_uid != record.uid {
+            _ = fchown(lock.rawValue, record.uid, st.st_gid)
+        }
         let locked = FileLock(file: lock)
         guard (try? locked.lock(.exclusive, timeout: lockTimeout)) == true else {
             throw OperationError(
-                "\(record.mountPoint).lock stayed locked for \(Int(lockTimeout)) s; find the holder with fuser -v on it")
+                "\(record.mountPoint).lock stayed locked for \(Int(lockTimeout)) s; find the holder with fuser -v on it"
+            )
         }
         if !force && record.status != .leftover {
             let users = MountInventory.users(of: record.mountPoint)

@@ -40,7 +40,8 @@ public enum MountStager {
         }
         guard probe.isLive else {
             throw LaunchError(
-                .serverFailed, "the FUSE server reported \(location.mountPoint) mounted, but it is not; see xarctl list")
+                .serverFailed, "the FUSE server reported \(location.mountPoint) mounted, but it is not; see xarctl list"
+            )
         }
         if pin {
             // Written while the lock is held, so the server cannot unmount between the mount and the pin.
@@ -48,7 +49,8 @@ public enum MountStager {
                 location.userDirectory.rawValue, location.name + ".pin", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
                 0o600)
             guard fd >= 0 else {
-                throw LaunchError(.unsafePath, "cannot create \(location.mountPoint).pin: \(String(cString: strerror(errno)))")
+                throw LaunchError(
+                    .unsafePath, "cannot create \(location.mountPoint).pin: \(String(cString: strerror(errno)))")
             }
             close(fd)
         }

@@ -33,6 +33,8 @@ final class LocalCopier: @unchecked Sendable {
 
     private let imageFD: Int32
     private let offset: UInt64
+    /// The file's size when the server started (the source may be gone by the time the copy begins).
+    private let size: Int64
     private let digest: String
     private let cacheDirectory: String
     private let statePath: String
@@ -41,14 +43,32 @@ final class LocalCopier: @unchecked Sendable {
     private let gate = Mutex(true)
     private var temporaryPath: String?
 
-    private static let chunkSize = 1 << 20
+    private let activity: SessionActivity
 
-    /// A copier for the image open as `imageFD`; `state` is what the server wrote at start.
+    /// Small enough that a launch's read waits little behind one chunk's read from the same source.
+    private static let chunkSize = 256 << 10
+    /// While requests came in this recently, the copy runs at most one chunk per `busyPause`: the first launch's
+    /// own reads from the source come first, and the copy still progresses under an application that reads
+    /// all the time.
+    private static let busyWindow = 0.2
+    private static let busyPause: UInt32 = 100_000
+    /// The copy starts this long after the mount (`XAR_LOCAL_COPY_DELAY` seconds, default 0.5), and only once
+    /// requests pause (for at most 5 s more): the first launch, which is what mounted the image, reads its
+    /// start-up files undisturbed.
+    private let startDelay: Double
+
+    /// A copier for the image open as `imageFD`; `state` is what the server wrote at start; `activity` tells it
+    /// when the session is busy.
     init(
         imageFD: Int32, offset: UInt64, digest: String, cacheDirectory: String, state: XarMount.ServerState,
-        statePath: String
+        statePath: String, activity: SessionActivity
     ) {
+        self.activity = activity
+        startDelay =
+            getenv("XAR_LOCAL_COPY_DELAY").flatMap { Double(String(cString: $0)) }.flatMap { $0 >= 0 ? $0 : nil } ?? 0.5
         self.imageFD = imageFD
+        var info = stat()
+        size = fstat(imageFD, &info) == 0 ? Int64(info.st_size) : 0
         self.offset = offset
         self.digest = digest
         self.cacheDirectory = cacheDirectory
@@ -101,6 +121,10 @@ final class LocalCopier: @unchecked Sendable {
     }
 
     private func run() {
+        guard size > 0 else {
+            XarMount.Server.log("the image's size is unknown: no local copy")
+            return
+        }
         let final = "\(cacheDirectory)/\(digest).xar"
         guard makeDirectory(cacheDirectory) else { return }
         if access(final, F_OK) == 0 {
@@ -138,15 +162,20 @@ final class LocalCopier: @unchecked Sendable {
             return false
         }
         defer { close(out) }
-        var info = stat()
-        guard fstat(imageFD, &info) == 0 else { return false }
-        let size = Int64(info.st_size)
         var hash = SHA256()
         var buffer = [UInt8](repeating: 0, count: Self.chunkSize)
         var position: Int64 = 0
         var pause: UInt32 = 1
         var reported = -1
+        let started = MonotonicTime.now()
+        while true {
+            let waited = MonotonicTime.now() - started
+            let busy = activity.secondsSinceLastRequest < Self.busyWindow
+            if waited >= startDelay && (!busy || waited >= startDelay + 5) { break }
+            usleep(50_000)
+        }
         while position < size {
+            if activity.secondsSinceLastRequest < Self.busyWindow { usleep(Self.busyPause) }
             let wanted = Int(min(Int64(Self.chunkSize), size - position))
             let count = buffer.withUnsafeMutableBytes { pread(imageFD, $0.baseAddress, wanted, off_t(position)) }
             if count < 0 {
@@ -227,11 +256,19 @@ final class LocalCopier: @unchecked Sendable {
         XarMount.Server.log("serving from the local copy \(path)")
     }
 
+    /// Rewrites the state file with a new `source`, keeping its modification time: that records when the
+    /// mount was last in use (`UsageMonitor`), which a copy's progress says nothing about.
     private func setReadSource(_ source: String) {
         state.readSource = source
         gate.withLock { open in
             guard open else { return }
+            var before = stat()
+            let hadTime = stat(statePath, &before) == 0
             do { try state.write(to: statePath) } catch { XarMount.Server.log("\(error)") }
+            if hadTime {
+                var times = [before.st_atim, before.st_mtim]
+                _ = utimensat(AT_FDCWD, statePath, &times, AT_SYMLINK_NOFOLLOW)
+            }
         }
     }
 

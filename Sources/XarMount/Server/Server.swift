@@ -80,7 +80,7 @@ extension XarMount {
             if configuration.idleTimeout > 0 {
                 monitor = try UsageMonitor(
                     mountPoint: configuration.mountPoint, idleTimeout: configuration.idleTimeout, lockFD: lockFD,
-                    handles: session.handles, statePath: configuration.statePath)
+                    activity: session.activity, statePath: configuration.statePath)
                 try monitor?.start()
             }
             var copier: LocalCopier?
@@ -93,7 +93,8 @@ extension XarMount {
                 log("copying the image to \(directory): \(reason)")
                 copier = LocalCopier(
                     imageFD: configuration.imageFD, offset: configuration.offset, digest: digest,
-                    cacheDirectory: directory, state: state, statePath: configuration.statePath)
+                    cacheDirectory: directory, state: state, statePath: configuration.statePath,
+                    activity: session.activity)
                 try copier?.start()
             }
             log("serving \(image) on \(configuration.mountPoint)")

@@ -27,7 +27,7 @@ final class UsageMonitor: @unchecked Sendable {
     /// The state file, whose modification time records when the mount was last seen in use.
     let statePath: String?
     private let lockFD: Int32
-    private let handles: HandleCounter
+    private let activity: SessionActivity
     private let wake: (read: Int32, write: Int32)
     private var thread: pthread_t?
 
@@ -36,14 +36,14 @@ final class UsageMonitor: @unchecked Sendable {
 
     /// A monitor for `mountPoint` that locks `lockFD` before it unmounts.
     init(
-        mountPoint: String, idleTimeout: Double, lockFD: Int32, handles: HandleCounter, statePath: String? = nil
+        mountPoint: String, idleTimeout: Double, lockFD: Int32, activity: SessionActivity, statePath: String? = nil
     ) throws(XarMount.ServerError) {
         self.mountPoint = Self.canonical(mountPoint)
         self.pinPath = mountPoint + ".pin"
         self.statePath = statePath
         self.idleTimeout = idleTimeout
         self.lockFD = lockFD
-        self.handles = handles
+        self.activity = activity
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else {
             throw .system("cannot create the usage monitor's pipe", reason: XarMount.ServerError.text(errno: errno))
@@ -74,7 +74,7 @@ final class UsageMonitor: @unchecked Sendable {
         var idleSince = MonotonicTime.now()
         var wasUsed = false
         while !sleepOrStop(seconds: interval) {
-            if handles.count > 0 || access(pinPath, F_OK) == 0 || ProcScan.anyDirectoryUser(of: mountPoint) {
+            if activity.openHandles > 0 || access(pinPath, F_OK) == 0 || ProcScan.anyDirectoryUser(of: mountPoint) {
                 idleSince = MonotonicTime.now()
                 wasUsed = true
                 continue
@@ -101,7 +101,7 @@ final class UsageMonitor: @unchecked Sendable {
 
     private func tryUnmount() -> Attempt {
         guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else { return .lockBusy }
-        if handles.count == 0 && access(pinPath, F_OK) != 0 && !ProcScan.anyDirectoryUser(of: mountPoint) {
+        if activity.openHandles == 0 && access(pinPath, F_OK) != 0 && !ProcScan.anyDirectoryUser(of: mountPoint) {
             do {
                 try XarMount.MountTable.unmount(mountPoint, lazy: false)
                 XarMount.Server.log("idle for \(idleTimeout) s: unmounted \(mountPoint)")

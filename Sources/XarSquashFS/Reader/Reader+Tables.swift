@@ -30,7 +30,7 @@ extension SquashFS.Reader {
     func tableFirstBlocks() throws -> [UInt64] {
         let sb = superblock
         var starts: [UInt64] = []
-        func firstBlock(_ start: UInt64, count: UInt64, entrySize: UInt64, what: String) throws {
+        func firstBlock(_ start: UInt64, count: UInt64, what: String) throws {
             starts.append(start)
             guard count > 0 else { return }
             let bytes = try readImage(at: start, count: 8, limit: sb.bytesUsed, what: "The \(what)'s block list")
@@ -38,12 +38,12 @@ extension SquashFS.Reader {
         }
         if sb.fragmentTableStart != SquashFS.Superblock.absent {
             try firstBlock(
-                sb.fragmentTableStart, count: UInt64(sb.fragmentEntryCount), entrySize: 16, what: "fragment table")
+                sb.fragmentTableStart, count: UInt64(sb.fragmentEntryCount), what: "fragment table")
         }
         if sb.exportTableStart != SquashFS.Superblock.absent {
-            try firstBlock(sb.exportTableStart, count: UInt64(sb.inodeCount), entrySize: 8, what: "export table")
+            try firstBlock(sb.exportTableStart, count: UInt64(sb.inodeCount), what: "export table")
         }
-        try firstBlock(sb.idTableStart, count: UInt64(sb.idCount), entrySize: 4, what: "id table")
+        try firstBlock(sb.idTableStart, count: UInt64(sb.idCount), what: "id table")
         if sb.xattrIDTableStart != SquashFS.Superblock.absent {
             // "xattr_table_start (u64): the location of the key/value metadata", first in the xattr area.
             let bytes = try readImage(

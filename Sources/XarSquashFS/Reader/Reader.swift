@@ -21,7 +21,9 @@ extension SquashFS {
         /// Where the image starts in the source (4096 in a `.xar`).
         public let imageOffset: UInt64
 
+        /// Where the bytes come from.
         let source: any ImageSource
+        /// The decompressor for the superblock's compressor.
         private(set) var decompressor: any SquashFS.Decompressor
         /// The uid/gid table, decoded at once (at most 65,535 entries).
         private(set) var ids: [UInt32]
@@ -32,8 +34,11 @@ extension SquashFS {
         /// The first byte after the superblock and the compressor options, where data may start.
         private(set) var dataStart: UInt64
 
+        /// Decoded metadata blocks by position (at most `metadataCacheLimit`).
         var metadataCache: [UInt64: MetadataBlock] = [:]
+        /// Recently decoded fragment blocks, oldest first.
         var fragmentCache: [(start: UInt64, bytes: [UInt8])] = []
+        /// The last data block `readFile` decoded, for small sequential reads.
         var dataBlockCache: (start: UInt64, bytes: [UInt8])?
 
         /// Opens the image that starts at `imageOffset` in `source`; `decompressor` makes the decompressor for the
@@ -89,7 +94,7 @@ extension SquashFS {
             do {
                 self.decompressor = try decompressor(id, options)
             } catch {
-                throw ReadError("The image's \(id) compression cannot be read: \(error)")
+                throw ReadError("The image's \(id) decompressor cannot be set up: \(error)")
             }
             metadataCacheReset()
             let firstBlocks = try tableFirstBlocks()
@@ -100,6 +105,7 @@ extension SquashFS {
             self.ids = try readIDTable()
         }
 
+        /// Forgets the decoded metadata blocks (after the decompressor changes).
         func metadataCacheReset() { metadataCache.removeAll(keepingCapacity: true) }
 
         /// Reads `count` bytes at `position` in the image, refusing anything outside `position..<limit`.
