@@ -39,7 +39,9 @@ struct DirectoryScanner {
     ) throws {
         for name in try names(in: path) {
             let childPath = path + "/" + String(decoding: name, as: UTF8.self)
-            let childRelative = relative.isEmpty ? String(decoding: name, as: UTF8.self)
+            let childRelative =
+                relative.isEmpty
+                ? String(decoding: name, as: UTF8.self)
                 : relative + "/" + String(decoding: name, as: UTF8.self)
             guard name.count <= 256 else { throw XarBuildError.nameTooLong(path: childPath) }
             let st = try lstatOrThrow(childPath)
@@ -68,7 +70,8 @@ struct DirectoryScanner {
             result.nodesByPath[childRelative] = child
             if type != S_IFDIR, st.st_nlink > 1 { hardLinks[key] = child }
             if type == S_IFDIR {
-                try scanDirectory(childPath, relative: childRelative, index: child, into: &result, hardLinks: &hardLinks)
+                try scanDirectory(
+                    childPath, relative: childRelative, index: child, into: &result, hardLinks: &hardLinks)
             }
         }
     }

@@ -73,7 +73,9 @@ public enum XarImageWriter {
         var offset: UInt64 = 0
         while offset < length {
             let want = Int(min(UInt64(buffer.count), length - offset))
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, want, off_t(UInt64(headerSize) + offset)) }
+            let n = buffer.withUnsafeMutableBytes {
+                pread(fd, $0.baseAddress!, want, off_t(UInt64(headerSize) + offset))
+            }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw XarBuildError.writeFailed(path: path, reason: "cannot read back the image") }
             buffer.withUnsafeBytes { hash.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
