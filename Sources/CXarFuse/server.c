@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #define FUSE_USE_VERSION 32
 #include <fuse_lowlevel.h>
@@ -27,6 +28,8 @@ struct xar_server {
     // Written `ok\n` and closed when INIT is answered; -1 afterwards.
     int ready_fd;
     int ready;
+    // CLOCK_MONOTONIC nanoseconds of the last request that may read the image; the local copy yields to them.
+    int64_t last_request_ns;
     struct fuse_session *session;
 };
 
@@ -217,6 +220,28 @@ static void xar_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_i
     __atomic_sub_fetch(&server->handles, 1, __ATOMIC_SEQ_CST);
 }
 
+static void note_request(fuse_req_t req) {
+    xar_server *server = fuse_req_userdata(req);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    __atomic_store_n(&server->last_request_ns, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec, __ATOMIC_RELAXED);
+}
+
+static void xar_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
+    note_request(req);
+    sqfs_ll_op_lookup(req, parent, name);
+}
+
+static void xar_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+    note_request(req);
+    sqfs_ll_op_read(req, ino, size, off, fi);
+}
+
+static void xar_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+    note_request(req);
+    sqfs_ll_op_readdir(req, ino, size, off, fi);
+}
+
 // squashfuse's header declares nlookup as unsigned long where fuse3 has uint64_t; the same width here.
 static void xar_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
     sqfs_ll_op_forget(req, ino, (unsigned long)nlookup);
@@ -224,15 +249,15 @@ static void xar_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
 
 static const struct fuse_lowlevel_ops xar_ops = {
     .init = xar_op_init,
-    .lookup = sqfs_ll_op_lookup,
+    .lookup = xar_op_lookup,
     .forget = xar_op_forget,
     .getattr = sqfs_ll_op_getattr,
     .readlink = sqfs_ll_op_readlink,
     .open = xar_op_open,
-    .read = sqfs_ll_op_read,
+    .read = xar_op_read,
     .release = xar_op_release,
     .opendir = xar_op_opendir,
-    .readdir = sqfs_ll_op_readdir,
+    .readdir = xar_op_readdir,
     .releasedir = xar_op_releasedir,
     .statfs = stfs_ll_op_statfs,
     .getxattr = sqfs_ll_op_getxattr,
@@ -275,6 +300,10 @@ long xar_server_open_handles(const xar_server *server) {
     return __atomic_load_n(&server->handles, __ATOMIC_SEQ_CST);
 }
 
+int64_t xar_server_last_request_ns(const xar_server *server) {
+    return __atomic_load_n(&server->last_request_ns, __ATOMIC_RELAXED);
+}
+
 int xar_server_is_ready(const xar_server *server) { return __atomic_load_n(&server->ready, __ATOMIC_SEQ_CST); }
 
 void xar_server_close(xar_server *server) {
@@ -284,7 +313,7 @@ void xar_server_close(xar_server *server) {
         fuse_session_unmount(server->session);
         fuse_session_destroy(server->session);
     }
-    if (server->ready_fd >= 0) close(server->ready_fd);
+    // A ready fd still open here means INIT never came: the caller reports its error line through it and exits.
     sqfs_ll_destroy(&server->ll);
     free(server);
 }

@@ -29,7 +29,7 @@ struct BuildReport: Encodable, Sendable {
     var line: String {
         let percent = (ratio * 1000).rounded() / 10
         let time = (seconds * 10).rounded() / 10
-        return "xarbuild: wrote \(output): \(files) files, \(ByteSize.human(inputBytes)) -> "
+        return "xarbuild: wrote \(output): \(files) file\(files == 1 ? "" : "s"), \(ByteSize.human(inputBytes)) -> "
             + "\(ByteSize.human(outputBytes)) (\(percent)%), \(compression), \(ByteSize(bytes: blockSize)) blocks, "
             + "\(time) s, sha256 \(sha256)"
     }

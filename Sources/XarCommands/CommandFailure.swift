@@ -1,3 +1,6 @@
+import Glibc
+import struct SystemPackage.Errno
+
 /// A command that could not do its job because of its input: printed as one line `tool: error: <message>`,
 /// exit status 1.
 ///
@@ -14,4 +17,10 @@ public struct CommandFailure: Error, CustomStringConvertible, Sendable {
 
     /// The message.
     public var description: String { message }
+
+    /// The reason in a system error: `strerror`'s text for an `Errno`, the error's description otherwise.
+    static func reason(_ error: any Error) -> String {
+        if let errno = error as? Errno { return String(cString: strerror(errno.rawValue)) }
+        return "\(error)"
+    }
 }

@@ -29,13 +29,17 @@ public struct XarbuildDir: ParsableCommand {
     @Option(name: .customLong("exec"), help: "The program to run, relative to DIR; makes the output executable (0755).")
     public var executable: String?
 
-    @Option(name: .customLong("mount-root"), help: "Mount under this absolute directory instead of the launcher's default.")
+    @Option(
+        name: .customLong("mount-root"), help: "Mount under this absolute directory instead of the launcher's default.")
     public var mountRoot: String?
 
-    @Option(name: .customLong("exec-args"), help: "Arguments the launcher passes before the user's ($MOUNT, $ARGV0, $ENTRY are replaced).")
+    @Option(
+        name: .customLong("exec-args"),
+        help: "Arguments the launcher passes before the user's ($MOUNT, $ARGV0, $ENTRY are replaced).")
     public var execArgs: String?
 
-    @Option(name: .customLong("mount-timeout"), help: "Seconds an unused mount stays before it is unmounted (0 = never).")
+    @Option(
+        name: .customLong("mount-timeout"), help: "Seconds an unused mount stays before it is unmounted (0 = never).")
     public var mountTimeout: Int?
 
     @Option(name: .customLong("local-copy"), help: "When to copy the image locally: always, never, network.")

@@ -82,6 +82,15 @@ public enum Codecs {
     }
 }
 
+/// `bytes` in an allocation of its own size: the compressors write into a buffer as large as the input, and the
+/// writer holds many compressed blocks at once, so the unused capacity would otherwise stay allocated.
+func exactCopy(_ bytes: [UInt8]) -> [UInt8] {
+    guard bytes.capacity > bytes.count + 64 else { return bytes }
+    return [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
+        count = bytes.withUnsafeBufferPointer { buffer.initialize(fromContentsOf: $0) }
+    }
+}
+
 /// Appends `value` to `bytes` in little-endian order, as every SquashFS field is stored.
 func appendLittleEndian<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
     var v = value.littleEndian

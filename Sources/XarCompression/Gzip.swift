@@ -14,6 +14,7 @@ struct GzipCompressor: SquashFS.Compressor {
     /// zlib's window bits: `window_size` in the options block (`compress2` always uses 15).
     static let windowBits: UInt16 = 15
 
+    /// The zlib level, 1…9.
     let level: Int
 
     var id: SquashFS.CompressorID { .gzip }
@@ -41,7 +42,7 @@ struct GzipCompressor: SquashFS.Compressor {
             count = status == Z_OK ? Int(length) : 0
         }
         switch status {
-        case Z_OK: return output
+        case Z_OK: return exactCopy(output)
         case Z_BUF_ERROR: return nil
         default: throw CompressionError("zlib failed to compress a block (error \(status)).")
         }

@@ -26,9 +26,12 @@ struct XZCompressor: SquashFS.Compressor {
     /// is replaced by the block size anyway.
     private static let preset: UInt32 = 6
 
+    /// The data block size, which is also the dictionary size.
     let blockSize: Int
+    /// Whether each block is also tried with the x86 branch filter.
     let bcj: Bool
 
+    /// A compressor for `blockSize` blocks; throws when liblzma lacks the preset.
     init(blockSize: Int, bcj: Bool) throws {
         self.blockSize = blockSize
         self.bcj = bcj
@@ -84,7 +87,7 @@ struct XZCompressor: SquashFS.Compressor {
                 count = status == LZMA_OK ? position : 0
             }
             switch status {
-            case LZMA_OK: return output
+            case LZMA_OK: return exactCopy(output)
             case LZMA_BUF_ERROR: return nil
             default: throw CompressionError("liblzma failed to compress a block (lzma_ret \(status.rawValue)).")
             }

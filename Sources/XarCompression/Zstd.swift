@@ -18,9 +18,11 @@ struct ZstdCompressor: SquashFS.Compressor {
     /// `ZSTD_WINDOWLOG_MIN`, which `zstd.h` declares only for static linking.
     static let minimumWindowLog = 10
 
+    /// The zstd level, 1…22.
     let level: Int
     private let pool: ContextPool
 
+    /// A compressor at `level` whose frames need a window of at most `blockSize`.
     init(level: Int, blockSize: Int) {
         self.level = level
         let windowLog = max(Self.minimumWindowLog, blockSize.trailingZeroBitCount)
@@ -66,7 +68,7 @@ struct ZstdCompressor: SquashFS.Compressor {
                 throw CompressionError(
                     "zstd failed to compress a block: \(String(cString: ZSTD_getErrorName(failure))).")
             }
-            return output.count < input.count ? output : nil
+            return output.count < input.count ? exactCopy(output) : nil
         }
     }
 }

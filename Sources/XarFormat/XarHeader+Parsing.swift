@@ -25,11 +25,13 @@ extension XarHeader {
             end = next
             let line = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
             if Self.isStopLine(line) { break }
-            let entry = try Self.parseEntry(line, lineNumber: lineNumber)
-            for existing in entries where existing.key == entry.key { throw .duplicateKey(entry.key) }
-            entries.append(entry)
+            entries.append(try Self.parseEntry(line, lineNumber: lineNumber))
         }
-        try self.init(shebang: shebang, entries: entries)
+        self.shebang = shebang
+        self.entries = entries
+        self.offset = 0
+        // The lines were checked byte by byte above; only the keys' meanings remain.
+        self.offset = try validate(linesChecked: true)
         if let fileSize, Int64(offset) >= fileSize { throw .offsetPastEnd(offset: offset, fileSize: fileSize) }
     }
 
@@ -47,42 +49,58 @@ extension XarHeader {
 
     /// Checks every entry and returns the offset; shared by the parser and the builder so both accept exactly
     /// the same headers.
-    func validate() throws(XarHeaderError) -> Int {
+    ///
+    /// One pass picks out the known keys (each entry compared once per key at most), then each value is checked;
+    /// this runs on every launch, so it avoids repeated lookups.
+    func validate(linesChecked: Bool = false) throws(XarHeaderError) -> Int {
         guard shebang.utf8.count >= 2, shebang.utf8.starts(with: "#!".utf8), !shebang.utf8.contains(10) else {
             throw .missingShebang
         }
         guard shebang.utf8.count <= 128 else { throw .shebangTooLong(length: shebang.utf8.count) }
+        var offsetText: String?, uuid: String?, version: String?, digest: String?, target: String?
+        var root: String?, trampolines: String?, buildTime: String?, timeout: String?, localCopy: String?
         for (i, entry) in entries.enumerated() {
-            guard Self.isVariableName(entry.key.utf8) else { throw .badKeyName(entry.key) }
-            guard Self.isShellSafe(entry.value.utf8) else { throw .unsafeValue(key: entry.key) }
+            if !linesChecked {
+                guard Self.isVariableName(entry.key.utf8) else { throw .badKeyName(entry.key) }
+                guard Self.isShellSafe(entry.value.utf8) else { throw .unsafeValue(key: entry.key) }
+            }
             for other in entries[..<i] where other.key == entry.key { throw .duplicateKey(entry.key) }
+            switch entry.key {
+            case Key.offset: offsetText = entry.value
+            case Key.uuid: uuid = entry.value
+            case Key.version: version = entry.value
+            case Key.imageSHA256: digest = entry.value
+            case Key.target: target = entry.value
+            case Key.mountRoot: root = entry.value
+            case Key.trampolineNames: trampolines = entry.value
+            case Key.buildTime: buildTime = entry.value
+            case Key.mountTimeout: timeout = entry.value
+            case Key.localCopy: localCopy = entry.value
+            default: break
+            }
         }
-        for key in [Key.offset, Key.uuid, Key.version] where value(for: key) == nil { throw .missingKey(key) }
+        guard let offsetText else { throw .missingKey(Key.offset) }
+        guard let uuid else { throw .missingKey(Key.uuid) }
+        guard let version else { throw .missingKey(Key.version) }
 
-        let offsetText = value(for: Key.offset) ?? ""
         guard let offset = Self.decimal(offsetText.utf8) else { throw .offsetNotNumber(offsetText) }
         guard offset > 0, offset % Self.headerSizeBase == 0 else { throw .offsetNotAligned(offset) }
-        let uuid = self.uuid
         guard (8...64).contains(uuid.utf8.count), Self.isLowerHex(uuid.utf8) else { throw .uuidNotHex(uuid) }
         guard !version.isEmpty else { throw .emptyVersion }
 
-        if let digest = imageSHA256 {
+        if let digest {
             guard digest.utf8.count == 64, Self.isLowerHex(digest.utf8) else { throw .badImageDigest(digest) }
             guard digest.utf8.starts(with: uuid.utf8) else {
                 throw .uuidDoesNotMatchDigest(uuid: uuid, digest: digest)
             }
         }
         if let target, !Self.isRelativeInside(target) { throw .badTarget(target) }
-        if let root = mountRoot, !root.utf8.starts(with: "/".utf8) { throw .badMountRoot(root) }
-        if let names = value(for: Key.trampolineNames) { _ = try Self.parseTrampolineNames(names) }
-        for key in [Key.buildTime, Key.mountTimeout] {
-            if let text = value(for: key), Self.decimal(text.utf8) == nil {
-                throw .notANumber(key: key, value: text)
-            }
+        if let root, !root.utf8.starts(with: "/".utf8) { throw .badMountRoot(root) }
+        if let trampolines { _ = try Self.parseTrampolineNames(trampolines) }
+        for (key, text) in [(Key.buildTime, buildTime), (Key.mountTimeout, timeout)] {
+            if let text, Self.decimal(text.utf8) == nil { throw .notANumber(key: key, value: text) }
         }
-        if let policy = value(for: Key.localCopy), LocalCopyPolicy(rawValue: policy) == nil {
-            throw .badLocalCopyPolicy(policy)
-        }
+        if let localCopy, LocalCopyPolicy(rawValue: localCopy) == nil { throw .badLocalCopyPolicy(localCopy) }
         return offset
     }
 
@@ -150,7 +168,13 @@ extension XarHeader {
         let inner = UnsafeRawBufferPointer(rebasing: quoted[1..<(quoted.count - 1)])
         guard !inner.contains(quote) else { throw .badQuoting(key: key, line: lineNumber) }
         guard isShellSafe(inner) else { throw .unsafeValue(key: key) }
-        guard let value = String(validating: inner, as: UTF8.self) else { throw .notUTF8(key: key) }
+        let value: String
+        if inner.allSatisfy({ $0 < 0x80 }) {
+            value = String(decoding: inner, as: UTF8.self)  // ASCII, the usual case: nothing to validate
+        } else {
+            guard let decoded = String(validating: inner, as: UTF8.self) else { throw .notUTF8(key: key) }
+            value = decoded
+        }
         return Entry(key: key, value: value)
     }
 
@@ -178,9 +202,11 @@ extension XarHeader {
         return !previousWasDollar
     }
 
-    static func isLowerHex(_ text: some Collection<UInt8>) -> Bool {
-        text.allSatisfy {
-            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0)
+    static func isLowerHex(_ text: String.UTF8View) -> Bool {
+        var copy = String(text)
+        return copy.withUTF8 { bytes in
+            for c in bytes where !((0x30...0x39).contains(c) || (0x61...0x66).contains(c)) { return false }
+            return true
         }
     }
 
@@ -196,9 +222,23 @@ extension XarHeader {
         return n
     }
 
-    /// A non-empty relative path with no `.` or `..` component: it cannot leave the mount.
+    /// A non-empty relative path with no empty, `.` or `..` component: it cannot leave the mount.
     private static func isRelativeInside(_ path: String) -> Bool {
-        guard !path.isEmpty, !path.utf8.starts(with: "/".utf8) else { return false }
-        return !path.split(separator: "/", omittingEmptySubsequences: false).contains { $0 == "." || $0 == ".." || $0.isEmpty }
+        var copy = path
+        return copy.withUTF8 { bytes in
+            guard !bytes.isEmpty else { return false }
+            var start = 0
+            for end in 0...bytes.count where end == bytes.count || bytes[end] == UInt8(ascii: "/") {
+                let length = end - start
+                if length == 0 { return false }
+                if bytes[start] == UInt8(ascii: "."),
+                    length == 1 || (length == 2 && bytes[start + 1] == UInt8(ascii: "."))
+                {
+                    return false
+                }
+                start = end + 1
+            }
+            return true
+        }
     }
 }

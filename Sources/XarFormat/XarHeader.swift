@@ -84,11 +84,11 @@ public struct XarHeader: Sendable, Hashable {
     public static let uuidLength = 16
 
     /// The first line, starting with `#!`.
-    public private(set) var shebang: String
+    public internal(set) var shebang: String
     /// Every `NAME="value"` line, in file order.
-    public private(set) var entries: [Entry]
+    public internal(set) var entries: [Entry]
     /// Where the image starts in the file, a positive multiple of 4096.
-    public private(set) var offset: Int
+    public internal(set) var offset: Int
 
     /// Makes a header from its lines, checking them as the parser does.
     public init(shebang: String = XarHeader.defaultShebang, entries: [Entry]) throws(XarHeaderError) {

@@ -80,7 +80,8 @@ public enum XarHeaderError: Error, Sendable, Equatable, CustomStringConvertible 
         case .offsetNotAligned(let offset):
             return "the header's OFFSET \(offset) is not a positive multiple of 4096."
         case .offsetPastEnd(let offset, let fileSize):
-            return "the header's OFFSET \(offset) is not before the end of the file (\(fileSize) bytes): there is no image."
+            return
+                "the header's OFFSET \(offset) is not before the end of the file (\(fileSize) bytes): there is no image."
         case .uuidNotHex(let value):
             return "the header's UUID \"\(value)\" is not 8 to 64 lowercase hexadecimal digits."
         case .uuidDoesNotMatchDigest(let uuid, let digest):

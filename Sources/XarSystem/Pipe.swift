@@ -14,7 +14,9 @@ public struct Pipe: ~Copyable {
     /// The corresponding C function is `pipe2` with `O_CLOEXEC`.
     public init() throws(Errno) {
         var fds: (Int32, Int32) = (-1, -1)
-        let rc = withUnsafeMutableBytes(of: &fds) { xar_pipe_cloexec($0.baseAddress!.assumingMemoryBound(to: Int32.self)) }
+        let rc = withUnsafeMutableBytes(of: &fds) {
+            xar_pipe_cloexec($0.baseAddress!.assumingMemoryBound(to: Int32.self))
+        }
         if rc != 0 { throw Errno(rawValue: errno) }
         readEnd = FileDescriptor(owning: fds.0)
         writeEnd = FileDescriptor(owning: fds.1)

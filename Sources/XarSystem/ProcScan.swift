@@ -80,6 +80,35 @@ public enum ProcScan {
         return users
     }
 
+    /// `users(of:)` for many trees in one pass over `/proc` (each process's links and maps are read once):
+    /// tree → its users; trees nobody uses are absent. For `xarctl list` and `gc` on hosts with many mounts.
+    public static func users(ofAny trees: [String]) -> [String: [User]] {
+        let prefixes = trees.map { Array($0.utf8) }
+        let me = getpid()
+        var result: [String: [User]] = [:]
+        forEachProcess { pid in
+            if pid == me { return true }
+            var uses = [[Use]](repeating: [], count: trees.count)
+            for (index, prefix) in prefixes.enumerated() {
+                if linkIsInside("/proc/\(pid)/cwd", prefix) { uses[index].append(.workingDirectory) }
+                if linkIsInside("/proc/\(pid)/root", prefix) { uses[index].append(.root) }
+            }
+            forEachEntry(of: "/proc/\(pid)/fd") { name in
+                guard let fd = Int32(name) else { return true }
+                for (index, prefix) in prefixes.enumerated() where linkIsInside("/proc/\(pid)/fd/\(name)", prefix) {
+                    uses[index].append(.openFile(fd))
+                }
+                return true
+            }
+            for index in mapsMention(pid: pid, prefixes) { uses[index].append(.mappedFile) }
+            for (index, found) in uses.enumerated() where !found.isEmpty {
+                result[trees[index], default: []].append(User(pid: pid, uses: found))
+            }
+            return true
+        }
+        return result
+    }
+
     // MARK: - /proc
 
     /// Calls `body` with every process id in `/proc` until it returns false.
@@ -117,8 +146,13 @@ public enum ProcScan {
 
     /// True when a line of `/proc/PID/maps` ends with a path inside the tree.
     private static func mapsMention(pid: Int32, _ prefix: [UInt8]) -> Bool {
+        !mapsMention(pid: pid, [prefix]).isEmpty
+    }
+
+    /// The indices of the trees in `prefixes` that a line of `/proc/PID/maps` names a path inside of.
+    private static func mapsMention(pid: Int32, _ prefixes: [[UInt8]]) -> Set<Int> {
         let fd = open("/proc/\(pid)/maps", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return [] }
         defer { close(fd) }
         var contents: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -128,16 +162,18 @@ public enum ProcScan {
             if n <= 0 { break }
             contents += chunk[0..<n]
         }
+        var found = Set<Int>()
         for line in contents.split(separator: UInt8(ascii: "\n")) {
             // The path is the sixth field and starts at the first '/' after the fixed columns.
             guard let slash = line.firstIndex(of: UInt8(ascii: "/")) else { continue }
             let path = line[slash...]
-            if path.starts(with: prefix)
+            for (index, prefix) in prefixes.enumerated()
+            where path.starts(with: prefix)
                 && (path.count == prefix.count || path[path.startIndex + prefix.count] == UInt8(ascii: "/"))
             {
-                return true
+                found.insert(index)
             }
         }
-        return false
+        return found
     }
 }

@@ -55,7 +55,9 @@ public enum SecureDirectory {
         } catch Errno.noSuchFileOrDirectory where create {
             if mkdirat(parent, name, mode) != 0 && errno != EEXIST { throw .failed(Errno(rawValue: errno)) }
             created = true
-            do { fd = try FileDescriptor.open(name, flags: flags, relativeToRaw: parent) } catch { throw classify(error) }
+            do { fd = try FileDescriptor.open(name, flags: flags, relativeToRaw: parent) } catch {
+                throw classify(error)
+            }
         } catch {
             throw classify(error)
         }

@@ -2,7 +2,8 @@
 import XarMount
 
 let arguments = CommandLine.arguments
-if arguments.first?.split(separator: "/").last == "xarfs" {
+// The basename of argv[0], without `split` (an array of substrings costs a generic instantiation per launch).
+if let first = arguments.first, first == "xarfs" || first.hasSuffix("/xarfs") {
     XarMount.Server.main(arguments: arguments)
 }
 Launcher.main(arguments: arguments)

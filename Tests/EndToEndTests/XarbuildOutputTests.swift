@@ -96,22 +96,41 @@ struct XarbuildOutputTests {
         #expect(stats.status == 0, "\(stats)")
     }
 
-    @Test func xarbuildIsByteIdenticalAcrossThreadCounts() throws {
+    @Test func xarbuildIsByteIdenticalAcrossThreadsUmaskLocaleAndTimeZone() throws {
         let dir = TemporaryDirectory()
         let app = try XarbuildTests.makeApp(in: dir)
+        // The same tree and options under different thread counts, umasks, locales and time zones.
+        let settings = [
+            ("1", "022", "C", "UTC"), ("2", "077", "C.UTF-8", "Asia/Tokyo"), ("2", "002", "POSIX", "America/Lima"),
+        ]
         var outputs: [String] = []
-        for threads in ["1", "2"] {
-            let out = dir("app-\(threads).xar")
-            let result = try Process.run(
-                ["/usr/bin/env", "SOURCE_DATE_EPOCH=1700000000", Self.xarbuild, "dir", app, "-o", out,
-                 "--threads", threads, "--exec", "bin/hello"], timeout: 120)
+        for (index, (threads, umask, locale, zone)) in settings.enumerated() {
+            let out = dir("app-\(index).xar")
+            let command =
+                "umask \(umask); SOURCE_DATE_EPOCH=1700000000 LC_ALL=\(locale) TZ=\(zone) exec '\(Self.xarbuild)' dir "
+                + "'\(app)' -o '\(out)' --threads \(threads) --exec bin/hello"
+            let result = try Process.run(["/bin/sh", "-c", command], timeout: 120)
             #expect(result.status == 0, "\(result)")
             outputs.append(out)
         }
-        let cmp = try Process.run(["cmp", outputs[0], outputs[1]], timeout: 60)
-        #expect(cmp.status == 0, "\(cmp)")
+        for other in outputs.dropFirst() {
+            let cmp = try Process.run(["cmp", outputs[0], other], timeout: 60)
+            #expect(cmp.status == 0, "\(cmp)")
+        }
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: outputs[0])).prefix(4096))
         #expect(try XarHeader(parsing: bytes).buildTime == 1_700_000_000)
+    }
+
+    @Test func xarbuildRejectsMalformedSourceDateEpoch() throws {
+        let dir = TemporaryDirectory()
+        let app = try XarbuildTests.makeApp(in: dir)
+        let result = try Process.run(
+            ["/usr/bin/env", "SOURCE_DATE_EPOCH=yesterday", Self.xarbuild, "dir", app, "-o", dir("x.xar")],
+            timeout: 120)
+        #expect(result.status == 1)
+        #expect(
+            result.stderr
+                == "xarbuild: error: SOURCE_DATE_EPOCH: 'yesterday' is not a number of seconds since the epoch.\n")
     }
 
     @Test func xarbuildLeavesNothingWhenOutputDirectoryIsMissing() throws {
@@ -130,9 +149,11 @@ struct XarbuildOutputTests {
         let dir = TemporaryDirectory()
         let app = try XarbuildTests.makeApp(in: dir)
         let set = try Process.run(
-            ["python3", "-c",
-             "import os,sys; [os.setxattr(p, 'user.xar-test', b'1') for p in sys.argv[1:]]",
-             "\(app)/share/data.txt", "\(app)/bin/hello"], timeout: 60)
+            [
+                "python3", "-c",
+                "import os,sys; [os.setxattr(p, 'user.xar-test', b'1') for p in sys.argv[1:]]",
+                "\(app)/share/data.txt", "\(app)/bin/hello",
+            ], timeout: 60)
         try #require(set.status == 0, "user xattrs unsupported here: \(set)")
         let dropped = try Process.run([Self.xarbuild, "dir", app, "-o", dir("a.xar")], timeout: 120)
         #expect(dropped.status == 0, "\(dropped)")
@@ -141,8 +162,96 @@ struct XarbuildOutputTests {
         // The writer cannot store xattrs yet, so --xattrs refuses instead of silently dropping them.
         let kept = try Process.run([Self.xarbuild, "dir", app, "-o", dir("b.xar"), "--xattrs"], timeout: 120)
         #expect(kept.status == 1, "\(kept)")
-        #expect(kept.stderr == "xarbuild: error: \(app): has extended attributes, and this xarbuild cannot store them "
-            + "yet (drop --xattrs).\n")
+        #expect(
+            kept.stderr == "xarbuild: error: \(app): has extended attributes, and this xarbuild cannot store them "
+                + "yet (drop --xattrs).\n")
         #expect(!FileManager.default.fileExists(atPath: dir("b.xar")))
+    }
+
+    @Test(.tags(.slow), .enabled(if: TestEnvironment.hasTool("script")))
+    func xarbuildDrawsProgressBarOnTerminalForLongBuilds() throws {
+        let dir = TemporaryDirectory()
+        // Base64 of random bytes: xz on one thread needs a few seconds for it, past the one-second threshold.
+        try Process.shell("mkdir '\(dir("big"))' && head -c 8000000 /dev/urandom | base64 > '\(dir("big/data"))'")
+        let command = "\(Self.xarbuild) dir \(dir("big")) -o \(dir("big.xar")) --compression xz --threads 1"
+        // script(1) gives xarbuild a pseudo-terminal, as an interactive user has.
+        let result = try Process.run(["script", "-qec", command, "/dev/null"], timeout: 300)
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout.contains("] 100% "), "\(result)")
+        #expect(result.stdout.contains("xarbuild: wrote "))
+    }
+
+    @Test(.tags(.fuse), .enabled(if: TestEnvironment.hasFuse && TestEnvironment.hasTool("fusermount3")))
+    func xarbuildOutputRunsAsItselfThroughXarexecOnPath() throws {
+        let dir = TemporaryDirectory()
+        try Process.shell(
+            """
+            set -e
+            mkdir -p '\(dir("app/bin"))' '\(dir("mnt"))'
+            printf '#!/bin/sh\\necho "$0|$*"\\ncat "$(dirname "$0")/../data"\\n' > '\(dir("app/bin/show"))'
+            chmod 0755 '\(dir("app/bin/show"))'
+            echo inside > '\(dir("app/data"))'
+            """)
+        let out = dir("show.xar")
+        let build = try Process.run(
+            [Self.xarbuild, "dir", dir("app"), "-o", out, "--exec", "bin/show", "--mount-timeout", "2"], timeout: 120)
+        try #require(build.status == 0, "\(build)")
+        // The shebang is `#!/usr/bin/env xarexec`: the kernel finds the launcher on PATH, as for a user.
+        let run = try Process.run(
+            [out, "a b", "c"],
+            environment: ["PATH": "\(TestEnvironment.binDirectory):/usr/bin:/bin", "XAR_MOUNT_ROOT": dir("mnt")],
+            timeout: 60)
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        let mountedScript = lines.first?.split(separator: "|").first.map(String.init) ?? ""
+        if mountedScript.hasSuffix("/bin/show") {
+            let mountPoint = String(mountedScript.dropLast("/bin/show".count))
+            let unmount = try Process.run(["fusermount3", "-u", "-z", mountPoint], timeout: 30)
+            #expect(unmount.status == 0, "\(unmount)")
+        }
+        #expect(run.status == 0, "\(run)")
+        #expect(lines.count == 2 && lines[0].hasPrefix(dir("mnt")) && lines[0].hasSuffix("/bin/show|a b c"), "\(run)")
+        #expect(lines.last == "inside")
+    }
+
+    @Test func xarbuildPlacesSortListFilesFirst() throws {
+        let dir = TemporaryDirectory()
+        try Process.shell(
+            """
+            set -e
+            mkdir -p '\(dir("app/lib"))'
+            head -c 20000 /dev/zero | tr '\\0' A > '\(dir("app/a-first"))'
+            head -c 20000 /dev/zero | tr '\\0' Z > '\(dir("app/lib/z-last"))'
+            printf './lib/z-last\\n\\n' > '\(dir("order.txt"))'
+            """)
+        func offsets(_ extra: [String]) throws -> (a: Int, z: Int) {
+            let out = dir("app.xar")
+            let result = try Process.run(
+                [Self.xarbuild, "dir", dir("app"), "-o", out, "--compression", "none", "--block-size", "4K"] + extra,
+                timeout: 120)
+            try #require(result.status == 0, "\(result)")
+            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: out)))
+            let a = try #require(bytes.firstRange(of: Array(repeating: UInt8(ascii: "A"), count: 4096)))
+            let z = try #require(bytes.firstRange(of: Array(repeating: UInt8(ascii: "Z"), count: 4096)))
+            return (a.lowerBound, z.lowerBound)
+        }
+        let plain = try offsets([])
+        #expect(plain.a < plain.z)
+        let sorted = try offsets(["--sort", dir("order.txt")])
+        #expect(sorted.z < sorted.a)
+    }
+
+    @Test(.enabled(if: TestEnvironment.isRoot))
+    func xarbuildKeepsOwnersOnlyWhenAsked() throws {
+        let dir = TemporaryDirectory()
+        try Process.shell(
+            "set -e; mkdir '\(dir("app"))'; echo x > '\(dir("app/owned"))'; chown 1234:4321 '\(dir("app/owned"))'")
+        for (extra, owner) in [([String](), "0/0"), (["--keep-owners"], "1234/4321")] {
+            let out = dir("app.xar")
+            let result = try Process.run([Self.xarbuild, "dir", dir("app"), "-o", out] + extra, timeout: 120)
+            try #require(result.status == 0, "\(result)")
+            let listing = try Process.run(["unsquashfs", "-o", "4096", "-lln", out], timeout: 60)
+            let line = listing.stdout.split(separator: "\n").first { $0.hasSuffix("squashfs-root/owned") } ?? ""
+            #expect(line.contains(" \(owner) "), "\(extra): \(listing.stdout)")
+        }
     }
 }

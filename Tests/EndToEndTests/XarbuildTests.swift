@@ -60,7 +60,8 @@ import XarTestSupport
         let dir = TemporaryDirectory()
         let result = try Process.run([Self.xarbuild, "dir", dir("nope"), "-o", dir("x.xar")], timeout: 60)
         #expect(result.status == 1)
-        #expect(result.stderr == "xarbuild: error: \(dir("nope")): cannot read the directory: No such file or directory.\n")
+        #expect(
+            result.stderr == "xarbuild: error: \(dir("nope")): cannot read the directory: No such file or directory.\n")
         #expect(!FileManager.default.fileExists(atPath: dir("x.xar")))
     }
 
@@ -89,5 +90,26 @@ import XarTestSupport
         #expect(result.status == 1)
         #expect(result.stderr.hasPrefix("xarbuild: error: \(dir("no-such-list")): cannot read the sort file"))
         #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test(.tags(.root), .enabled(if: TestEnvironment.isRoot && TestEnvironment.hasTool("runuser")))
+    func xarbuildNamesAnUnreadableFileAndLeavesNothing() throws {
+        let dir = TemporaryDirectory()
+        // As an unprivileged user (root reads everything), with a copy of the binary it can reach.
+        try Process.shell(
+            """
+            set -e
+            chmod 0777 '\(dir.path)'
+            cp '\(Self.xarbuild)' '\(dir("xarbuild"))'
+            mkdir -m 0755 '\(dir("app"))'
+            echo fine > '\(dir("app/fine"))'
+            echo secret > '\(dir("app/locked"))' && chmod 000 '\(dir("app/locked"))'
+            """)
+        let result = try Process.run(
+            ["runuser", "-u", "nobody", "--", dir("xarbuild"), "dir", dir("app"), "-o", dir("out.xar")], timeout: 120)
+        #expect(result.status == 1, "\(result)")
+        #expect(result.stderr == "xarbuild: error: \(dir("app/locked")): cannot be read: Permission denied.\n")
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        #expect(left == ["app", "xarbuild"])
     }
 }

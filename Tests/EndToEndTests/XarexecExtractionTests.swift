@@ -44,7 +44,8 @@ struct XarexecExtractionTests {
         var env = noFuse(fixture, quiet: true)
         env["XAREXEC"] = XarexecFixture.xarexec
         env["XAR"] = xar
-        let script = "for i in $(seq 16); do \"$XAREXEC\" \"$XAR\" exit 3 >/dev/null & done; "
+        let script =
+            "for i in $(seq 16); do \"$XAREXEC\" \"$XAR\" exit 3 >/dev/null & done; "
             + "fails=0; for j in $(jobs -p); do wait $j; [ $? -eq 3 ] || fails=$((fails+1)); done; echo fails=$fails"
         let result = try Process.run(["/bin/bash", "-c", script], environment: fixture.environment(env), timeout: 120)
         #expect(result.stdout.contains("fails=0"), "\(result)")
@@ -62,5 +63,48 @@ struct XarexecExtractionTests {
         #expect(result.stderr.hasPrefix("xarexec: error: cannot extract \(xar):"))
         let entries = try fixture.run("ls -A \(fixture.dir("cache"))/xar/extract").stdout
         #expect(entries.isEmpty)
+    }
+
+    @Test func withoutFuseNoMountRootIsNeeded() throws {
+        let fixture = try XarexecFixture()
+        let xar = try fixture.makeShowXar("t")
+        var env = noFuse(fixture, quiet: true)
+        env["XAR_MOUNT_ROOT"] = fixture.dir("no-such-root")
+        let result = try fixture.xarexec([xar, "exit", "6"], env: env)
+        #expect(result.status == 6, "\(result)")
+    }
+
+    @Test func mountOnlyWithoutFuseIsAnError() throws {
+        let fixture = try XarexecFixture()
+        let xar = try fixture.makeShowXar("t")
+        let result = try fixture.xarexec(["-m", xar], env: noFuse(fixture))
+        #expect(result.status == 122, "\(result)")
+        #expect(result.stderr.contains("cannot mount"))
+    }
+
+    /// Names are bytes: `x\xff` is not UTF-8, and decoding it would turn it into `x\u{FFFD}`, which is the other
+    /// name here, so a lossy extractor changes the first name and collides with the second.
+    @Test func namesThatAreNotUTF8ExtractByteForByte() throws {
+        let fixture = try XarexecFixture()
+        let tree = fixture.dir("bytes.tree")
+        try fixture.run(
+            "set -e; mkdir -p '\(tree)/d'; cd '\(tree)'; "
+                + "printf '#!/bin/sh\\ncat \"$(dirname \"$0\")\"/d/*\\n' > run; chmod 0755 run; "
+                + "printf raw > \"d/$(printf 'x\\377')\"; printf utf8 > \"d/$(printf 'x\\357\\277\\275')\"; "
+                + "mkdir \"$(printf 'e\\376')\"; ln -s \"$(printf 'd/x\\377')\" \"$(printf 'l\\375')\"")
+        let xar = try fixture.pack(tree: tree, name: "bytes", target: "run")
+        let out = fixture.dir("out")
+        let result = try Process.run([XarctlTests.xarctl, "extract", xar, out], timeout: 60)
+        #expect(result.status == 0, "\(result)")
+        // Every name (as `od` escapes), its type and link target, then the non-UTF-8 file's content.
+        let listing = "cd \"$1\" && find . -printf '%p %y %l\\n' | LC_ALL=C sort | od -c; cat \"$(printf 'd/x\\377')\""
+        let want = try Process.run(["/bin/sh", "-c", listing, "sh", tree], timeout: 60)
+        let got = try Process.run(["/bin/sh", "-c", listing, "sh", out], timeout: 60)
+        #expect(want.status == 0 && want.stdout.hasSuffix("raw"), "\(want)")
+        #expect(got.stdout == want.stdout, "\(got)")
+        // The launcher's no-FUSE fallback runs the same extractor.
+        let run = try fixture.xarexec([xar], env: noFuse(fixture, quiet: true))
+        #expect(run.status == 0, "\(run)")
+        #expect(run.stdout == "rawutf8" || run.stdout == "utf8raw", "\(run)")
     }
 }

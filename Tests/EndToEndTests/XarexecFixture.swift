@@ -35,7 +35,8 @@ final class XarexecFixture: @unchecked Sendable {
             try run("mkdir -p \"$(dirname '\(full)')\" && cat > '\(full)' <<'XAREOF'\n\(text)\nXAREOF")
             if executable { #expect(chmod(full, 0o755) == 0) }
         }
-        return try pack(tree: tree, name: name, target: target, execArgs: execArgs,
+        return try pack(
+            tree: tree, name: name, target: target, execArgs: execArgs,
             trampolineNames: trampolineNames, mountTimeout: mountTimeout)
     }
 
@@ -51,11 +52,6 @@ final class XarexecFixture: @unchecked Sendable {
         int main(int argc, char **argv) {
             for (int i = 0; i < argc; i++) printf("argv[%d]=%s\n", i, argv[i]);
             fflush(stdout);
-            for (int i = 1; i + 1 < argc; i++) {
-                if (!strcmp(argv[i], "exit")) return atoi(argv[i + 1]);
-                if (!strcmp(argv[i], "signal")) raise(atoi(argv[i + 1]));
-                if (!strcmp(argv[i], "sleep")) sleep(atoi(argv[i + 1]));
-            }
             for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "tty")) printf("tty=%d\n", isatty(0));
                 if (!strcmp(argv[i], "cat")) {
@@ -63,6 +59,12 @@ final class XarexecFixture: @unchecked Sendable {
                     size_t n;
                     while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) fwrite(buf, 1, n, stdout);
                 }
+            }
+            fflush(stdout);
+            for (int i = 1; i + 1 < argc; i++) {
+                if (!strcmp(argv[i], "exit")) return atoi(argv[i + 1]);
+                if (!strcmp(argv[i], "signal")) raise(atoi(argv[i + 1]));
+                if (!strcmp(argv[i], "sleep")) sleep(atoi(argv[i + 1]));
             }
             return 0;
         }
@@ -75,7 +77,8 @@ final class XarexecFixture: @unchecked Sendable {
         let tree = dir("\(name).tree")
         try run("mkdir -p '\(tree)/bin' && cat > '\(dir("show.c"))' <<'XAREOF'\n\(Self.showSource)\nXAREOF")
         try run("cc -O2 -static -o '\(tree)/bin/show' '\(dir("show.c"))'")
-        return try pack(tree: tree, name: name, target: "bin/show", execArgs: execArgs,
+        return try pack(
+            tree: tree, name: name, target: "bin/show", execArgs: execArgs,
             trampolineNames: trampolineNames, mountTimeout: mountTimeout)
     }
 
@@ -132,8 +135,9 @@ final class XarexecFixture: @unchecked Sendable {
 
     /// How many mounts there are under the mount root.
     func mountCount() throws -> Int {
-        Int(try run("awk '$2 ~ \"^\(mountRoot)/\" {n++} END {print n+0}' /proc/self/mounts").stdout
-            .filter { $0.isNumber }) ?? -1
+        Int(
+            try run("awk '$2 ~ \"^\(mountRoot)/\" {n++} END {print n+0}' /proc/self/mounts").stdout
+                .filter { $0.isNumber }) ?? -1
     }
 
     @discardableResult

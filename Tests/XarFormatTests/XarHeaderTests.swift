@@ -80,7 +80,8 @@ private func parse(_ text: String, fileSize: Int64? = nil) throws(XarHeaderError
     }
 
     @Test func headerKeepsUnknownKeysInOrder() throws {
-        let text = "#!/usr/bin/env xarexec\nOFFSET=\"4096\"\nNEW_KEY=\"x y\"\nUUID=\"abcdef01\"\nVERSION=\"1\"\n#xar_stop\n"
+        let text =
+            "#!/usr/bin/env xarexec\nOFFSET=\"4096\"\nNEW_KEY=\"x y\"\nUUID=\"abcdef01\"\nVERSION=\"1\"\n#xar_stop\n"
         let header = try parse(text)
         #expect(header.entries.map(\.key) == ["OFFSET", "NEW_KEY", "UUID", "VERSION"])
         #expect(header.value(for: "NEW_KEY") == "x y")
@@ -101,25 +102,29 @@ private func parse(_ text: String, fileSize: Int64? = nil) throws(XarHeaderError
         #expect(header.imageSHA256 == nil)
     }
 
-    @Test func facebookPythonBuilderHeaderParses() throws {
-        // xar_util.py's XarFactory: `#!/usr/bin/env xarexec`, OFFSET, UUID, VERSION, then its dict's keys.
+    @Test func facebookMakeXarHeaderParses() throws {
+        // Exactly what `make_xar --raw DIR --raw-executable bin/run --xar-mount-root /mnt/xarfuse` (PyPI `xar`)
+        // wrote: shebang, OFFSET, UUID, VERSION, then DEPENDENCIES, MOUNT_ROOT, XAREXEC_TARGET.
         let text = """
-            #!/usr/bin/env xarexec
+            #!/usr/bin/env xarexec_fuse
             OFFSET="4096"
-            UUID="6a1f0b3e"
-            VERSION="1700000000"
+            UUID="25d01b4e"
+            VERSION="1795707388"
             DEPENDENCIES=""
             MOUNT_ROOT="/mnt/xarfuse"
-            XAREXEC_TARGET="__run_xar_main__.py"
+            XAREXEC_TARGET="bin/run"
             #xar_stop
             echo This XAR file should not be executed by sh
             exit 1
             # Actual squashfs file begins at 4096
 
             """
-        let header = try parse(text)
+        let header = try parse(text, fileSize: 8192)
+        #expect(header.uuid == "25d01b4e")
         #expect(header.mountRoot == "/mnt/xarfuse")
-        #expect(header.target == "__run_xar_main__.py")
+        #expect(header.target == "bin/run")
+        #expect(header.dependencies == [])
+        #expect(header.imageSHA256 == nil)
     }
 
     @Test func headerParsesFromTheFirstBlockOnly() throws {

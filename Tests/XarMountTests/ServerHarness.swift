@@ -16,6 +16,13 @@ final class ServerHarness {
     let statePath: String
     /// The server's pid once it reported ready (from its state file).
     private(set) var serverPID: Int32?
+    /// The SHA-256 of the image part, as `XAR_IMAGE_SHA256` holds it.
+    private(set) var digest = ""
+    /// Where the server is told the image is (and where the harness opens it): `imagePath` unless a test serves
+    /// it through another file system.
+    var servedImagePath: String
+    /// The cache directory given to the server for local copies.
+    var cacheDirectory: String { directory("cache") }
 
     /// Makes the tree and the image; `prepare` may damage the image file before any server sees it.
     init(prepare: (String) throws -> Void = { _ in }) throws {
@@ -24,6 +31,7 @@ final class ServerHarness {
         mountPoint = directory("mnt")
         lockPath = directory("mnt.lock")
         statePath = directory("mnt.state")
+        servedImagePath = imagePath
         try Self.check(
             Process.shell(
                 """
@@ -39,6 +47,9 @@ final class ServerHarness {
                 cat '\(directory("image.sqfs"))' >> '\(imagePath)'
                 : > '\(lockPath)'
                 """, timeout: 60))
+        digest =
+            try Process.shell("tail -c +4097 '\(imagePath)' | sha256sum", timeout: 30).stdout
+            .split(separator: " ").first.map(String.init) ?? ""
         try prepare(imagePath)
     }
 
@@ -49,13 +60,26 @@ final class ServerHarness {
     }
 
     /// Starts the server with the idle timeout `idleTimeout` and waits (at most 10 s) for its readiness line.
-    func start(idleTimeout: Double, extraArguments: [String]? = nil, environment: [String: String] = [:]) throws
-        -> Start
-    {
+    /// With `user`, the whole directory is handed to that uid and the server runs as it (through `setpriv`),
+    /// so that libfuse mounts through the setuid `fusermount3` as on a user's machine.
+    func start(
+        idleTimeout: Double, extraArguments: [String]? = nil, environment: [String: String] = [:], user: UInt32? = nil,
+        localCopy: XarMount.LocalCopyPolicy = .network, digest: String? = nil
+    ) throws -> Start {
         let link = directory("xarfs")
-        if access(link, F_OK) != 0 { symlink(TestEnvironment.product("xarexec"), link) }
-        let imageFD = open(imagePath, O_RDONLY | O_CLOEXEC)
-        guard imageFD >= 0 else { throw HarnessError("cannot open \(imagePath)") }
+        if access(link, F_OK) != 0 {
+            if user != nil {
+                // A copy, so that the user needs no access to the build directory.
+                try Self.check(
+                    Process.run(["cp", TestEnvironment.product("xarexec"), directory("xarexec")], timeout: 30))
+                symlink(directory("xarexec"), link)
+            } else {
+                symlink(TestEnvironment.product("xarexec"), link)
+            }
+        }
+        if let user { try Self.check(Process.run(["chown", "-R", "\(user):\(user)", directory.path], timeout: 30)) }
+        let imageFD = open(servedImagePath, O_RDONLY | O_CLOEXEC)
+        guard imageFD >= 0 else { throw HarnessError("cannot open \(servedImagePath)") }
         defer { close(imageFD) }
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw HarnessError("pipe failed") }
@@ -64,11 +88,11 @@ final class ServerHarness {
         defer { close(fds[0]) }
         // In the child the image is fd 3 and the pipe fd 4 (dup2 clears close-on-exec; nothing else leaks).
         let configuration = XarMount.Server.Configuration(
-            imagePath: imagePath, imageFD: 3, offset: 4096, mountPoint: mountPoint, lockPath: lockPath,
-            statePath: statePath, idleTimeout: idleTimeout, readyFD: 4,
-            digest: "ab" + String(repeating: "0", count: 62),
-            uuid: "ab00000000000000")
-        let argv = [link] + (extraArguments ?? configuration.arguments)
+            imagePath: servedImagePath, imageFD: 3, offset: 4096, mountPoint: mountPoint, lockPath: lockPath,
+            statePath: statePath, idleTimeout: idleTimeout, readyFD: 4, digest: digest ?? self.digest,
+            uuid: "ab00000000000000", localCopy: localCopy, cacheDirectory: cacheDirectory)
+        let asUser = user.map { ["/usr/bin/setpriv", "--reuid=\($0)", "--regid=\($0)", "--clear-groups", "--"] } ?? []
+        let argv = asUser + [link] + (extraArguments ?? configuration.arguments)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -83,7 +107,7 @@ final class ServerHarness {
             cEnv.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, link, &actions, nil, cArgs, cEnv)
+        let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArgs, cEnv)
         close(fds[1])
         guard spawned == 0 else { throw HarnessError("cannot spawn \(link): \(spawned)") }
         let line = readLine(fds[0], timeout: 10)

@@ -16,10 +16,18 @@ import XarTestSupport
         var fractional = configuration
         fractional.idleTimeout = 0.5
         fractional.digest = nil
+        fractional.localCopy = .always
+        fractional.cacheDirectory = "/var/cache/xar images"
         #expect(try XarMount.Server.Configuration(parsing: fractional.arguments) == fractional)
     }
 
     @Test(arguments: [
+        (
+            [
+                "/a.xar", "--image-fd", "3", "--offset", "1", "--mountpoint", "/m", "--lock", "/l", "--state", "/s",
+                "--idle-timeout", "1", "--ready-fd", "4", "--local-copy", "sometimes",
+            ], "always, never or network"
+        ),
         ([], "image path"),
         (["--image-fd", "3"], "image path"),
         (["/a.xar", "--image-fd"], "needs a value"),
@@ -56,7 +64,7 @@ import XarTestSupport
             pid: 1234, imagePath: "/srv/a b/app.xar", uuid: "0123456789abcdef",
             digest: String(repeating: "a", count: 64),
             mountPoint: "/dev/shm/uid-0/x-ns-1", started: 1_700_000_000, idleTimeout: 1.5, lockPath: "/dev/shm/l",
-            readSource: "copying 42%")
+            readSource: "copying 42%", copyPath: "/dev/shm/uid-0/images/\(String(repeating: "a", count: 64)).xar")
         try state.write(to: directory("state"))
         #expect(XarMount.ServerState.read(from: directory("state")) == state)
         #expect(access(directory("state.tmp.\(getpid())"), F_OK) != 0)
@@ -68,6 +76,26 @@ import XarTestSupport
         #expect(XarMount.ServerState(parsing: text)?.readSource == "local copy")
         #expect(XarMount.ServerState(parsing: "mountpoint=/m\n") == nil)
         #expect(XarMount.ServerState.read(from: "/nonexistent/state") == nil)
+    }
+}
+
+/// Which file systems count as network-like for the local copy.
+@Suite struct ServerFileSystemTypeTests {
+    @Test func networkTypesIncludeNFSAndFUSEButNotLocalDisks() {
+        #expect(FileSystemType(rawValue: 0x6969).isNetwork())
+        #expect(FileSystemType.fuse.isNetwork())
+        #expect(!FileSystemType(rawValue: 0xEF53).isNetwork())  // ext4
+        #expect(FileSystemType(rawValue: 0xEF53).isNetwork(extra: "0x1234,ef53"))
+        #expect(FileSystemType(rawValue: 0x6969).name == "nfs")
+    }
+
+    @Test func typeOfADescriptorOnTmpfsIsNotNetwork() throws {
+        let fd = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let type = try FileSystemType.of(descriptor: fd).get()
+        #expect(type.rawValue == 0x0102_1994)  // TMPFS_MAGIC
+        #expect(!type.isNetwork())
     }
 }
 

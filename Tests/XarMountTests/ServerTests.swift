@@ -59,6 +59,18 @@ struct ServerTests {
         #expect(access(harness.mountPoint, F_OK) != 0)
     }
 
+    @Test func serverExitsAndCleansUpWhenSomeoneElseUnmounts() throws {
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        #expect(try harness.start(idleTimeout: 0).line == "ok")
+        let pid = try #require(harness.serverPID)
+        try XarMount.MountTable.unmount(harness.mountPoint, lazy: false)
+        // The kernel ends the connection, the loop's read fails with ENODEV, the server cleans up and exits.
+        #expect(harness.wait(seconds: 10) { ServerHarness.isGone(pid) }, "\(harness.log)")
+        #expect(access(harness.statePath, F_OK) != 0)
+        #expect(access(harness.mountPoint, F_OK) != 0)
+    }
+
     @Test func serverUnmountsAfterTheIdleTimeout() throws {
         let harness = try ServerHarness()
         defer { harness.tearDown() }
@@ -74,10 +86,10 @@ struct ServerTests {
     @Test func serverKeepsTheMountWhileAProcessHasItsWorkingDirectoryInside() throws {
         let harness = try ServerHarness()
         defer { harness.tearDown() }
-        #expect(try harness.start(idleTimeout: 1).line == "ok")
+        #expect(try harness.start(idleTimeout: 2).line == "ok")
         // The shell leaves at once; `sleep` keeps only its working directory in the mount (no open file).
-        try Process.shell("cd '\(harness.mountPoint)/lib' && (exec sleep 4 </dev/null >/dev/null 2>&1 &)", timeout: 10)
-        usleep(3_000_000)
+        try Process.shell("cd '\(harness.mountPoint)/lib' && (exec sleep 5 </dev/null >/dev/null 2>&1 &)", timeout: 10)
+        usleep(3_500_000)
         #expect(harness.isMounted, "\(harness.log)")
         #expect(harness.wait(seconds: 8) { !harness.isMounted }, "\(harness.log)")
     }
@@ -85,18 +97,18 @@ struct ServerTests {
     @Test func serverKeepsTheMountWhileAFileIsOpenOrMapped() throws {
         let harness = try ServerHarness()
         defer { harness.tearDown() }
-        #expect(try harness.start(idleTimeout: 1).line == "ok")
+        #expect(try harness.start(idleTimeout: 2).line == "ok")
         let path = "\(harness.mountPoint)/lib/pkg/data.bin"
 
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         try #require(fd >= 0)
-        usleep(2_500_000)
+        usleep(3_000_000)
         #expect(harness.isMounted, "an open file must keep the mount: \(harness.log)")
 
         let mapping = mmap(nil, 4096, PROT_READ, MAP_PRIVATE, fd, 0)
         try #require(mapping != MAP_FAILED)
         close(fd)
-        usleep(2_500_000)
+        usleep(3_000_000)
         #expect(harness.isMounted, "a mapping must keep the mount: \(harness.log)")
         #expect(mapping!.load(as: UInt8.self) == ServerHarness.firstByte("\(harness.tree)/lib/pkg/data.bin"))
 
@@ -129,6 +141,26 @@ struct ServerTests {
         #expect(ProcessStatus.read(pid: pid)?.isResponsive == false)
         kill(pid, SIGCONT)
         #expect(harness.wait(seconds: 5) { ProcessStatus.read(pid: pid)?.isResponsive == true })
+    }
+
+    @Test(.enabled(if: TestEnvironment.hasTool("setpriv") && TestEnvironment.hasTool("fusermount3")))
+    func serverMountsAndUnmountsAsAnUnprivilegedUserThroughFusermount() throws {
+        // Debian leaves /dev/fuse at 0600 in some images; distributions normally ship it 0666.
+        var device = stat()
+        stat("/dev/fuse", &device)
+        if device.st_mode & 0o006 != 0o006 { chmod("/dev/fuse", 0o666) }
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        let user: UInt32 = 65534
+        let start = try harness.start(idleTimeout: 2, user: user)
+        #expect(start.line == "ok", "\(harness.log)")
+        #expect(harness.mountsLine?.contains("user_id=\(user)") == true, "\(harness.mountsLine ?? "not mounted")")
+        let asUser = ["/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(user)", "--clear-groups", "--"]
+        let read = try Process.run(asUser + ["cat", "\(harness.mountPoint)/hello.txt"], timeout: 10)
+        #expect(read.stdout == "hello from the image\n", "\(read)")
+        #expect(harness.wait(seconds: 10) { !harness.isMounted }, "\(harness.log)")
+        // The server removes its state file right after the unmount, on its way out.
+        #expect(harness.wait(seconds: 5) { access(harness.statePath, F_OK) != 0 })
     }
 
     /// Ways to damage an image, and a word the error line must contain.
@@ -171,6 +203,18 @@ struct ServerTests {
         let start = try harness.start(idleTimeout: 0, extraArguments: [harness.imagePath, "--ready-fd", "4"])
         #expect(start.line.hasPrefix("error: usage: option"))
         #expect(start.status == 64)
+    }
+
+    @Test func failureAfterMountingIsReportedAndLeavesNoMount() throws {
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        let unwritable = harness.directory("missing/mnt.state")
+        let configuration = XarMount.Server.Configuration(
+            imagePath: harness.imagePath, imageFD: 3, offset: 4096, mountPoint: harness.mountPoint,
+            lockPath: harness.lockPath, statePath: unwritable, idleTimeout: 0, readyFD: 4)
+        let start = try harness.start(idleTimeout: 0, extraArguments: configuration.arguments)
+        #expect(start.line.hasPrefix("error: cannot write the state file \(unwritable)"), "\(start.line)")
+        #expect(harness.wait(seconds: 5) { !harness.isMounted })
     }
 
     @Test func missingMountPointIsReportedOnTheReadinessPipe() throws {

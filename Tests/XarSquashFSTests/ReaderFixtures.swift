@@ -103,6 +103,18 @@ struct TreeBuilder {
         try call("lchown", Array(name.utf8)) { lchown($0, uid, gid) }
     }
 
+    /// Sets the extended attribute `key` of `name` (without following symlinks); false when the file system
+    /// does not support it.
+    @discardableResult
+    func xattr(_ name: String, _ key: String, _ value: [UInt8]) -> Bool {
+        let full = path(Array(name.utf8)) + [0]
+        return full.withUnsafeBufferPointer { path in
+            path.withMemoryRebound(to: CChar.self) { path in
+                value.withUnsafeBytes { lsetxattr(path.baseAddress!, key, $0.baseAddress, $0.count, 0) == 0 }
+            }
+        }
+    }
+
     /// Sets the mtime of `name` (without following symlinks).
     func mtime(_ name: [UInt8], _ seconds: Int) throws {
         var times = [timespec(tv_sec: seconds, tv_nsec: 0), timespec(tv_sec: seconds, tv_nsec: 0)]
@@ -124,3 +136,33 @@ func textBytes(_ count: Int, seed: Int = 0) -> [UInt8] {
     }
     return Array(out.prefix(count))
 }
+
+/// The extended attributes of `path` (not following symlinks), sorted by name.
+func sourceXattrs(_ path: [UInt8]) -> [(name: [UInt8], value: [UInt8])] {
+    let cPath = (path + [0]).map { CChar(bitPattern: $0) }
+    var names = [CChar](repeating: 0, count: 65_536)
+    let length = llistxattr(cPath, &names, names.count)
+    guard length > 0 else { return [] }
+    var result: [(name: [UInt8], value: [UInt8])] = []
+    for name in names[0..<length].split(separator: 0) {
+        let key = Array(name) + [0]
+        var value = [UInt8](repeating: 0, count: 65_536)
+        let n = lgetxattr(cPath, key, &value, value.count)
+        guard n >= 0 else { continue }
+        result.append((name.map { UInt8(bitPattern: $0) }, Array(value[0..<n])))
+    }
+    return result.sorted { $0.name.lexicographicallyPrecedes($1.name) }
+}
+
+// Glibc's module map leaves out <sys/xattr.h>; these plain C functions take pointers and integers only, which
+// the Swift calling convention passes exactly as C does. Test-only.
+@_silgen_name("lsetxattr")
+private func lsetxattr(
+    _ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>, _ value: UnsafeRawPointer?, _ size: Int, _ flags: Int32
+) -> Int32
+@_silgen_name("llistxattr")
+private func llistxattr(_ path: UnsafePointer<CChar>, _ list: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int
+@_silgen_name("lgetxattr")
+private func lgetxattr(
+    _ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>, _ value: UnsafeMutableRawPointer?, _ size: Int
+) -> Int

@@ -12,6 +12,18 @@ struct TreeComparison {
     /// Expect hard links to share an inode and link counts as on disk (mksquashfs; gensquashfs neither detects
     /// hard links in a packed directory nor counts a directory's links as the kernel does: it counts all entries).
     let hardLinks: Bool
+    /// Which of the source's extended attributes the image should hold.
+    var xattrs = XattrExpectation.all
+
+    /// Which extended attributes a tool keeps.
+    enum XattrExpectation {
+        /// All of them (mksquashfs).
+        case all
+        /// Those with a value (gensquashfs drops empty values).
+        case nonEmpty
+        /// None (a writer that drops them).
+        case none
+    }
 
     func run() throws {
         var seen = Set<[UInt8]>()
@@ -47,6 +59,14 @@ struct TreeComparison {
                         "\(where_): inode number reused")
                 }
             }
+            let attributes = try reader.extendedAttributes(of: inode).sorted {
+                $0.name.lexicographicallyPrecedes($1.name)
+            }
+            let expected = sourceXattrs(full).filter {
+                xattrs == .all || (xattrs == .nonEmpty && !$0.value.isEmpty)
+            }
+            #expect(attributes.map(\.name) == expected.map(\.name), "\(where_): extended attribute names")
+            #expect(attributes.map(\.value) == expected.map(\.value), "\(where_): extended attribute values")
             switch inode.kind {
             case .regularFile:
                 #expect(inode.size == UInt64(st.st_size), "\(where_): size")

@@ -33,6 +33,10 @@ struct ReaderTreeTests {
             Case(
                 tool: "mksquashfs", arguments: ["-comp", "gzip", "-Xcompression-level", "4"], blockSize: 8192,
                 imageOffset: 0),
+            Case(tool: "mksquashfs", arguments: ["-comp", "zstd", "-no-fragments"], blockSize: 4096, imageOffset: 0),
+            Case(
+                tool: "mksquashfs", arguments: ["-comp", "gzip", "-always-use-fragments", "-no-exports"],
+                blockSize: 131_072, imageOffset: 0),
         ]
 
     static let gensquashfsCases: [Case] = [
@@ -40,6 +44,7 @@ struct ReaderTreeTests {
         Case(tool: "gensquashfs", arguments: ["-c", "xz"], blockSize: 1 << 20, imageOffset: 4096),
         Case(tool: "gensquashfs", arguments: ["-c", "zstd"], blockSize: 4096, imageOffset: 4096),
         Case(tool: "gensquashfs", arguments: ["-c", "zstd", "-X", "level=5"], blockSize: 131_072, imageOffset: 0),
+        Case(tool: "gensquashfs", arguments: ["-c", "gzip", "-T", "-e"], blockSize: 4096, imageOffset: 0),
     ]
 
     @Test(
@@ -53,7 +58,8 @@ struct ReaderTreeTests {
         "gensquashfs images read back exactly", .tags(.oracle),
         .enabled(if: TestEnvironment.hasTool("gensquashfs")), arguments: gensquashfsCases)
     func gensquashfsImages(_ c: Case) throws {
-        // gensquashfs gives the root its own defaults and has its own link counts (see `TreeComparison`).
+        // gensquashfs gives the root its own defaults, has its own link counts and drops empty xattr values
+        // (see `TreeComparison`).
         try check(c, compareRoot: false, hardLinks: false)
     }
 
@@ -66,7 +72,10 @@ struct ReaderTreeTests {
             source: try FileSource(image), imageOffset: c.imageOffset,
             decompressor: Codecs.decompressor(for:optionsBlock:))
         #expect(reader.superblock.blockSize == UInt32(c.blockSize))
-        try TreeComparison(reader: reader, sourceRoot: tree, compareRoot: compareRoot, hardLinks: hardLinks).run()
+        try TreeComparison(
+            reader: reader, sourceRoot: tree, compareRoot: compareRoot, hardLinks: hardLinks,
+            xattrs: c.tool == "mksquashfs" ? .all : .nonEmpty
+        ).run()
     }
 }
 
@@ -82,7 +91,10 @@ func buildImage(_ c: ReaderTreeTests.Case, tree: String, in dir: TemporaryDirect
             ]
             + c.arguments
     } else {
-        argv = ["gensquashfs", "-D", tree, "-k", "-q", "-f", "-j", "1", "-b", "\(c.blockSize)"] + c.arguments + [plain]
+        argv =
+            ["gensquashfs", "-D", tree, "-k", "-x", "-q", "-f", "-j", "1", "-b", "\(c.blockSize)"] + c.arguments + [
+                plain
+            ]
     }
     let result = try Process.run(argv, timeout: 300)
     guard result.status == 0 else { throw TestFailure("\(argv.joined(separator: " ")): \(result)") }
@@ -94,7 +106,8 @@ func buildImage(_ c: ReaderTreeTests.Case, tree: String, in dir: TemporaryDirect
 }
 
 /// The tree every reference image is made from; file sizes are placed around multiples of `blockSize`.
-func makeTree(at root: String, blockSize b: Int) throws {
+/// `nonUTF8Names` adds a name that is not valid UTF-8.
+func makeTree(at root: String, blockSize b: Int, nonUTF8Names: Bool = true) throws {
     guard mkdir(root, 0o755) == 0 else { throw TestFailure("mkdir \(root) failed") }
     let t = TreeBuilder(root: root)
     try t.file("empty", [])
@@ -129,7 +142,7 @@ func makeTree(at root: String, blockSize b: Int) throws {
     try t.file("naïve café 日本語", textBytes(33))
     try t.file("with space", textBytes(34))
     try t.file("new\nline", textBytes(35))
-    try t.file([0x66, 0xFF, 0xFE, 0x80], textBytes(36))
+    if nonUTF8Names { try t.file([0x66, 0xFF, 0xFE, 0x80], textBytes(36)) }
     try t.node("fifo", mode: S_IFIFO | 0o644)
     if TestEnvironment.isRoot {
         try t.node("chr", mode: S_IFCHR | 0o600, device: linuxDevice(major: 1, minor: 3))
@@ -138,6 +151,15 @@ func makeTree(at root: String, blockSize b: Int) throws {
         try t.owner("private", uid: 1000, gid: 1000)
         try t.owner("dir/sub/deep/leaf", uid: 65534, gid: 100)
         try t.owner("dangling", uid: 4242, gid: 4343)
+    }
+    // Values shared by several files are stored once and referenced (mksquashfs's out-of-line values).
+    if t.xattr("b", "user.comment", Array("hello".utf8)) {
+        t.xattr("b", "user.big", textBytes(3000, seed: 5))
+        t.xattr("dir/sub", "user.shared", Array("same value".utf8))
+        t.xattr("dir/sub/deep/leaf", "user.shared", Array("same value".utf8))
+        t.xattr("setuid", "user.shared", Array("same value".utf8))
+        t.xattr("setuid", "user.empty", [])
+        t.xattr("fifo", "user.on-a-fifo", [1, 2, 3])
     }
     try t.directory("big-dir")
     for i in 0..<5000 {
@@ -156,4 +178,33 @@ func linuxDevice(major: UInt64, minor: UInt64) -> dev_t {
     let high: UInt64 = (major & 0xFFFF_F000) << 32
     let middle: UInt64 = ((major & 0xFFF) << 8) | ((minor & 0xFFFF_FF00) << 12)
     return dev_t(high | middle | (minor & 0xFF))
+}
+
+/// Files past 4 GiB need the extended file inode's 64-bit size and start.
+@Suite("SquashFS.Reader on a file past 4 GiB")
+struct ReaderLargeFileTests {
+    @Test(
+        "a sparse 4 GiB + 100 byte file reads back at its end", .tags(.oracle, .slow),
+        .enabled(if: TestEnvironment.hasTool("mksquashfs")))
+    func sparseFilePastFourGiB() throws {
+        let dir = TemporaryDirectory(prefix: "reader-large")
+        let tree = dir("tree")
+        guard mkdir(tree, 0o755) == 0 else { throw TestFailure("mkdir failed") }
+        let size = (4 << 30) + 100
+        let tail = Array("the end of a very large file".utf8)
+        try TreeBuilder(root: tree).sparseFile(
+            "large", size: size, data: [(1 << 20, [7, 7, 7]), (size - tail.count, tail)])
+        let image = try buildImage(
+            .init(tool: "mksquashfs", arguments: ["-comp", "zstd"], blockSize: 1 << 20, imageOffset: 0),
+            tree: tree, in: dir)
+        let reader = try SquashFS.Reader(
+            source: try FileSource(image), decompressor: Codecs.decompressor(for:optionsBlock:))
+        let inode = try #require(try reader.lookup("large"))
+        #expect(inode.isExtended)
+        #expect(inode.size == UInt64(size))
+        #expect(try reader.readFile(inode, offset: UInt64(size - tail.count), count: 1000) == tail)
+        #expect(try reader.readFile(inode, offset: (1 << 20) - 1, count: 5) == [0, 7, 7, 7, 0])
+        #expect(try reader.readFile(inode, offset: 3 << 30, count: 4096) == [UInt8](repeating: 0, count: 4096))
+        #expect(try reader.readFile(inode, offset: UInt64(size), count: 10) == [])
+    }
 }

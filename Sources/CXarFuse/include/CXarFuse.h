@@ -36,10 +36,15 @@ int xar_server_run(xar_server *server);
 /// An exec'd binary, every mmap and every open fd or directory stream in the mount hold one.
 long xar_server_open_handles(const xar_server *server);
 
+/// CLOCK_MONOTONIC time in nanoseconds of the last lookup, readdir or read request (0 before the first);
+/// safe to call from any thread. The local copy slows down while requests are coming in.
+int64_t xar_server_last_request_ns(const xar_server *server);
+
 /// True when the kernel has answered INIT, i.e. readiness was reported.
 int xar_server_is_ready(const xar_server *server);
 
-/// Unmounts (lazily, if still mounted), ends the session and frees everything. Closes the ready fd if INIT never came.
+/// Unmounts (lazily, if still mounted), ends the session and frees everything. A ready fd that never got `ok`
+/// stays open, so that the caller can still write its error line to it.
 void xar_server_close(xar_server *server);
 
 /// Detaches the calling process from its parent, session and terminal, as a daemon does.

@@ -18,7 +18,8 @@ public enum ExtractionCache {
             return String(cString: xdg) + "/xar/extract"
         }
         guard let home = getenv("HOME"), home.pointee == UInt8(ascii: "/") else {
-            throw LaunchError(.noFuse, "neither XDG_CACHE_HOME nor HOME is set, so there is no cache to extract into; set one")
+            throw LaunchError(
+                .noFuse, "neither XDG_CACHE_HOME nor HOME is set, so there is no cache to extract into; set one")
         }
         return String(cString: home) + "/.cache/xar/extract"
     }

@@ -16,7 +16,8 @@ enum Extraction {
         let tree = try ExtractionCache.tree(image: image, offset: header.offset, key: key, imagePath: imagePath) {
             path in
             guard !quiet else { return }
-            let line = "\(Launcher.programName): FUSE is unavailable (\(reason)); running \(imagePath) from an "
+            let line =
+                "\(Launcher.programName): FUSE is unavailable (\(reason)); running \(imagePath) from an "
                 + "extracted copy in \(path)\n"
             line.utf8CString.withUnsafeBufferPointer { _ = write(2, $0.baseAddress, $0.count - 1) }
         }

@@ -63,26 +63,31 @@ public enum Launcher {
             throw LaunchError(.badImage, "cannot open \(imagePath): \(error)")
         }
         let header = try readHeader(image, path: imagePath)
-        let location = try MountLocation(header: header)
+        let location: MountLocation
+        do { location = try MountLocation(header: header) } catch {
+            // Containers without FUSE often have no usable mount root either; the extraction needs none.
+            if mode == .run, let reason = FuseAvailability.unavailableReason() {
+                try Extraction.runFallback(
+                    reason: reason, image: consume image, header: header, imagePath: imagePath,
+                    userArguments: userArguments)
+            }
+            throw error
+        }
         if mode == .printOnly {
             print(location.mountPoint)
             exit(0)
         }
-        let lock: FileLock
-        do {
-            lock = FileLock(
-                file: try SecureDirectory.openOwnedFile(location.lockName, in: location.userDirectory, mode: 0o600))
-        } catch let refusal {
-            throw LaunchError(
-                .unsafePath, "unsafe lock file: " + refusal.message(for: location.userDirectoryPath + "/" + location.lockName))
-        }
-        try take(lock, .shared, location)
+        let lock = try openLock(location)
         var probe = try MountProbe.probe(location, header: header)
         if !probe.isLive {
             if let reason = FuseAvailability.unavailableReason() {
+                guard mode == .run else {
+                    throw LaunchError(.noFuse, "cannot mount \(imagePath): \(reason); install fuse3 or run it directly")
+                }
                 try? lock.unlock()
                 try Extraction.runFallback(
-                    reason: reason, image: consume image, header: header, imagePath: imagePath, userArguments: userArguments)
+                    reason: reason, image: consume image, header: header, imagePath: imagePath,
+                    userArguments: userArguments)
             }
             try take(lock, .exclusive, location)
             probe = try MountProbe.probe(location, header: header)

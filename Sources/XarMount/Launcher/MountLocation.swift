@@ -79,7 +79,8 @@ struct MountLocation: ~Copyable {
             fd = try FileDescriptor.open(path, flags: O_RDONLY | O_DIRECTORY)
         } catch {
             throw LaunchError(
-                .unsafePath, "cannot use mount root \(path): \(error); create it or set XAR_MOUNT_ROOT to another directory")
+                .unsafePath,
+                "cannot use mount root \(path): \(error); create it or set XAR_MOUNT_ROOT to another directory")
         }
         let st: stat
         do { st = try fd.status() } catch {

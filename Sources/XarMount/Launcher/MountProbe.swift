@@ -42,12 +42,14 @@ enum MountProbe: ~Copyable {
                     "\(location.mountPoint) serves another image (uuid \(state.uuid)) than \(header.uuid); unmount it "
                         + "with fusermount3 -u \(location.mountPoint)")
             }
-            guard let server = ProcessStatus.read(pid: state.pid), server.state != .dead else { return .dead }
-            if server.state == .stopped {
+            switch stateLetter(of: state.pid) {
+            case nil, UInt8(ascii: "Z"), UInt8(ascii: "X"): return .dead
+            case UInt8(ascii: "T"), UInt8(ascii: "t"):
                 throw LaunchError(
                     .stuck,
                     "the FUSE server (pid \(state.pid)) for \(location.mountPoint) is stopped; resume it with "
                         + "kill -CONT \(state.pid) or end it with kill -KILL \(state.pid)")
+            default: break
             }
         }
         let root: FileDescriptor
@@ -79,15 +81,57 @@ enum MountProbe: ~Copyable {
         return .live(root)
     }
 
-    /// The server's state file (`XarMount.ServerState`), or nil when it is missing or unreadable.
-    static func readState(_ location: borrowing MountLocation) -> XarMount.ServerState? {
+    /// What the launcher needs from the server's state file (`XarMount.ServerState`'s format).
+    struct StateFields {
+        var pid: Int32
+        var uuid: String
+        var digest: String
+    }
+
+    /// Reads `pid`, `uuid` and `digest` from the state file; nil when it is missing or has no pid.
+    ///
+    /// A byte scan rather than `ServerState(parsing:)`: in a static binary every new generic instantiation
+    /// (its dictionary) costs a scan of the conformance tables, measurable on the hot path (perf).
+    static func readState(_ location: borrowing MountLocation) -> StateFields? {
         guard
             let file = try? FileDescriptor.open(
                 location.stateName, flags: O_RDONLY | O_NOFOLLOW, relativeTo: location.userDirectory)
         else { return nil }
-        return withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 1) { buffer -> XarMount.ServerState? in
+        return withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 1) { buffer -> StateFields? in
             guard let n = try? file.readFully(into: buffer, at: 0), n > 0 else { return nil }
-            return XarMount.ServerState(parsing: String(decoding: buffer[0..<n], as: UTF8.self))
+            var fields = StateFields(pid: 0, uuid: "", digest: "")
+            var lineStart = 0
+            for index in 0...n where index == n || buffer[index] == 0x0A {
+                let line = UnsafeRawBufferPointer(rebasing: buffer[lineStart..<index])
+                lineStart = index + 1
+                guard let equals = line.firstIndex(of: 0x3D) else { continue }
+                let key = UnsafeRawBufferPointer(rebasing: line[..<equals])
+                let value = UnsafeRawBufferPointer(rebasing: line[(equals + 1)...])
+                if key.elementsEqual("pid".utf8) {
+                    var pid: Int32 = 0
+                    for byte in value where byte >= 0x30 && byte <= 0x39 && pid < 100_000_000 {
+                        pid = pid * 10 + Int32(byte - 0x30)
+                    }
+                    fields.pid = pid
+                } else if key.elementsEqual("uuid".utf8) {
+                    fields.uuid = String(decoding: value, as: UTF8.self)
+                } else if key.elementsEqual("digest".utf8) {
+                    fields.digest = String(decoding: value, as: UTF8.self)
+                }
+            }
+            return fields.pid > 0 ? fields : nil
+        }
+    }
+
+    /// The state letter of process `pid` from `/proc/PID/stat` (proc(5)): the byte after the last `)` and a
+    /// space. Nil when there is no such process. The same reading as `ProcessStatus.read`, without its strings.
+    static func stateLetter(of pid: Int32) -> UInt8? {
+        guard let file = try? FileDescriptor.open("/proc/\(pid)/stat", flags: O_RDONLY) else { return nil }
+        return withUnsafeTemporaryAllocation(byteCount: 512, alignment: 1) { buffer -> UInt8? in
+            guard let n = try? file.read(into: buffer), n > 0 else { return nil }
+            let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            guard let close = bytes.lastIndex(of: 0x29), close + 2 < n else { return nil }
+            return bytes[close + 2]
         }
     }
 }

@@ -36,9 +36,19 @@ enum ServerStarter {
             throw LaunchError(.serverFailed, "cannot create a pipe for the FUSE server: \(error)")
         }
         let ready = FileDescriptor(owning: readEnd)
+        // The child's 0, 1 and 2 become /dev/null; a launcher started with those closed may hold the image or
+        // the pipe there, so hand the server copies numbered 3 and up.
+        let imageCopy = FileDescriptor(owning: fcntl(image.rawValue, F_DUPFD_CLOEXEC, 3))
+        let writeCopy = fcntl(writeEnd, F_DUPFD_CLOEXEC, 3)
+        _ = Glibc.close(writeEnd)
+        writeEnd = writeCopy
+        guard imageCopy.rawValue >= 3, writeEnd >= 3 else {
+            _ = Glibc.close(writeEnd)
+            throw LaunchError(.serverFailed, "cannot pass the image to the FUSE server: \(Errno(rawValue: errno))")
+        }
         var arguments = [
             "xarfs", imagePath,
-            "--image-fd", String(image.rawValue),
+            "--image-fd", String(imageCopy.rawValue),
             "--offset", String(header.offset),
             "--mountpoint", location.mountPoint,
             "--lock", location.userDirectoryPath + "/" + location.lockName,
@@ -48,9 +58,14 @@ enum ServerStarter {
             "--uuid", header.uuid,
         ]
         if let digest = header.digest { arguments += ["--digest", digest] }
+        // Source loss (docs/lifecycle.md): the environment's XAR_LOCAL_COPY overrides the header's; the server
+        // rejects a value other than always, never or network with a usage error.
+        let localCopy = getenv("XAR_LOCAL_COPY").map { String(cString: $0) } ?? header.localCopy
+        if localCopy != "network" { arguments += ["--local-copy", localCopy] }
         let pid: pid_t
         do {
-            pid = try Spawn.detached(path: "/proc/self/exe", arguments: arguments, inherit: [image.rawValue, writeEnd])
+            pid = try Spawn.detached(
+                path: "/proc/self/exe", arguments: arguments, inherit: [imageCopy.rawValue, writeEnd])
         } catch {
             _ = Glibc.close(writeEnd)
             throw LaunchError(.serverFailed, "cannot start the FUSE server for \(imagePath): \(error)")

@@ -1,4 +1,5 @@
 internal import CXarFuse
+import Glibc
 
 /// One image served over FUSE: libsquashfuse's state and the libfuse session, owned by exactly one value.
 ///
@@ -33,8 +34,8 @@ struct FuseSession: ~Copyable {
     /// True once readiness was reported (the kernel's INIT was answered).
     var isReady: Bool { xar_server_is_ready(server) != 0 }
 
-    /// A view of the open-handle counter that the usage monitor's thread may hold.
-    var handles: HandleCounter { HandleCounter(server: server) }
+    /// A view of the open-handle counter and the request clock that the helper threads may hold.
+    var activity: SessionActivity { SessionActivity(server: server) }
 
     private static func text(_ buffer: [CChar]) -> String {
         let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
@@ -47,14 +48,23 @@ struct FuseSession: ~Copyable {
     deinit { xar_server_close(server) }
 }
 
-/// Reads the number of open FUSE file and directory handles of a session from any thread.
+/// Reads a session's open FUSE file and directory handles and the time of its last request, from any thread.
 ///
 /// Valid while its `FuseSession` lives; the server joins the monitor thread before the session ends.
-struct HandleCounter: @unchecked Sendable {
+struct SessionActivity: @unchecked Sendable {
     fileprivate let server: OpaquePointer
 
     /// The number of open handles now.
-    var count: Int { xar_server_open_handles(server) }
+    var openHandles: Int { xar_server_open_handles(server) }
+
+    /// Seconds since the last request that may read the image (lookup, readdir, read); infinity before the first.
+    var secondsSinceLastRequest: Double {
+        let last = xar_server_last_request_ns(server)
+        if last == 0 { return .infinity }
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) - last) / 1e9
+    }
 }
 
 extension XarMount.Server {

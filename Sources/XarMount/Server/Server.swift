@@ -80,11 +80,26 @@ extension XarMount {
             if configuration.idleTimeout > 0 {
                 monitor = try UsageMonitor(
                     mountPoint: configuration.mountPoint, idleTimeout: configuration.idleTimeout, lockFD: lockFD,
-                    handles: session.handles)
+                    activity: session.activity, statePath: configuration.statePath)
                 try monitor?.start()
+            }
+            var copier: LocalCopier?
+            if let reason = LocalCopier.reason(
+                policy: configuration.localCopy, imageFD: configuration.imageFD, digest: configuration.digest),
+                let digest = configuration.digest
+            {
+                let directory =
+                    configuration.cacheDirectory ?? LocalCopier.defaultDirectory(mountPoint: configuration.mountPoint)
+                log("copying the image to \(directory): \(reason)")
+                copier = LocalCopier(
+                    imageFD: configuration.imageFD, offset: configuration.offset, digest: digest,
+                    cacheDirectory: directory, state: state, statePath: configuration.statePath,
+                    activity: session.activity)
+                try copier?.start()
             }
             log("serving \(image) on \(configuration.mountPoint)")
             let result = session.run()
+            copier?.stop()
             let idleUnmount = monitor?.stop() ?? false
             if result < 0 { log("the session ended with: \(ServerError.text(errno: -result))") }
             session.close()

@@ -2,7 +2,8 @@ extension XarMount.Server {
     /// What the launcher tells a server to do, parsed from (and rendered to) its command line.
     ///
     /// `xarfs IMAGE_PATH --image-fd N --offset BYTES --mountpoint DIR --lock PATH --state PATH
-    /// --idle-timeout SECONDS --ready-fd N [--digest HEX] [--uuid HEX]`. The image path comes first so that
+    /// --idle-timeout SECONDS --ready-fd N [--digest HEX] [--uuid HEX] [--local-copy always|never|network]
+    /// [--cache-dir DIR]`. The image path comes first so that
     /// `ps` shows what a server serves; the image itself is the inherited descriptor `--image-fd`, so a rename
     /// of the path never changes what is served.
     public struct Configuration: Sendable, Equatable {
@@ -27,11 +28,16 @@ extension XarMount.Server {
         public var digest: String?
         /// The image's identity (`UUID`).
         public var uuid: String?
+        /// When to copy the image to local disk and serve from the copy (`XAR_LOCAL_COPY`); see `LocalCopier`.
+        public var localCopy: XarMount.LocalCopyPolicy
+        /// Where local copies go; nil for the default, `images/` next to the mount point (see `LocalCopier`).
+        public var cacheDirectory: String?
 
         /// A configuration with every field given.
         public init(
             imagePath: String, imageFD: Int32, offset: UInt64, mountPoint: String, lockPath: String,
-            statePath: String, idleTimeout: Double, readyFD: Int32, digest: String? = nil, uuid: String? = nil
+            statePath: String, idleTimeout: Double, readyFD: Int32, digest: String? = nil, uuid: String? = nil,
+            localCopy: XarMount.LocalCopyPolicy = .network, cacheDirectory: String? = nil
         ) {
             self.imagePath = imagePath
             self.imageFD = imageFD
@@ -43,6 +49,8 @@ extension XarMount.Server {
             self.readyFD = readyFD
             self.digest = digest
             self.uuid = uuid
+            self.localCopy = localCopy
+            self.cacheDirectory = cacheDirectory
         }
 
         /// Parses `arguments` without the program name.
@@ -70,6 +78,13 @@ extension XarMount.Server {
                 }
                 return value
             }
+            var policy = XarMount.LocalCopyPolicy.network
+            if let text = values["--local-copy"] {
+                guard let value = XarMount.LocalCopyPolicy(rawValue: text) else {
+                    throw .usage("option --local-copy wants always, never or network, not \(text)")
+                }
+                policy = value
+            }
             let timeoutText = try required("--idle-timeout")
             guard let timeout = Double(timeoutText), timeout >= 0, timeout.isFinite else {
                 throw .usage("option --idle-timeout wants seconds, not \(timeoutText)")
@@ -78,7 +93,8 @@ extension XarMount.Server {
                 imagePath: image, imageFD: try number("--image-fd", Int32.self),
                 offset: try number("--offset", UInt64.self), mountPoint: try required("--mountpoint"),
                 lockPath: try required("--lock"), statePath: try required("--state"), idleTimeout: timeout,
-                readyFD: try number("--ready-fd", Int32.self), digest: values["--digest"], uuid: values["--uuid"])
+                readyFD: try number("--ready-fd", Int32.self), digest: values["--digest"], uuid: values["--uuid"],
+                localCopy: policy, cacheDirectory: values["--cache-dir"])
         }
 
         /// The command line (without the program name) that parses back into this configuration.
@@ -90,12 +106,14 @@ extension XarMount.Server {
             ]
             if let digest { list += ["--digest", digest] }
             if let uuid { list += ["--uuid", uuid] }
+            if localCopy != .network { list += ["--local-copy", localCopy.rawValue] }
+            if let cacheDirectory { list += ["--cache-dir", cacheDirectory] }
             return list
         }
 
         private static let options: Set<String> = [
             "--image-fd", "--offset", "--mountpoint", "--lock", "--state", "--idle-timeout", "--ready-fd",
-            "--digest", "--uuid",
+            "--digest", "--uuid", "--local-copy", "--cache-dir",
         ]
 
         private static func render(_ seconds: Double) -> String {

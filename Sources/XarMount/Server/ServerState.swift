@@ -5,7 +5,8 @@ extension XarMount {
     ///
     /// `key=value` lines, one per field, in this order:
     /// `pid`, `image`, `uuid`, `digest`, `mountpoint`, `started` (seconds since the epoch), `idle_timeout`,
-    /// `lock`, `source` (where reads go: `source`, `copying N%`, `local copy`). Unknown keys are ignored on
+    /// `lock`, `source` (where reads go: `source`, `copying N%`, `local copy`), `copy` (the local copy's path,
+    /// empty until there is one; `xarctl gc` keeps copies that a live server names). Unknown keys are ignored on
     /// reading, so later servers may add some. Written to a temporary name and renamed, so a reader sees a
     /// whole file or none; not fsynced, because it describes a mount that does not outlive a reboot either.
     public struct ServerState: Sendable, Equatable {
@@ -27,11 +28,13 @@ extension XarMount {
         public var lockPath: String
         /// Where reads are served from: `source` (the original file), `copying N%`, `local copy`.
         public var readSource: String
+        /// The local copy reads are (or will be) served from, empty when there is none.
+        public var copyPath: String
 
         /// A state with every field given.
         public init(
             pid: Int32, imagePath: String, uuid: String, digest: String, mountPoint: String, started: Int64,
-            idleTimeout: Double, lockPath: String, readSource: String
+            idleTimeout: Double, lockPath: String, readSource: String, copyPath: String = ""
         ) {
             self.pid = pid
             self.imagePath = imagePath
@@ -42,6 +45,7 @@ extension XarMount {
             self.idleTimeout = idleTimeout
             self.lockPath = lockPath
             self.readSource = readSource
+            self.copyPath = copyPath
         }
 
         /// The file's text.
@@ -56,6 +60,7 @@ extension XarMount {
             idle_timeout=\(idleTimeout)
             lock=\(lockPath)
             source=\(readSource)
+            copy=\(copyPath)
 
             """
         }
@@ -75,7 +80,8 @@ extension XarMount {
                 digest: String(values["digest"] ?? ""), mountPoint: String(mountPoint),
                 started: values["started"].flatMap { Int64($0) } ?? 0,
                 idleTimeout: values["idle_timeout"].flatMap { Double($0) } ?? 0,
-                lockPath: String(values["lock"] ?? ""), readSource: String(values["source"] ?? ""))
+                lockPath: String(values["lock"] ?? ""), readSource: String(values["source"] ?? ""),
+                copyPath: String(values["copy"] ?? ""))
         }
 
         /// Reads and parses the state file at `path`; nil when it does not exist or is not a state file.

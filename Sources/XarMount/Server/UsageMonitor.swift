@@ -11,6 +11,10 @@ import XarSystem
 /// the next tick), checks once more and unmounts without `MNT_DETACH`: the kernel refuses with EBUSY if a
 /// user slipped in, which makes the last check race-free. A successful unmount ends the session's loop,
 /// because reads of `/dev/fuse` then fail with ENODEV; the lock stays held until the process exits.
+///
+/// Two files next to the mount point tie in `xarctl`: while `<mount>.pin` exists (`xarctl mount --pin`) the mount
+/// counts as used; and when the last user goes away the monitor sets the state file's modification time to
+/// that moment, so `xarctl list` and `xarctl gc --idle` can tell how long the mount has been idle.
 final class UsageMonitor: @unchecked Sendable {
     // @unchecked: `unmounted` is written only by the monitor thread and read only after `stop()` joined it;
     // everything else is immutable.
@@ -18,8 +22,12 @@ final class UsageMonitor: @unchecked Sendable {
     /// The mount point as the kernel spells it in `/proc` (symlinks in its parent resolved).
     let mountPoint: String
     let idleTimeout: Double
+    /// `<mount>.pin`: while it exists, the mount is in use (`xarctl mount --pin`).
+    let pinPath: String
+    /// The state file, whose modification time records when the mount was last seen in use.
+    let statePath: String?
     private let lockFD: Int32
-    private let handles: HandleCounter
+    private let activity: SessionActivity
     private let wake: (read: Int32, write: Int32)
     private var thread: pthread_t?
 
@@ -27,11 +35,15 @@ final class UsageMonitor: @unchecked Sendable {
     private(set) var unmounted = false
 
     /// A monitor for `mountPoint` that locks `lockFD` before it unmounts.
-    init(mountPoint: String, idleTimeout: Double, lockFD: Int32, handles: HandleCounter) throws(XarMount.ServerError) {
+    init(
+        mountPoint: String, idleTimeout: Double, lockFD: Int32, activity: SessionActivity, statePath: String? = nil
+    ) throws(XarMount.ServerError) {
         self.mountPoint = Self.canonical(mountPoint)
+        self.pinPath = mountPoint + ".pin"
+        self.statePath = statePath
         self.idleTimeout = idleTimeout
         self.lockFD = lockFD
-        self.handles = handles
+        self.activity = activity
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else {
             throw .system("cannot create the usage monitor's pipe", reason: XarMount.ServerError.text(errno: errno))
@@ -44,24 +56,7 @@ final class UsageMonitor: @unchecked Sendable {
 
     /// Starts the thread. Signals stay blocked on it, so that SIGTERM interrupts the session's loop instead.
     func start() throws(XarMount.ServerError) {
-        var all = sigset_t(), previous = sigset_t()
-        sigfillset(&all)
-        pthread_sigmask(SIG_BLOCK, &all, &previous)
-        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-        var created = pthread_t()
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let result = pthread_create(
-            &created, nil,
-            { context in
-                let monitor = Unmanaged<UsageMonitor>.fromOpaque(context!).takeRetainedValue()
-                monitor.run()
-                return nil
-            }, context)
-        guard result == 0 else {
-            Unmanaged<UsageMonitor>.fromOpaque(context).release()
-            throw .system("cannot start the usage monitor", reason: XarMount.ServerError.text(errno: result))
-        }
-        thread = created
+        thread = try ServerThread.start { self.run() }
     }
 
     /// Wakes the thread, waits for it to finish and returns whether it unmounted.
@@ -77,10 +72,17 @@ final class UsageMonitor: @unchecked Sendable {
     private func run() {
         let interval = min(1.0, max(0.1, idleTimeout / 4))
         var idleSince = MonotonicTime.now()
+        var wasUsed = false
         while !sleepOrStop(seconds: interval) {
-            if handles.count > 0 || ProcScan.anyDirectoryUser(of: mountPoint) {
+            if activity.openHandles > 0 || access(pinPath, F_OK) == 0 || ProcScan.anyDirectoryUser(of: mountPoint) {
                 idleSince = MonotonicTime.now()
+                wasUsed = true
                 continue
+            }
+            if wasUsed, let statePath {
+                // One utimensat per busy-to-idle change: the state file's mtime is the last moment of use.
+                _ = utimensat(AT_FDCWD, statePath, nil, AT_SYMLINK_NOFOLLOW)
+                wasUsed = false
             }
             guard MonotonicTime.now() - idleSince >= idleTimeout else { continue }
             switch tryUnmount() {
@@ -99,7 +101,7 @@ final class UsageMonitor: @unchecked Sendable {
 
     private func tryUnmount() -> Attempt {
         guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else { return .lockBusy }
-        if handles.count == 0 && !ProcScan.anyDirectoryUser(of: mountPoint) {
+        if activity.openHandles == 0 && access(pinPath, F_OK) != 0 && !ProcScan.anyDirectoryUser(of: mountPoint) {
             do {
                 try XarMount.MountTable.unmount(mountPoint, lazy: false)
                 XarMount.Server.log("idle for \(idleTimeout) s: unmounted \(mountPoint)")

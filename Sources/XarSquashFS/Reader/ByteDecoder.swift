@@ -5,21 +5,28 @@ extension SquashFS.Reader {
     /// Every on-disk structure is decoded through this, field by field, so a truncated structure is an error
     /// naming what was being read, never an out-of-bounds access.
     struct ByteDecoder {
+        /// The decoded bytes.
         let bytes: [UInt8]
+        /// The next field's offset in `bytes`.
         private(set) var position: Int
         /// What is being decoded, for error messages ("the inode at …").
         let what: String
 
+        /// A decoder at `position` in `bytes`; `what` names the structure in errors.
         init(_ bytes: [UInt8], at position: Int = 0, what: String) {
             self.bytes = bytes
             self.position = position
             self.what = what
         }
 
+        /// The bytes not decoded yet.
         var remaining: Int { bytes.count - position }
 
+        /// The next little-endian u16.
         mutating func u16() throws -> UInt16 { UInt16(truncatingIfNeeded: try integer(2)) }
+        /// The next little-endian u32.
         mutating func u32() throws -> UInt32 { UInt32(truncatingIfNeeded: try integer(4)) }
+        /// The next little-endian u64.
         mutating func u64() throws -> UInt64 { try integer(8) }
 
         /// The next `count` bytes.

@@ -21,6 +21,7 @@ extension SquashFS {
         /// A source over `bytes`.
         public init(_ bytes: [UInt8]) { self.bytes = bytes }
 
+        /// Copies the bytes at `offset`; throws a `ReadError` when they run past the end.
         public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
             guard offset <= UInt64(bytes.count), UInt64(buffer.count) <= UInt64(bytes.count) - offset else {
                 throw ReadError(

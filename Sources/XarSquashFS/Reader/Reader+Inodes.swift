@@ -1,7 +1,7 @@
 extension SquashFS.Reader {
     /// The root directory's inode.
     public var root: Inode {
-        get throws { try inode(at: superblock.rootInodeReference) }
+        get throws { try inode(at: superblock.rootInodeRef) }
     }
 
     /// Decodes the inode at `reference` and checks it (type, inode number, ids, sizes against the image).

@@ -30,21 +30,21 @@ extension SquashFS.Reader {
     func tableFirstBlocks() throws -> [UInt64] {
         let sb = superblock
         var starts: [UInt64] = []
-        func firstBlock(_ start: UInt64, count: UInt64, entrySize: UInt64, what: String) throws {
+        func firstBlock(_ start: UInt64, count: UInt64, what: String) throws {
             starts.append(start)
             guard count > 0 else { return }
             let bytes = try readImage(at: start, count: 8, limit: sb.bytesUsed, what: "The \(what)'s block list")
             starts.append(ByteDecoder(bytes, what: "").littleEndianU64)
         }
-        if sb.fragmentTableStart != Superblock.absent {
+        if sb.fragmentTableStart != SquashFS.Superblock.absent {
             try firstBlock(
-                sb.fragmentTableStart, count: UInt64(sb.fragmentCount), entrySize: 16, what: "fragment table")
+                sb.fragmentTableStart, count: UInt64(sb.fragmentEntryCount), what: "fragment table")
         }
-        if sb.exportTableStart != Superblock.absent {
-            try firstBlock(sb.exportTableStart, count: UInt64(sb.inodeCount), entrySize: 8, what: "export table")
+        if sb.exportTableStart != SquashFS.Superblock.absent {
+            try firstBlock(sb.exportTableStart, count: UInt64(sb.inodeCount), what: "export table")
         }
-        try firstBlock(sb.idTableStart, count: UInt64(sb.idCount), entrySize: 4, what: "id table")
-        if sb.xattrIDTableStart != Superblock.absent {
+        try firstBlock(sb.idTableStart, count: UInt64(sb.idCount), what: "id table")
+        if sb.xattrIDTableStart != SquashFS.Superblock.absent {
             // "xattr_table_start (u64): the location of the key/value metadata", first in the xattr area.
             let bytes = try readImage(
                 at: sb.xattrIDTableStart, count: 8, limit: sb.bytesUsed, what: "The xattr id table header")
@@ -67,9 +67,9 @@ extension SquashFS.Reader {
 
     /// Fragment table entry `index`, checked against the data area.
     func fragmentEntry(_ index: UInt32) throws -> FragmentEntry {
-        guard index < superblock.fragmentCount else {
+        guard index < superblock.fragmentEntryCount else {
             throw SquashFS.ReadError(
-                "A file uses fragment \(index), but the image has only \(superblock.fragmentCount) fragments.")
+                "A file uses fragment \(index), but the image has only \(superblock.fragmentEntryCount) fragments.")
         }
         var entry = try lookupEntry(
             tableStart: superblock.fragmentTableStart, index: Int(index), entrySize: 16, what: "fragment")

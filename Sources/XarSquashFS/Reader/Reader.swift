@@ -15,13 +15,15 @@ extension SquashFS {
         static let maximumListingSize = 256 << 20
 
         /// The decoded, checked superblock.
-        public let superblock: Superblock
+        public let superblock: SquashFS.Superblock
         /// The compressor options block, when the image has one.
         public private(set) var compressorOptions: [UInt8]?
         /// Where the image starts in the source (4096 in a `.xar`).
         public let imageOffset: UInt64
 
+        /// Where the bytes come from.
         let source: any ImageSource
+        /// The decompressor for the superblock's compressor.
         private(set) var decompressor: any SquashFS.Decompressor
         /// The uid/gid table, decoded at once (at most 65,535 entries).
         private(set) var ids: [UInt32]
@@ -32,8 +34,11 @@ extension SquashFS {
         /// The first byte after the superblock and the compressor options, where data may start.
         private(set) var dataStart: UInt64
 
+        /// Decoded metadata blocks by position (at most `metadataCacheLimit`).
         var metadataCache: [UInt64: MetadataBlock] = [:]
+        /// Recently decoded fragment blocks, oldest first.
         var fragmentCache: [(start: UInt64, bytes: [UInt8])] = []
+        /// The last data block `readFile` decoded, for small sequential reads.
         var dataBlockCache: (start: UInt64, bytes: [UInt8])?
 
         /// Opens the image that starts at `imageOffset` in `source`; `decompressor` makes the decompressor for the
@@ -47,14 +52,17 @@ extension SquashFS {
         ) throws {
             self.source = source
             self.imageOffset = imageOffset
-            var header = [UInt8](repeating: 0, count: Superblock.size)
+            var header = [UInt8](repeating: 0, count: SquashFS.Superblock.size)
             do {
                 try header.withUnsafeMutableBytes { try source.read(at: imageOffset, into: $0) }
             } catch {
                 throw ReadError("The file is too short for a SquashFS superblock at byte \(imageOffset): \(error)")
             }
-            let superblock = try Superblock(decoding: header)
+            let superblock = try SquashFS.Superblock(decoding: header)
             self.superblock = superblock
+            guard superblock.bytesUsed <= UInt64.max - imageOffset else {
+                throw ReadError("bytes_used (\(superblock.bytesUsed)) is larger than any file can be.")
+            }
             var last = [UInt8](repeating: 0, count: 1)
             do {
                 try last.withUnsafeMutableBytes {
@@ -69,13 +77,13 @@ extension SquashFS {
             self.decompressor = UncompressedOnly()
             ids = []
             directoryTableEnd = superblock.bytesUsed
-            dataStart = UInt64(Superblock.size)
+            dataStart = UInt64(SquashFS.Superblock.size)
             compressorOptions = nil
             metadataCacheReset()
 
             let options: [UInt8]?
-            if superblock.hasCompressorOptions {
-                let block = try metadataBlock(at: UInt64(Superblock.size), end: superblock.inodeTableStart)
+            if superblock.flags.contains(.compressorOptions) {
+                let block = try metadataBlock(at: UInt64(SquashFS.Superblock.size), end: superblock.inodeTableStart)
                 options = block.bytes
                 self.dataStart = block.next
             } else {
@@ -86,7 +94,7 @@ extension SquashFS {
             do {
                 self.decompressor = try decompressor(id, options)
             } catch {
-                throw ReadError("The image's \(id) compression cannot be read: \(error)")
+                throw ReadError("The image's \(id) decompressor cannot be set up: \(error)")
             }
             metadataCacheReset()
             let firstBlocks = try tableFirstBlocks()
@@ -97,6 +105,7 @@ extension SquashFS {
             self.ids = try readIDTable()
         }
 
+        /// Forgets the decoded metadata blocks (after the decompressor changes).
         func metadataCacheReset() { metadataCache.removeAll(keepingCapacity: true) }
 
         /// Reads `count` bytes at `position` in the image, refusing anything outside `position..<limit`.

@@ -1,0 +1,47 @@
+/// Everything `xarbuild python` is asked to put in an image.
+public struct PythonBuildOptions: Sendable {
+    /// An entry point: what a command name runs.
+    public enum EntryPoint: Sendable, Hashable {
+        /// `NAME=module:function` — import `module`, call `function()`, exit with what it returns (console-script
+        /// semantics).
+        case function(name: String, target: String)
+        /// `NAME=module` — run `module` as `python -m module` would.
+        case module(name: String, module: String)
+
+        /// The command name.
+        public var name: String {
+            switch self {
+            case .function(let name, _), .module(let name, _): return name
+            }
+        }
+    }
+
+    /// The CPython installation to bundle: its executable (`/usr/bin/python3.11`, a pyenv `bin/python3`).
+    public var python: String
+    /// The application's source directory, copied to `/app` and put first on `sys.path`.
+    public var source: String?
+    /// The application's own wheels: installed without a lock entry (their hashes are recorded).
+    public var wheels: [String] = []
+    /// The lock of third-party dependencies (`-r`).
+    public var requirements: String?
+    /// The directory holding the locked wheels.
+    public var wheelhouse: String?
+    /// Explicit entry points, in order; the first is the default unless `defaultEntry` says otherwise.
+    public var entryPoints: [EntryPoint] = []
+    /// The entry point run when the image is invoked under a name that is not an entry point.
+    public var defaultEntry: String?
+    /// The source revision to record; from git (the source directory's checkout) when nil.
+    public var revision: String?
+    /// Standard-library parts kept although they are left out by default (`tkinter`, `test`, …).
+    public var keepStdlib: [String] = []
+    /// Remove debug information (`strip --strip-debug`) from the ELF files in the image: a pyenv build's
+    /// libpython carries ~15 MB of it. Symbol tables stay, so tracebacks from native crashes keep their names.
+    public var stripDebugInfo = true
+    /// The build time and the time stamp of every file: `SOURCE_DATE_EPOCH` when set.
+    public var sourceDateEpoch: Int?
+    /// The builder's name and version, recorded in the metadata (`xarbuild 0.1.0`).
+    public var builder: String = "xarbuild 0.1.0"
+
+    /// Options for bundling the interpreter at `python`.
+    public init(python: String) { self.python = python }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import SystemPackage
+import XarFormat
+
+/// `xarbuild python` as a library call: stages the layout in a temporary directory with `PythonStager`, then
+/// writes it as a `.xar` through `XarImageWriter` with the header that starts the bundled interpreter.
+public enum PythonImageBuilder {
+    /// What a build produced, for the one-line summary.
+    public struct Summary: Sendable {
+        /// What staging produced (entry points, interpreter, packages, libraries, metadata).
+        public var staged: PythonStager.Result
+        /// What the image writer produced (sizes, digest).
+        public var image: XarImageSummary
+    }
+
+    /// Builds `output` from `options`. `stagingDirectory`, when given, is used (and kept) instead of a temporary
+    /// directory — for inspecting the layout. `progress` gets short messages; `writeProgress` the writer's bytes.
+    public static func build(
+        _ options: PythonBuildOptions, imageOptions: XarImageOptions, output: String, stagingDirectory: String? = nil,
+        progress: @escaping (String) -> Void = { _ in }, writeProgress: ((Int64, Int64) -> Void)? = nil
+    ) throws -> Summary {
+        let fm = FileManager.default
+        let root: String
+        if var stagingDirectory {
+            if !stagingDirectory.hasPrefix("/") { stagingDirectory = fm.currentDirectoryPath + "/" + stagingDirectory }
+            if fm.fileExists(atPath: stagingDirectory),
+                !((try? fm.contentsOfDirectory(atPath: stagingDirectory))?.isEmpty ?? true)
+            {
+                throw PythonBuildError("The staging directory \(stagingDirectory) is not empty.")
+            }
+            try fm.createDirectory(atPath: stagingDirectory, withIntermediateDirectories: true)
+            root = stagingDirectory
+        } else {
+            root = fm.temporaryDirectory.appendingPathComponent("xarbuild-python-\(UUID().uuidString)").path
+            try fm.createDirectory(atPath: root, withIntermediateDirectories: true)
+        }
+        defer { if stagingDirectory == nil { try? fm.removeItem(atPath: root) } }
+
+        let staged = try PythonStager(options: options, progress: progress).stage(into: root)
+        progress("writing \(output)")
+        var writerOptions = imageOptions
+        writerOptions.sourceDateEpoch = options.sourceDateEpoch ?? imageOptions.sourceDateEpoch ?? 0
+        // Locality: the interpreter and what every start reads come first in the image.
+        writerOptions.sortFirst = ["python/python3", "python/python3._pth", "python/lib", ".xar"]
+        let image = try XarImageWriter.write(
+            directory: FilePath(root), options: writerOptions, to: FilePath(output), executable: true,
+            progress: writeProgress
+        ) { digest in
+            try XarHeader(
+                imageSHA256: digest, buildTime: Int64(staged.buildTime), builder: options.builder,
+                target: staged.launch.target, trampolineNames: staged.launch.trampolineNames,
+                execArgs: staged.launch.argumentsValue
+            ).rendered()
+        }
+        return Summary(staged: staged, image: image)
+    }
+}

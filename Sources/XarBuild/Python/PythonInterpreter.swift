@@ -1,0 +1,105 @@
+import Foundation
+
+/// What the CPython installation being bundled says about itself, asked once at build time.
+///
+/// The interpreter is the authority on its own layout (where the standard library and `lib-dynload` live), its
+/// wheel tags (version, ABI flags, platform, glibc version) and the PEP 508 marker environment, so we run it
+/// with a small `-c` script instead of guessing from paths.
+public struct PythonInterpreter: Sendable {
+    /// The real path of the executable (symlinks resolved).
+    public var executable: String
+    /// `sys.implementation.name`; only `cpython` is supported.
+    public var implementation: String
+    /// `sys.version_info[:3]`.
+    public var version: [Int]
+    /// `sys.abiflags` (`""` for ordinary builds, `"t"` for free-threaded ones).
+    public var abiFlags: String
+    /// `sysconfig.get_platform()`, e.g. `linux-x86_64`.
+    public var platform: String
+    /// The glibc version the interpreter runs against (`2.36`), empty when it is not glibc.
+    public var glibc: String
+    /// The standard library directory (`sysconfig.get_paths()["stdlib"]`).
+    public var stdlib: String
+    /// The directory of the interpreter's shared extension modules (`lib-dynload`).
+    public var libDynload: String
+    /// The values of the PEP 508 environment markers, for lock entries with `; python_version < "3.10"` etc.
+    public var markers: [String: String]
+
+    /// `major.minor`, e.g. `3.11`.
+    public var shortVersion: String { "\(version[0]).\(version[1])" }
+    /// `major.minor.micro`.
+    public var fullVersion: String { version.map(String.init).joined(separator: ".") }
+
+    /// The script the interpreter runs to describe itself; prints one JSON object.
+    static let probeScript = """
+        import json, os, platform, sys, sysconfig
+        v = sys.version_info
+        dyn = [p for p in sys.path if p.rstrip('/').endswith('lib-dynload')]
+        iv = sys.implementation.version
+        ivs = '%d.%d.%d' % (iv.major, iv.minor, iv.micro)
+        if iv.releaselevel != 'final': ivs += iv.releaselevel[0] + str(iv.serial)
+        libc = os.confstr('CS_GNU_LIBC_VERSION') if hasattr(os, 'confstr') else None
+        print(json.dumps({
+          'executable': os.path.realpath(sys.executable),
+          'implementation': sys.implementation.name,
+          'version': [v.major, v.minor, v.micro],
+          'abiflags': getattr(sys, 'abiflags', ''),
+          'platform': sysconfig.get_platform(),
+          'glibc': (libc or '').replace('glibc ', '') if (libc or '').startswith('glibc') else '',
+          'stdlib': sysconfig.get_paths()['stdlib'],
+          'lib_dynload': dyn[0] if dyn else '',
+          'markers': {
+            'os_name': os.name, 'sys_platform': sys.platform, 'platform_machine': platform.machine(),
+            'platform_python_implementation': platform.python_implementation(),
+            'platform_release': platform.release(), 'platform_system': platform.system(),
+            'platform_version': platform.version(),
+            'python_version': '.'.join(platform.python_version_tuple()[:2]),
+            'python_full_version': platform.python_version(),
+            'implementation_name': sys.implementation.name, 'implementation_version': ivs,
+          },
+        }))
+        """
+
+    /// Asks the interpreter at `path` to describe itself, and refuses anything but CPython ≥ 3.9 on glibc Linux.
+    public static func probe(_ path: String) throws -> PythonInterpreter {
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw PythonBuildError("The interpreter \(path) does not exist or is not executable; pass --python PATH.")
+        }
+        let output = try ToolRunner.run([path, "-I", "-S", "-c", probeScript], environment: [:])
+        guard output.status == 0, let data = output.stdout.data(using: .utf8),
+            let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else {
+            throw PythonBuildError(
+                "The interpreter \(path) did not describe itself (is it a CPython ≥ 3.9?): "
+                    + output.stderr.split(separator: "\n").suffix(3).joined(separator: " "))
+        }
+        let interpreter = PythonInterpreter(
+            executable: json["executable"] as? String ?? path,
+            implementation: json["implementation"] as? String ?? "",
+            version: json["version"] as? [Int] ?? [0, 0, 0],
+            abiFlags: json["abiflags"] as? String ?? "",
+            platform: json["platform"] as? String ?? "",
+            glibc: json["glibc"] as? String ?? "",
+            stdlib: json["stdlib"] as? String ?? "",
+            libDynload: json["lib_dynload"] as? String ?? "",
+            markers: json["markers"] as? [String: String] ?? [:])
+        guard interpreter.implementation == "cpython" else {
+            throw PythonBuildError(
+                "The interpreter \(path) is \(interpreter.implementation), not CPython; only CPython can be bundled.")
+        }
+        guard interpreter.version[0] == 3, interpreter.version[1] >= 9 else {
+            throw PythonBuildError(
+                "The interpreter \(path) is Python \(interpreter.fullVersion); CPython 3.9 or newer is required.")
+        }
+        guard interpreter.platform.hasPrefix("linux-"), !interpreter.glibc.isEmpty else {
+            throw PythonBuildError(
+                "The interpreter \(path) is built for \(interpreter.platform) without glibc; only glibc Linux builds can be bundled."
+            )
+        }
+        guard FileManager.default.fileExists(atPath: "\(interpreter.stdlib)/os.py") else {
+            throw PythonBuildError(
+                "The interpreter \(path) reports its standard library at \(interpreter.stdlib), which has no os.py.")
+        }
+        return interpreter
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+
+extension PythonStager {
+    /// Every dependency a wheel declares (for the bundled interpreter, without extras) must be installed too:
+    /// the builder resolves nothing, so an incomplete lock is an error, not a surprise at run time.
+    func checkRequirements(_ installed: [WheelInstaller.Installed], interpreter: PythonInterpreter) throws {
+        let names = Set(installed.map(\.normalizedName))
+        var environment = interpreter.markers
+        environment["extra"] = ""
+        var problems: [String] = []
+        for dist in installed {
+            for (name, marker) in dist.requires where !names.contains(name) {
+                if let marker, !(try EnvironmentMarker.evaluate(marker, environment: environment)) { continue }
+                problems.append(
+                    "\(dist.name) \(dist.version) requires \(name), which is not in the lock; add it and lock its hash."
+                )
+            }
+        }
+        guard problems.isEmpty else { throw PythonBuildError(problems: problems.sorted()) }
+    }
+
+    /// Entry names become file names (symlinks) and targets become Python source: keep both plain.
+    static func validate(_ entry: PythonBuildOptions.EntryPoint) throws {
+        let name = entry.name
+        let nameOK =
+            !name.isEmpty && name != "." && name != ".."
+            && name.unicodeScalars.allSatisfy {
+                CharacterSet.alphanumerics.contains($0) || "._-+".unicodeScalars.contains($0)
+            }
+        guard nameOK else {
+            throw PythonBuildError("The entry point name `\(name)` must be letters, digits, `.`, `_`, `-` or `+`.")
+        }
+        let identifier: (Substring) -> Bool = { part in
+            !part.isEmpty && part.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || $0 == "_" }
+        }
+        switch entry {
+        case .function(_, let target):
+            let pieces = target.split(separator: ":", omittingEmptySubsequences: false)
+            guard pieces.count == 2,
+                pieces[0].split(separator: ".", omittingEmptySubsequences: false).allSatisfy(identifier),
+                pieces[1].split(separator: ".", omittingEmptySubsequences: false).allSatisfy(identifier)
+            else { throw PythonBuildError("The entry point `\(name)=\(target)` is not of the form module:function.") }
+        case .module(_, let module):
+            guard module.split(separator: ".", omittingEmptySubsequences: false).allSatisfy(identifier) else {
+                throw PythonBuildError("The module `\(module)` of entry point \(name) is not a dotted module name.")
+            }
+        }
+    }
+
+    /// Reads the `.pth` files the wheels installed: path lines (relative to site-packages) that exist in the
+    /// image are returned as paths relative to the root; `import` lines are returned for the bootstrap to run,
+    /// except setuptools' `distutils-precedence.pth`, which only matters to `pip`-style installs.
+    func resolvePthFiles(root: String, sitePackages: String) throws -> ([String], [String]) {
+        let directory = "\(root)/\(sitePackages)"
+        var paths: [String] = [], imports: [String] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory).sorted() where name.hasSuffix(".pth")
+        {
+            if name == "distutils-precedence.pth" { continue }
+            let text = (try? String(contentsOfFile: "\(directory)/\(name)", encoding: .utf8)) ?? ""
+            for raw in text.split(separator: "\n") {
+                let line = raw.trimmingCharacters(in: .whitespaces)
+                if line.isEmpty || line.hasPrefix("#") { continue }
+                if line.hasPrefix("import ") || line.hasPrefix("import\t") {
+                    imports.append(line)
+                    continue
+                }
+                let relative = (("\(sitePackages)/\(line)" as NSString).standardizingPath)
+                if !relative.hasPrefix("/"), !relative.hasPrefix(".."),
+                    FileManager.default.fileExists(atPath: "\(root)/\(relative)")
+                {
+                    paths.append(relative)
+                }
+            }
+        }
+        return (paths, imports)
+    }
+
+    /// Writes `text` to `path` with mode 0644.
+    func write(_ text: String, to path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+            throw PythonBuildError("Cannot write \(path).")
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+    }
+
+    /// Compiles every `.py` with the staged interpreter itself (which also proves it starts from the staged tree
+    /// with its bundled libraries) in unchecked-hash mode, so the read-only mount is never written to and the
+    /// bytecode does not depend on time stamps. File names in the bytecode are the image paths (`/python/…`).
+    func compile(root: String, stdlib: String) throws {
+        var directories = [stdlib, ".xar"]
+        if FileManager.default.fileExists(atPath: "\(root)/app") { directories.append("app") }
+        let output = try ToolRunner.run(
+            [
+                "\(root)/python/python3", "-I", "-m", "compileall", "-q", "-f", "--invalidation-mode", "unchecked-hash",
+                "-s", root, "-p", "/",
+            ] + directories.map { "\(root)/\($0)" },
+            environment: [:], directory: root)
+        if output.status != 0 {
+            // compileall reports files it cannot compile (a Python 2 template in a wheel, say) and goes on; the
+            // interpreter not starting at all is fatal.
+            let check = try ToolRunner.run(
+                ["\(root)/python/python3", "-I", "-c", "import encodings, json"], environment: [:])
+            guard check.status == 0 else {
+                throw PythonBuildError(
+                    "The staged interpreter does not start: \(check.stderr.split(separator: "\n").suffix(3).joined(separator: " "))"
+                )
+            }
+            let lines = (output.stdout + output.stderr).split(separator: "\n")
+            for line in lines.prefix(5) { progress("warning: bytecode: \(line)") }
+        }
+    }
+
+    /// The git revision of the source directory's checkout (`+dirty` when it has uncommitted changes), or nil.
+    func gitRevision() -> String? {
+        guard let source = options.source, let git = try? ToolRunner.which("git"),
+            let head = try? ToolRunner.run([git, "-C", source, "rev-parse", "HEAD"]), head.status == 0
+        else { return nil }
+        let dirty = (try? ToolRunner.run([git, "-C", source, "status", "--porcelain"]))?.stdout.isEmpty == false
+        return head.stdout.trimmingCharacters(in: .whitespacesAndNewlines) + (dirty ? "+dirty" : "")
+    }
+
+    /// Gives every file, directory and symlink under `root` the same time stamp, so the image does not depend
+    /// on when it was staged.
+    static func normalizeTimes(root: String, epoch: Int) throws {
+        let output = try ToolRunner.run(["find", root, "-exec", "touch", "-h", "-d", "@\(epoch)", "{}", "+"])
+        guard output.status == 0 else {
+            throw PythonBuildError("Cannot set time stamps under \(root): \(output.stderr)")
+        }
+    }
+}

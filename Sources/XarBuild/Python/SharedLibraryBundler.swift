@@ -1,0 +1,134 @@
+import Foundation
+
+/// Copies into the image the shared libraries the interpreter, `lib-dynload` and the wheels' extension modules
+/// need, and points every ELF file at them with an `$ORIGIN`-relative `RUNPATH`, so nothing needs
+/// `LD_LIBRARY_PATH` (which would leak into every process the application starts).
+///
+/// `ldd` gives each file's whole dependency closure as the host resolves it; libraries already inside the
+/// staged tree (a wheel's own `.libs` directory) and the base set every glibc system has are left alone.
+/// `RUNPATH` is not inherited by dependencies, so each bundled library gets `$ORIGIN` too.
+struct SharedLibraryBundler {
+    /// Sonames never bundled: the glibc family and the GCC runtime every glibc system has (the base of the
+    /// manylinux policies), and the dynamic loader.
+    static let baseLibraries: Set<String> = [
+        "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1",
+        "libresolv.so.2", "libnsl.so.1", "libanl.so.1", "libmvec.so.1", "libBrokenLocale.so.1",
+        "libgcc_s.so.1", "linux-vdso.so.1", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1",
+    ]
+
+    /// The staging root.
+    let root: String
+    /// Where bundled libraries go, relative to the root (`python/lib`).
+    let libraryDirectory: String
+    /// Run `strip --strip-debug` over every ELF file before rewriting search paths.
+    var stripDebugInfo = true
+
+    /// What was bundled: soname → the host file it came from.
+    private(set) var bundled: [String: String] = [:]
+
+    /// Bundles the dependencies of every ELF file under the root and rewrites their `RUNPATH`s.
+    mutating func bundle() throws {
+        let patchelf = try ToolRunner.which("patchelf")
+        let elfFiles = try Self.elfFiles(under: root)
+        guard !elfFiles.isEmpty else { return }
+        // The closure of every file, as the host's loader resolves it.
+        var closure: [String: [(String, String)]] = [:]
+        for batch in stride(from: 0, to: elfFiles.count, by: 64).map({
+            Array(elfFiles[$0..<min($0 + 64, elfFiles.count)])
+        }) {
+            let output = try ToolRunner.run(["ldd"] + batch.map { "\(root)/\($0)" })
+            var current = batch.count == 1 ? batch[0] : ""
+            for line in output.stdout.split(separator: "\n") {
+                if !line.hasPrefix("\t") && line.hasSuffix(":") {
+                    current = String(line.dropLast().dropFirst(root.count + 1))
+                    continue
+                }
+                let text = line.trimmingCharacters(in: .whitespaces)
+                guard let arrow = text.range(of: " => ") else { continue }
+                let soname = String(text[..<arrow.lowerBound])
+                let target = text[arrow.upperBound...].split(separator: " ").first.map(String.init) ?? ""
+                if Self.baseLibraries.contains(soname) || soname.hasPrefix("ld-linux") { continue }
+                if target == "not" {
+                    throw PythonBuildError(
+                        "\(root)/\(current) needs \(soname), which is not installed on this machine; install it or "
+                            + "use a wheel that bundles it.")
+                }
+                closure[current, default: []].append((soname, target))
+            }
+        }
+        let fm = FileManager.default
+        let resolvedRoot = Self.realPath(root)
+        for file in elfFiles.sorted() {
+            for (soname, hostPath) in closure[file] ?? [] {
+                let real = Self.realPath(hostPath)
+                if real.hasPrefix(resolvedRoot + "/") { continue }
+                if bundled[soname] == nil {
+                    let destination = "\(root)/\(libraryDirectory)/\(soname)"
+                    if !fm.fileExists(atPath: destination) {
+                        try fm.createDirectory(atPath: "\(root)/\(libraryDirectory)", withIntermediateDirectories: true)
+                        try fm.copyItem(atPath: real, toPath: destination)
+                        try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: destination)
+                    }
+                    bundled[soname] = real
+                }
+            }
+        }
+        let all = (elfFiles + bundled.keys.map { "\(libraryDirectory)/\($0)" }).sorted()
+        if stripDebugInfo {
+            let strip = try ToolRunner.which("strip")
+            for batch in stride(from: 0, to: all.count, by: 64).map({ Array(all[$0..<min($0 + 64, all.count)]) }) {
+                _ = try ToolRunner.check(
+                    [strip, "--strip-debug", "--preserve-dates"] + batch.map { "\(root)/\($0)" },
+                    failure: "Cannot strip debug information under \(root)")
+            }
+        }
+        // Every ELF file whose own needs include a bundled library, or that carries an absolute search path
+        // (pyenv's interpreter points at its build prefix), gets a relative RUNPATH.
+        for file in Set(all).sorted() {
+            let full = "\(root)/\(file)"
+            let needed = try ToolRunner.check([patchelf, "--print-needed", full], failure: "Cannot read \(full)")
+                .split(separator: "\n").map(String.init)
+            let current = try ToolRunner.check([patchelf, "--print-rpath", full], failure: "Cannot read \(full)")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let kept = current.split(separator: ":").map(String.init).filter { $0.hasPrefix("$ORIGIN") }
+            let needsBundled = needed.contains { bundled[$0] != nil }
+            let hasAbsolute = current.split(separator: ":").contains { !$0.hasPrefix("$ORIGIN") }
+            guard needsBundled || hasAbsolute else { continue }
+            let directory = (file as NSString).deletingLastPathComponent
+            let relative = WheelInstaller.relative(libraryDirectory, to: directory)
+            let mine = relative.isEmpty ? "$ORIGIN" : "$ORIGIN/\(relative)"
+            let runpath = ([needsBundled ? mine : nil].compactMap { $0 } + kept.filter { $0 != mine })
+            if runpath.isEmpty {
+                _ = try ToolRunner.check([patchelf, "--remove-rpath", full], failure: "Cannot rewrite \(full)")
+            } else {
+                _ = try ToolRunner.check(
+                    [patchelf, "--set-rpath", runpath.joined(separator: ":"), full], failure: "Cannot rewrite \(full)")
+            }
+        }
+    }
+
+    /// The path with every symlink resolved (`realpath(3)`); Foundation's `resolvingSymlinksInPath` stops early
+    /// on Linux when a leading directory (`/lib` → `usr/lib`) is itself a link.
+    static func realPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Paths, relative to `root`, of the regular files that start with the ELF magic.
+    static func elfFiles(under root: String) throws -> [String] {
+        var found: [String] = []
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return [] }
+        while let relative = walker.nextObject() as? String {
+            let full = "\(root)/\(relative)"
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: full),
+                attributes[.type] as? FileAttributeType == .typeRegular,
+                let handle = FileHandle(forReadingAtPath: full)
+            else { continue }
+            let magic = try handle.read(upToCount: 4) ?? Data()
+            try? handle.close()
+            if magic == Data([0x7f, 0x45, 0x4c, 0x46]) { found.append(relative) }
+        }
+        return found.sorted()
+    }
+}

@@ -1,0 +1,139 @@
+public import ArgumentParser
+import Foundation
+import XarBuild
+
+/// `xarbuild python`: an application, its own CPython and its pinned wheels in one `.xar`.
+///
+/// Argument parsing and terminal output only; the work is `XarBuild.PythonImageBuilder`.
+public struct PythonCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "python",
+        abstract: "Build a .xar holding a Python application, its interpreter and its locked wheels.",
+        discussion: """
+            No resolution and no network: every package in the lock must be in the wheelhouse as a wheel for the
+            bundled interpreter, with a hash the lock allows. See docs/python.md.
+            """)
+
+    @Option(name: .long, help: "The CPython (3.9 or newer) to bundle, e.g. /usr/bin/python3.11.")
+    var python: String = "python3"
+
+    @Option(name: .long, help: "The application's source directory (copied to /app, first on sys.path).")
+    var source: String?
+
+    @Option(name: .long, help: "The application's own wheel (repeatable); its console scripts become entry points.")
+    var wheel: [String] = []
+
+    @Option(name: [.customShort("r"), .long], help: "The lock: pinned name==version lines with --hash=sha256: values.")
+    var requirements: String?
+
+    @Option(name: .long, help: "The directory holding the locked wheels.")
+    var wheelhouse: String?
+
+    @Option(name: .customLong("entry-point"), help: "NAME=module:function (repeatable; the first is the default).")
+    var entryPoints: [String] = []
+
+    @Option(name: .customLong("module"), help: "[NAME=]MODULE: an entry point that runs MODULE like python -m.")
+    var modules: [String] = []
+
+    @Option(name: .customLong("default"), help: "The entry point run when invoked under another name.")
+    var defaultEntry: String?
+
+    @Option(name: .long, help: "The source revision to record (default: from git in --source).")
+    var revision: String?
+
+    @Option(name: .customLong("keep-stdlib"), help: "A standard-library part to keep (test, tkinter, idlelib, …).")
+    var keepStdlib: [String] = []
+
+    @Flag(name: .customLong("no-strip"), help: "Keep debug information in the bundled ELF files.")
+    var noStrip = false
+
+    @Option(name: .customLong("staging-dir"), help: "Stage the layout here (must be empty) and keep it.")
+    var stagingDirectory: String?
+
+    @OptionGroup(title: "Image")
+    var image: BuildOptions
+
+    @Option(name: .shortAndLong, help: "The .xar to write.")
+    var output: String
+
+    public init() {}
+
+    public func run() throws {
+        var options = PythonBuildOptions(python: try Self.resolve(python))
+        options.source = source
+        options.wheels = wheel
+        options.requirements = requirements
+        options.wheelhouse = wheelhouse
+        options.defaultEntry = defaultEntry
+        options.revision = revision
+        options.keepStdlib = keepStdlib
+        options.stripDebugInfo = !noStrip
+        options.builder = "xarbuild \(XarVersion.current)"
+        if let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"] {
+            guard let value = Int(epoch), value >= 0 else {
+                throw ValidationError("SOURCE_DATE_EPOCH=\(epoch) is not a number of seconds.")
+            }
+            options.sourceDateEpoch = value
+        }
+        for spec in entryPoints {
+            guard let eq = spec.firstIndex(of: "=") else {
+                throw ValidationError("--entry-point \(spec) is not NAME=module:function.")
+            }
+            options.entryPoints.append(
+                .function(name: String(spec[..<eq]), target: String(spec[spec.index(after: eq)...])))
+        }
+        for spec in modules {
+            if let eq = spec.firstIndex(of: "=") {
+                options.entryPoints.append(
+                    .module(name: String(spec[..<eq]), module: String(spec[spec.index(after: eq)...])))
+            } else {
+                options.entryPoints.append(.module(name: String(spec.split(separator: ".").last ?? ""), module: spec))
+            }
+        }
+        let terminal = isatty(2) != 0
+        let progress: (String) -> Void = { message in
+            if message.hasPrefix("warning:") {
+                FileHandle.standardError.write(Data("xarbuild: \(message)\n".utf8))
+            } else if terminal {
+                FileHandle.standardError.write(Data("\r\u{1b}[K\(message)".utf8))
+            }
+        }
+        let writeProgress: ((Int64, Int64) -> Void)? =
+            terminal
+            ? { done, total in
+                let percent = total > 0 ? done * 100 / total : 100
+                FileHandle.standardError.write(Data("\r\u{1b}[Kwriting image \(percent)%".utf8))
+            } : nil
+        let summary: PythonImageBuilder.Summary
+        do {
+            summary = try PythonImageBuilder.build(
+                options,
+                imageOptions: XarImageOptions(
+                    compression: image.choice, blockSize: image.blockSize.bytes,
+                    threads: image.threads ?? XarImageOptions.allCores),
+                output: output, stagingDirectory: stagingDirectory,
+                progress: progress, writeProgress: writeProgress)
+        } catch let error as PythonBuildError {
+            if terminal { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
+            for line in error.problems { FileHandle.standardError.write(Data("xarbuild: error: \(line)\n".utf8)) }
+            throw ExitCode(1)
+        }
+        if terminal { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
+        let staged = summary.staged
+        let megabytes = String(format: "%.1f", Double(summary.image.outputBytes) / 1_000_000)
+        print(
+            "\(output): \(megabytes) MB, Python \(staged.interpreter.fullVersion), \(staged.packages.count) packages, "
+                + "\(staged.bundledLibraries.count) bundled libraries, entry points: "
+                + staged.entryPoints.map(\.name).joined(separator: ", ") + " (default \(staged.entryPoints[0].name))")
+    }
+
+    /// `--python python3.11` may name a program in PATH.
+    static func resolve(_ python: String) throws -> String {
+        if python.contains("/") { return python }
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(dir)/\(python)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw ValidationError("--python \(python) is not found in PATH; pass the interpreter's path.")
+    }
+}

@@ -1,0 +1,103 @@
+public import ArgumentParser
+import Foundation
+import struct SystemPackage.Errno
+import XarMount
+import XarSystem
+
+/// `xarctl extract FILE.xar DIR`: unpacks the image without FUSE, atomically.
+///
+/// The tree is written into a fresh temporary directory next to `DIR` by the launcher's own extractor (the
+/// no-FUSE fallback's code), flushed, then renamed to `DIR`: `DIR` either appears complete or not at all. Entries
+/// that would land outside it (names with `/`, `.`, `..`) are refused by the reader and the extractor.
+public struct XarctlExtract: ParsableCommand {
+    /// Help text.
+    public static let configuration = CommandConfiguration(
+        commandName: "extract",
+        abstract: "Unpack a .xar's image into a new directory, without FUSE.",
+        discussion: """
+            DIR must not exist, or be an empty directory. Regular files, directories, symlinks, hard links and \
+            FIFOs are restored with their modes and modification times; device nodes and sockets are skipped.
+
+            Example:
+              xarctl extract tool.xar /tmp/tool && ls /tmp/tool
+            """
+    )
+
+    @Argument(help: "The .xar file.")
+    public var file: String
+
+    @Argument(help: "The directory to create.")
+    public var directory: String
+
+    /// Creates the command; ArgumentParser calls this.
+    public init() {}
+
+    /// Extracts into a temporary sibling of `directory`, then renames it into place.
+    public func run() throws {
+        let image = try XarImageFile(path: file)
+        let reader = try image.reader()
+        var destination = directory
+        while destination.count > 1 && destination.hasSuffix("/") { destination.removeLast() }
+        let url = URL(fileURLWithPath: destination)
+        let name = url.lastPathComponent
+        let parentPath = url.deletingLastPathComponent().path
+        try Self.checkDestination(destination)
+
+        let parent: XarSystem.FileDescriptor
+        do {
+            parent = try XarSystem.FileDescriptor.open(parentPath, flags: O_RDONLY | O_DIRECTORY)
+        } catch {
+            throw CommandFailure(path: parentPath, "cannot be opened: \(CommandFailure.reason(error)).")
+        }
+        var template = Array("\(parentPath)/.\(name).xarctl-XXXXXX".utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+            throw CommandFailure(
+                path: parentPath, "cannot hold a temporary directory: \(String(cString: strerror(errno))).")
+        }
+        let temporaryPath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let temporaryName = String(temporaryPath.split(separator: "/").last ?? "")
+        do {
+            let tree: XarSystem.FileDescriptor
+            do {
+                tree = try XarSystem.FileDescriptor.open(
+                    temporaryName, flags: O_RDONLY | O_DIRECTORY, relativeTo: parent)
+            } catch {
+                throw CommandFailure(path: temporaryPath, "cannot be opened: \(CommandFailure.reason(error)).")
+            }
+            do {
+                try ImageExtractor.extract(reader, into: tree.rawValue)
+            } catch {
+                throw CommandFailure(path: file, "\(error)")
+            }
+            do {
+                try TreeRemoval.syncFileSystem(of: tree.rawValue)
+            } catch {
+                throw CommandFailure(path: temporaryPath, "cannot be flushed: \(CommandFailure.reason(error)).")
+            }
+            guard renameat(parent.rawValue, temporaryName, parent.rawValue, name) == 0 else {
+                throw CommandFailure(
+                    path: destination, "cannot be created: \(String(cString: strerror(errno))) (is it new or empty?).")
+            }
+        } catch {
+            try? TreeRemoval.remove(temporaryName, in: parent.rawValue)
+            throw error
+        }
+        print("\(file): extracted into \(destination)")
+    }
+
+    /// `destination` must not exist, or be an empty directory (which the rename replaces).
+    private static func checkDestination(_ destination: String) throws {
+        var info = stat()
+        guard lstat(destination, &info) == 0 else {
+            if errno == ENOENT { return }
+            throw CommandFailure(path: destination, "cannot be checked: \(String(cString: strerror(errno))).")
+        }
+        let isEmptyDirectory =
+            info.st_mode & S_IFMT == S_IFDIR
+            && ((try? FileManager.default.contentsOfDirectory(atPath: destination).isEmpty) ?? false)
+        guard isEmptyDirectory else {
+            throw CommandFailure(
+                path: destination, "already exists and is not an empty directory; extract into a new directory.")
+        }
+    }
+}

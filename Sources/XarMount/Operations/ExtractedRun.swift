@@ -1,0 +1,38 @@
+internal import Glibc
+internal import XarSystem
+
+/// `xarctl run`: runs a `.xar` from its extracted copy in the `ExtractionCache`, never through FUSE (for
+/// containers without `/dev/fuse`, and for debugging an image without a mount). The launcher's fallback, chosen
+/// on purpose: the same cache, the same key, the same argument rules.
+public enum ExtractedRun {
+    /// Execs the image's target from the extracted tree with `arguments` after it; returns only by throwing.
+    /// Says on stderr when it extracted (not when `quiet`).
+    public static func run(imagePath: String, arguments: [String], quiet: Bool) throws(OperationError) -> Never {
+        do { try runExtracted(imagePath, arguments, quiet: quiet) } catch { throw OperationError(error) }
+    }
+
+    static func runExtracted(_ imagePath: String, _ arguments: [String], quiet: Bool) throws(LaunchError) -> Never {
+        let image: FileDescriptor
+        do { image = try FileDescriptor.open(imagePath, flags: O_RDONLY) } catch {
+            throw LaunchError(.badImage, "cannot open \(imagePath): \(error)")
+        }
+        let header = try Launcher.readHeader(image, path: imagePath)
+        let key = ExtractionCache.key(digest: header.digest, uuid: header.uuid)
+        var extracted = false
+        let tree = try ExtractionCache.tree(image: image, offset: header.offset, key: key, imagePath: imagePath) {
+            _ in extracted = true
+        }
+        // Said after the extraction succeeded, so a corrupt image gives one line, the error.
+        if extracted && !quiet {
+            let line = "xarctl: extracted \(imagePath) into \(tree)\n"
+            line.utf8CString.withUnsafeBufferPointer { _ = write(2, $0.baseAddress, $0.count - 1) }
+        }
+        _ = consume image
+        let target = TargetArguments(
+            header: header, root: tree, invokedPath: imagePath, userArguments: arguments[...])
+        let error = Exec.replace(path: target.path, arguments: target.argv)
+        throw LaunchError(
+            .execFailed,
+            "cannot execute \(target.path): \(error); check that XAREXEC_TARGET names an executable file in the image")
+    }
+}

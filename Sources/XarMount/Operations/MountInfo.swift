@@ -1,0 +1,69 @@
+internal import Glibc
+
+/// The mount table as this process sees it (`/proc/self/mountinfo`): which paths are mount points and of which
+/// file system type, read without touching any mount (so a stopped FUSE server cannot block us).
+struct MountInfo {
+    /// One mount: its file system type (`fuse.xarfs` for ours) and source (`xarfs:IMAGE`).
+    struct Entry {
+        var type: String
+        var source: String
+    }
+
+    /// Mount point → entry; a path mounted more than once keeps the last (topmost) entry.
+    var entries: [String: Entry] = [:]
+
+    /// Reads `/proc/self/mountinfo`.
+    ///
+    /// Line format (proc(5)): `ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER`;
+    /// spaces, tabs, newlines and backslashes in paths are written as `\ooo` octal escapes.
+    static func current() -> MountInfo {
+        var info = MountInfo()
+        for line in readFile("/proc/self/mountinfo").split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 7, let dash = fields.firstIndex(of: "-"), dash + 2 < fields.count else { continue }
+            info.entries[unescape(fields[4])] = Entry(
+                type: String(fields[dash + 1]), source: unescape(fields[dash + 2]))
+        }
+        return info
+    }
+
+    /// The mount points of our servers (`fuse.xarfs`).
+    var xarfsMountPoints: [String] {
+        entries.filter { $0.value.type == "fuse.xarfs" }.map(\.key)
+    }
+
+    /// Undoes the kernel's `\ooo` escapes.
+    static func unescape(_ field: Substring) -> String {
+        var bytes: [UInt8] = []
+        let raw = Array(field.utf8)
+        var i = 0
+        while i < raw.count {
+            if raw[i] == UInt8(ascii: "\\"), i + 4 <= raw.count,
+                let value = UInt8(String(decoding: raw[(i + 1)..<(i + 4)], as: UTF8.self), radix: 8)
+            {
+                bytes.append(value)
+                i += 4
+            } else {
+                bytes.append(raw[i])
+                i += 1
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The whole text of a small file, empty when it cannot be read.
+    static func readFile(_ path: String) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes += chunk[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

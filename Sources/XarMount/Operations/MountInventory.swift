@@ -1,0 +1,183 @@
+internal import Glibc
+internal import XarSystem
+
+/// Every `.xar` mount of this user (of every user, for root): the mount roots' `uid-<uid>` directories walked
+/// entry by entry, joined with the mount table and the servers' state files.
+///
+/// It uses the launcher's own rules (`MountLocation` for the roots, `ServerState`, `MountTable.isDead`,
+/// `ProcessStatus`, `ProcScan`), never a second copy of them, and it never touches a mount before it knows the
+/// server is not stopped: everything it needs comes from `/proc`, the state file and one `statfs`.
+public enum MountInventory {
+    /// The mount roots searched: `$XAR_MOUNT_ROOT` when set (then only it), else the launcher's defaults
+    /// (`/mnt/xarfuse`, `$XDG_RUNTIME_DIR`, `/dev/shm`); without `XAR_MOUNT_ROOT`, mounts under a header's own
+    /// `MOUNT_ROOT` are found through the mount table too.
+    public static func roots() -> [String] {
+        if let explicit = getenv("XAR_MOUNT_ROOT"), explicit.pointee != 0 { return [String(cString: explicit)] }
+        return MountLocation.defaultRoots()
+    }
+
+    /// A user directory to look in.
+    struct UserDirectory: Hashable {
+        /// Its canonical path.
+        var path: String
+        /// The uid in its name.
+        var uid: UInt32
+    }
+
+    /// All mounts and leftovers, sorted by mount point; `users` and `idleSeconds` are filled in only when
+    /// `withUsers` (a pass over every process in `/proc`).
+    public static func records(withUsers: Bool = true) -> [MountRecord] {
+        let info = MountInfo.current()
+        var result: [MountRecord] = []
+        for directory in userDirectories(info) {
+            for name in managedNames(in: directory.path) {
+                result.append(record(name: name, in: directory, info: info))
+            }
+        }
+        // One pass over /proc for every mount: reading each process's maps once per mount would take seconds.
+        let mounted = result.filter { $0.status != .leftover }.map(\.mountPoint)
+        guard withUsers else { return result.sorted { $0.mountPoint < $1.mountPoint } }
+        let usage = mounted.isEmpty ? [:] : ProcScan.users(ofAny: mounted)
+        for index in result.indices {
+            result[index].users = (usage[result[index].mountPoint] ?? []).map(describe)
+            // A server with idle timeout 0 runs no usage monitor, so nothing records its last use.
+            if result[index].status == .live, result[index].users.isEmpty, !result[index].pinned,
+                result[index].idleTimeout != 0
+            {
+                result[index].idleSeconds = max(0, Int(Int64(time(nil)) - result[index].lastUse))
+            }
+        }
+        return result.sorted { $0.mountPoint < $1.mountPoint }
+    }
+
+    /// The record for the mount point `path` (spelled any way that resolves to the same place), or nil; without
+    /// its users.
+    public static func record(at path: String) -> MountRecord? {
+        let wanted = canonical(path)
+        return records(withUsers: false).first { $0.mountPoint == wanted }
+    }
+
+    /// The user directories under the roots that this user may look at, plus, unless `XAR_MOUNT_ROOT` narrows
+    /// the search to one root, the parents of every `xarfs` mount in the table (images with their own
+    /// `MOUNT_ROOT`).
+    static func userDirectories(_ info: MountInfo) -> [UserDirectory] {
+        let me = geteuid()
+        var found = Set<UserDirectory>()
+        func consider(_ path: String) {
+            let name = path.split(separator: "/").last.map(String.init) ?? ""
+            guard name.hasPrefix("uid-"), let uid = UInt32(name.dropFirst(4)), me == 0 || uid == me else { return }
+            var st = stat()
+            guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFDIR, st.st_uid == uid else { return }
+            found.insert(UserDirectory(path: canonical(path), uid: uid))
+        }
+        for root in roots() {
+            let base = root.hasSuffix("/") ? String(root.dropLast()) : root
+            if me == 0 {
+                forEachEntry(of: base) { consider(base + "/" + $0) }
+            } else {
+                consider(base + "/uid-\(me)")
+            }
+        }
+        let narrowed = getenv("XAR_MOUNT_ROOT").map { $0.pointee != 0 } ?? false
+        for mountPoint in narrowed ? [] : info.xarfsMountPoints {
+            guard let slash = mountPoint.lastIndex(of: "/") else { continue }
+            consider(String(mountPoint[..<slash]))
+        }
+        return found.sorted { $0.path < $1.path }
+    }
+
+    /// The mount names in `directory`: `<hex UUID>-ns-<digits>` (or a bare UUID), from the mount directory itself
+    /// or its `.lock`, `.state`, `.pin` siblings. Anything else in the directory is not ours to judge.
+    static func managedNames(in directory: String) -> [String] {
+        var names = Set<String>()
+        forEachEntry(of: directory) { entry in
+            var base = Substring(entry)
+            for suffix in [".lock", ".state", ".pin"] where base.hasSuffix(suffix) {
+                base = base.dropLast(suffix.count)
+                break
+            }
+            if isMountName(base) { names.insert(String(base)) }
+        }
+        return names.sorted()
+    }
+
+    /// True for `<hex>-ns-<digits>` or `<hex>`, the names `MountLocation` gives mount points.
+    static func isMountName(_ name: Substring) -> Bool {
+        let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+        let isHex = { (part: Substring) in !part.isEmpty && part.allSatisfy { $0.isHexDigit && !$0.isUppercase } }
+        if parts.count == 1 { return isHex(parts[0]) }
+        return parts.count == 3 && isHex(parts[0]) && parts[1] == "ns" && !parts[2].isEmpty
+            && parts[2].allSatisfy(\.isNumber)
+    }
+
+    /// Builds the record of `name` in `directory`.
+    static func record(name: String, in directory: UserDirectory, info: MountInfo) -> MountRecord {
+        let mountPoint = directory.path + "/" + name
+        var files: [String] = []
+        var stateTime: Int64?
+        for suffix in ["", ".lock", ".state", ".pin"] {
+            var st = stat()
+            guard lstat(mountPoint + suffix, &st) == 0 else { continue }
+            files.append(suffix.isEmpty ? "dir" : String(suffix.dropFirst()))
+            if suffix == ".state" { stateTime = Int64(st.st_mtim.tv_sec) }
+        }
+        let state = XarMount.ServerState.read(from: mountPoint + ".state")
+        let pinned = files.contains("pin")
+        var record = MountRecord(
+            name: name, mountPoint: mountPoint, uid: directory.uid, status: .leftover,
+            image: state?.imagePath ?? "", uuid: state?.uuid ?? String(name.split(separator: "-").first ?? ""),
+            digest: state?.digest ?? "", serverPid: state?.pid, started: state?.started,
+            idleTimeout: state?.idleTimeout, readSource: state?.readSource ?? "", users: [], pinned: pinned,
+            idleSeconds: nil, files: files)
+        guard let entry = info.entries[mountPoint] else { return record }
+        guard entry.type == "fuse.xarfs" else {
+            record.status = .foreign
+            return record
+        }
+        if record.image.isEmpty, entry.source.hasPrefix("xarfs:") { record.image = String(entry.source.dropFirst(6)) }
+        if let pid = state?.pid, ProcessStatus.read(pid: pid)?.state == .stopped {
+            record.status = .stopped
+        } else {
+            record.status = XarMount.MountTable.isDead(mountPoint) ? .dead : .live
+        }
+        record.lastUse = stateTime ?? state?.started ?? Int64(time(nil))
+        return record
+    }
+
+    /// The processes using the tree at `path` (canonical), with their command names.
+    public static func users(of path: String) -> [MountRecord.User] {
+        ProcScan.users(of: path).map(describe)
+    }
+
+    /// A `/proc` user with its command name.
+    static func describe(_ user: ProcScan.User) -> MountRecord.User {
+        MountRecord.User(
+            pid: user.pid, command: ProcessStatus.read(pid: user.pid)?.name ?? "?", uses: user.uses.map(\.description))
+    }
+
+    /// `path` with its parent's symlinks resolved and the last component kept as is, so that a mount point is
+    /// never resolved itself (that would send a request to its server): the spelling `/proc` uses.
+    public static func canonical(_ path: String) -> String {
+        var trimmed = path
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return canonical("./" + trimmed) }
+        let parent = slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
+        let name = trimmed[trimmed.index(after: slash)...]
+        guard let resolved = realpath(parent, nil) else { return trimmed }
+        defer { free(resolved) }
+        let base = String(cString: resolved)
+        return base == "/" ? "/\(name)" : "\(base)/\(name)"
+    }
+
+    /// Calls `body` with each name in `directory` but `.` and `..`.
+    static func forEachEntry(of directory: String, _ body: (String) -> Void) {
+        guard let stream = opendir(directory) else { return }
+        defer { closedir(stream) }
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            if name != "." && name != ".." { body(name) }
+        }
+    }
+}

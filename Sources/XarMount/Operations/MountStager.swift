@@ -1,0 +1,60 @@
+internal import Glibc
+internal import XarSystem
+
+/// `xarctl mount`: the launcher's cold path without the exec. Mounts an image if it is not mounted yet and
+/// returns the mount path; with `pin`, leaves `<mount>.pin` so the server keeps it mounted until
+/// `xarctl unmount`.
+///
+/// Every step is the launcher's own function (`Launcher.readHeader`, `MountLocation`, `Launcher.openLock`,
+/// `MountProbe`, `Launcher.removeDeadMount`, `Launcher.mount`), in the launcher's order, so a staged mount is
+/// exactly the mount the next launch finds.
+public enum MountStager {
+    /// Mounts `imagePath` (if needed) and returns its mount path.
+    public static func mount(imagePath: String, pin: Bool) throws(OperationError) -> String {
+        do { return try stage(imagePath, pin: pin) } catch { throw OperationError(error) }
+    }
+
+    static func stage(_ imagePath: String, pin: Bool) throws(LaunchError) -> String {
+        let image: FileDescriptor
+        do { image = try FileDescriptor.open(imagePath, flags: O_RDONLY) } catch {
+            throw LaunchError(.badImage, "cannot open \(imagePath): \(error)")
+        }
+        let header = try Launcher.readHeader(image, path: imagePath)
+        let location = try MountLocation(header: header)
+        let lock = try Launcher.openLock(location)
+        var probe = try MountProbe.probe(location, header: header)
+        if !probe.isLive {
+            if let reason = FuseAvailability.unavailableReason() {
+                throw LaunchError(
+                    .noFuse,
+                    "cannot mount \(imagePath): FUSE is unavailable (\(reason)); run it from an extracted copy with "
+                        + "xarctl run \(imagePath)")
+            }
+            try Launcher.take(lock, .exclusive, location)
+            probe = try MountProbe.probe(location, header: header)
+            if probe.isDead { try Launcher.removeDeadMount(location) }
+            if !probe.isLive {
+                try Launcher.mount(location, header: header, image: image, imagePath: imagePath)
+                probe = try MountProbe.probe(location, header: header)
+            }
+        }
+        guard probe.isLive else {
+            throw LaunchError(
+                .serverFailed, "the FUSE server reported \(location.mountPoint) mounted, but it is not; see xarctl list"
+            )
+        }
+        if pin {
+            // Written while the lock is held, so the server cannot unmount between the mount and the pin.
+            let fd = openat(
+                location.userDirectory.rawValue, location.name + ".pin", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+                0o600)
+            guard fd >= 0 else {
+                throw LaunchError(
+                    .unsafePath, "cannot create \(location.mountPoint).pin: \(String(cString: strerror(errno)))")
+            }
+            close(fd)
+        }
+        _ = consume lock
+        return location.mountPoint
+    }
+}
