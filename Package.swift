@@ -84,7 +84,7 @@ let package = Package(
         .target(
             name: "XarBuild",
             dependencies: [
-                "XarFormat", "XarSquashFS", "XarCompression", "XarSystem", "CZlib",
+                "XarFormat", "XarSquashFS", "XarCompression", "XarSystem", "CZlib", "CXattr",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict

@@ -8,6 +8,8 @@ import XarSquashFS
 /// directories in, the umask, the locale or the time zone.
 struct DirectoryScanner {
     var keepOwners: Bool
+    /// Collect each node's extended attributes (those SquashFS can store).
+    var keepXattrs: Bool = false
     var sourceDateEpoch: Int?
     /// The relative paths whose node indices the caller wants back (the `sortFirst` list); only these are
     /// kept, since a map of every path costs ~200 bytes per file.
@@ -20,14 +22,19 @@ struct DirectoryScanner {
         var nodesByPath: [String: Int]
         var inputBytes: UInt64
         var fileCount: Int
+        /// The names of extended attributes left out (namespaces SquashFS cannot store), sorted, each once.
+        var skippedXattrs: Set<String> = []
     }
 
     func scan(_ root: String) throws -> Result {
         let st = try lstatOrThrow(root)
+        var skipped: Set<String> = []
         guard st.st_mode & S_IFMT == S_IFDIR else { throw XarBuildError.notADirectory(path: root) }
         var result = Result(
-            tree: SquashFS.Tree(root: node(.directory, st)), nodesByPath: [:], inputBytes: 0, fileCount: 0)
+            tree: SquashFS.Tree(root: try node(.directory, st, root, &skipped)), nodesByPath: [:], inputBytes: 0,
+            fileCount: 0)
         var hardLinks: [HardLinkKey: Int] = [:]
+        result.skippedXattrs = skipped
         try scanDirectory(root, relative: "", index: SquashFS.Tree.root, into: &result, hardLinks: &hardLinks)
         return result
     }
@@ -69,7 +76,8 @@ struct DirectoryScanner {
             case S_IFIFO: kind = .fifo
             default: kind = .socket
             }
-            let child = result.tree.add(node(kind, st), named: name, in: index)
+            let child = result.tree.add(
+                try node(kind, st, childPath, &result.skippedXattrs), named: name, in: index)
             if wantedPaths.contains(childRelative) { result.nodesByPath[childRelative] = child }
             if type != S_IFDIR, st.st_nlink > 1 { hardLinks[key] = child }
             if type == S_IFDIR {
@@ -79,12 +87,20 @@ struct DirectoryScanner {
         }
     }
 
-    private func node(_ kind: SquashFS.Node.Kind, _ st: stat) -> SquashFS.Node {
+    private func node(_ kind: SquashFS.Node.Kind, _ st: stat, _ path: String, _ skipped: inout Set<String>) throws
+        -> SquashFS.Node
+    {
         var mtime = Int(st.st_mtim.tv_sec)
         if let sourceDateEpoch { mtime = min(mtime, sourceDateEpoch) }
-        return SquashFS.Node(
+        var node = SquashFS.Node(
             kind, permissions: UInt16(st.st_mode & 0o7777), uid: keepOwners ? st.st_uid : 0,
             gid: keepOwners ? st.st_gid : 0, mtime: UInt32(clamping: max(0, mtime)))
+        if keepXattrs {
+            let (kept, left) = try XattrReader.read(path)
+            node.xattrs = kept
+            skipped.formUnion(left)
+        }
+        return node
     }
 
     /// The names in a directory, sorted by their bytes (the order SquashFS stores them in).

@@ -52,4 +52,21 @@ public struct XarImageSummary: Sendable, Codable, Equatable {
     public var sha256: String
     /// Wall time of the build.
     public var seconds: Double
+    /// With `keepXattrs`: the attribute names left out because SquashFS cannot store their namespace (such
+    /// as `system.posix_acl_access`), sorted, each once. Nil when none were.
+    public var skippedXattrs: [String]?
+
+    /// A summary with the given figures.
+    public init(
+        inputBytes: Int64, imageBytes: Int64, outputBytes: Int64, fileCount: Int, sha256: String, seconds: Double,
+        skippedXattrs: [String]? = nil
+    ) {
+        self.inputBytes = inputBytes
+        self.imageBytes = imageBytes
+        self.outputBytes = outputBytes
+        self.fileCount = fileCount
+        self.sha256 = sha256
+        self.seconds = seconds
+        self.skippedXattrs = skippedXattrs
+    }
 }

@@ -28,7 +28,8 @@ public enum XarImageWriter {
             wanted.append(String(p))
         }
         let scanner = DirectoryScanner(
-            keepOwners: options.keepOwners, sourceDateEpoch: options.sourceDateEpoch, wantedPaths: Set(wanted))
+            keepOwners: options.keepOwners, keepXattrs: options.keepXattrs, sourceDateEpoch: options.sourceDateEpoch,
+            wantedPaths: Set(wanted))
         let scan = try scanner.scan(directory.string)
         let compressor: (any SquashFS.Compressor)?
         do {
@@ -61,7 +62,8 @@ public enum XarImageWriter {
             return XarImageSummary(
                 inputBytes: total, imageBytes: Int64(summary.imageBytes),
                 outputBytes: Int64(summary.imageBytes) + Int64(headerSize), fileCount: scan.fileCount,
-                sha256: digest, seconds: now() - started)
+                sha256: digest, seconds: now() - started,
+                skippedXattrs: scan.skippedXattrs.isEmpty ? nil : scan.skippedXattrs.sorted())
         } catch {
             file.discard()
             throw error

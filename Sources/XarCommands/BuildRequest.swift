@@ -31,6 +31,11 @@ struct BuildRequest {
         } catch {
             throw CommandFailure(path: output, "\(error)")
         }
+        if let skipped = summary.skippedXattrs {
+            ToolMain.printError(
+                "xarbuild: note: \(directory): extended attributes SquashFS cannot store were dropped: "
+                    + skipped.joined(separator: ", ") + ".")
+        }
         return BuildReport(
             input: directory, output: output, inputBytes: summary.inputBytes, outputBytes: summary.outputBytes,
             ratio: summary.inputBytes > 0 ? Double(summary.outputBytes) / Double(summary.inputBytes) : 0,

@@ -85,13 +85,8 @@ public struct XarbuildDir: ParsableCommand {
     /// Builds the file.
     public func run() throws {
         try BuildInput.check(directory: directory, executable: executable.map(Self.normalized))
-        // The writer cannot store xattrs yet: refuse --xattrs rather than drop what was asked for, and
-        // without it say once that they were dropped.
-        let hasXattrs = BuildInput.hasXattrs(under: directory)
-        if hasXattrs && options.xattrs {
-            throw CommandFailure(
-                path: directory, "has extended attributes, and this xarbuild cannot store them yet (drop --xattrs).")
-        }
+        // With --xattrs they are kept; without it, say once that they were dropped.
+        let hasXattrs = !options.xattrs && BuildInput.hasXattrs(under: directory)
         let sortFirst = try sortFile()
         let epoch = try BuildInput.sourceDateEpoch()
         let buildTime = epoch.map(Int64.init) ?? Int64(Date().timeIntervalSince1970)

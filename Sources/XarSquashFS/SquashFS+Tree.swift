@@ -61,6 +61,9 @@ extension SquashFS {
         public var gid: UInt32
         /// Seconds since the epoch.
         public var mtime: UInt32
+        /// The extended attributes, sorted by name bytes; each name has the `user.`, `trusted.` or `security.`
+        /// prefix. Nodes with any get extended inodes; identical sets are stored once.
+        public var xattrs: [ExtendedAttribute] = []
         /// The entries of a directory, in any order (the writer sorts them by raw bytes).
         public internal(set) var entries: [Entry] = []
 

@@ -92,11 +92,17 @@ extension SquashFS.Writer {
             dir,
             .directory(
                 blockStart: start.block, linkCount: 2 + subdirectories, fileSize: size, blockOffset: start.offset,
-                parent: parent, index: index, xattr: nil))
+                parent: parent, index: index, xattr: try xattrID(dir)))
+    }
+
+    /// The xattr id of `node`'s attributes, nil when it has none.
+    private func xattrID(_ node: Int) throws -> UInt32? {
+        try xattrTable.id(of: tree.nodes[node].xattrs.sorted { $0.name.lexicographicallyPrecedes($1.name) })
     }
 
     private func writeLeaf(_ node: Int) throws -> UInt64 {
         let links = linkCounts[node]
+        let xattr = try xattrID(node)
         switch tree.nodes[node].kind {
         case .directory:
             preconditionFailure("directories are written by writeDirectory")
@@ -105,25 +111,25 @@ extension SquashFS.Writer {
                 preconditionFailure("every file's data is written before the inodes")
             }
             let start = data.start ?? 0
-            let extended = size >= 1 << 32 || start >= 1 << 32 || links > 1 || data.sparse > 0
+            let extended = size >= 1 << 32 || start >= 1 << 32 || links > 1 || data.sparse > 0 || xattr != nil
             return try appendInode(
                 node,
                 .file(
                     blocksStart: start, fileSize: size, sparse: data.sparse, linkCount: links,
-                    fragment: data.fragment, fragmentOffset: data.fragmentOffset, xattr: nil,
+                    fragment: data.fragment, fragmentOffset: data.fragmentOffset, xattr: xattr,
                     blockSizes: data.blocks, extended: extended))
         case .symlink(let target):
-            return try appendInode(node, .symlink(linkCount: links, target: target, xattr: nil))
+            return try appendInode(node, .symlink(linkCount: links, target: target, xattr: xattr))
         case .blockDevice(let major, let minor):
             let device = SquashFS.Inode.encodeDevice(major: major, minor: minor)
-            return try appendInode(node, .device(block: true, linkCount: links, device: device, xattr: nil))
+            return try appendInode(node, .device(block: true, linkCount: links, device: device, xattr: xattr))
         case .characterDevice(let major, let minor):
             let device = SquashFS.Inode.encodeDevice(major: major, minor: minor)
-            return try appendInode(node, .device(block: false, linkCount: links, device: device, xattr: nil))
+            return try appendInode(node, .device(block: false, linkCount: links, device: device, xattr: xattr))
         case .fifo:
-            return try appendInode(node, .ipc(socket: false, linkCount: links, xattr: nil))
+            return try appendInode(node, .ipc(socket: false, linkCount: links, xattr: xattr))
         case .socket:
-            return try appendInode(node, .ipc(socket: true, linkCount: links, xattr: nil))
+            return try appendInode(node, .ipc(socket: true, linkCount: links, xattr: xattr))
         }
     }
 }

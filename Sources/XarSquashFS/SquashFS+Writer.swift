@@ -67,6 +67,7 @@ extension SquashFS {
         var idIndex: [UInt32: UInt16] = [:]
         var inodeWriter: MetadataWriter
         var directoryWriter: MetadataWriter
+        var xattrTable: XattrTableBuilder
 
         /// A writer with `options` that compresses with `compressor`, or stores everything uncompressed when nil.
         public init(options: WriterOptions, compressor: (any Compressor)?) {
@@ -74,10 +75,12 @@ extension SquashFS {
             self.compressor = compressor
             inodeWriter = MetadataWriter(compressor: compressor)
             directoryWriter = MetadataWriter(compressor: compressor)
+            xattrTable = XattrTableBuilder(compressor: compressor)
         }
 
         /// Writes `tree` to `sink` in the format's order: superblock (reserved, written last), compressor
-        /// options, data and fragment blocks, inode table, directory table, fragment table, id table, padding.
+        /// options, data and fragment blocks, inode table, directory table, fragment table, id table, xattr tables
+        /// (when any node has xattrs), padding.
         /// `progress` gets the file bytes done so far after each file.
         public func write(_ tree: Tree, to sink: any Sink, progress: ((UInt64) -> Void)? = nil) throws
             -> WriterSummary
@@ -127,6 +130,11 @@ extension SquashFS {
             superblock.idCount = UInt16(ids.count)
             superblock.idTableStart = try appendLookupTable(idBytes)
 
+            if xattrTable.count > 0 {
+                superblock.flags.remove(.noXattrs)
+                superblock.xattrIDTableStart = try appendXattrTables()
+            }
+
             superblock.bytesUsed = position
             superblock.modificationTime = options.modificationTime ?? tree.nodes.map(\.mtime).max() ?? 0
             let padding = (Self.devicePadding - position % Self.devicePadding) % Self.devicePadding
@@ -142,6 +150,26 @@ extension SquashFS {
             guard !bytes.isEmpty else { return }
             try bytes.withUnsafeBytes { try sink.write($0) }
             position += UInt64(bytes.count)
+        }
+
+        /// The xattr tables, last in the image: the key/value metadata blocks, the id entries' metadata blocks,
+        /// then the header the superblock points at, "xattr_table_start (u64), xattr_ids (u32), unused (u32)",
+        /// followed at once by the u64 positions of the id entries' blocks. Returns the header's position.
+        private func appendXattrTables() throws -> UInt64 {
+            try xattrTable.pairs.finish()
+            let keyValueStart = position
+            try append(xattrTable.pairs.output)
+            let (blocks, starts) = try MetadataWriter.lookupTable(xattrTable.idEntries, compressor: compressor)
+            let base = position
+            try append(blocks)
+            let headerStart = position
+            var header: [UInt8] = []
+            header.appendLE(keyValueStart)
+            header.appendLE(UInt32(xattrTable.count))
+            header.appendLE(UInt32(0))
+            for start in starts { header.appendLE(base + start) }
+            try append(header)
+            return headerStart
         }
 
         /// "Lookup tables": the entries in metadata blocks, then at once the array of the blocks' absolute

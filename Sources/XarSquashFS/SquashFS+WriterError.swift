@@ -8,6 +8,7 @@ extension SquashFS {
         case symlinkTargetTooLong(path: String, length: Int)
         case tooManyIDs
         case shortContent
+        case unstorableXattr(name: [UInt8])
 
         public var description: String {
             switch self {
@@ -20,6 +21,9 @@ extension SquashFS {
                 return "The symbolic link \(path) has a target of \(length) bytes; at most 4095 fit."
             case .tooManyIDs: return "The tree has more than 65536 distinct user and group ids."
             case .shortContent: return "A file's content ended before its size."
+            case .unstorableXattr(let name):
+                return "The extended attribute \(String(decoding: name, as: UTF8.self)) is not in the user, trusted "
+                    + "or security namespace, or its name is too long."
             }
         }
     }
