@@ -9,11 +9,14 @@ import XarSquashFS
 struct DirectoryScanner {
     var keepOwners: Bool
     var sourceDateEpoch: Int?
+    /// The relative paths whose node indices the caller wants back (the `sortFirst` list); only these are
+    /// kept, since a map of every path costs ~200 bytes per file.
+    var wantedPaths: Set<String> = []
 
     /// What a scan found.
     struct Result {
         var tree: SquashFS.Tree
-        /// Node index by path relative to the root (no leading `/`), for `sortFirst`.
+        /// Node index by path relative to the root (no leading `/`), for the `wantedPaths`.
         var nodesByPath: [String: Int]
         var inputBytes: UInt64
         var fileCount: Int
@@ -39,7 +42,9 @@ struct DirectoryScanner {
     ) throws {
         for name in try names(in: path) {
             let childPath = path + "/" + String(decoding: name, as: UTF8.self)
-            let childRelative = relative.isEmpty ? String(decoding: name, as: UTF8.self)
+            let childRelative =
+                relative.isEmpty
+                ? String(decoding: name, as: UTF8.self)
                 : relative + "/" + String(decoding: name, as: UTF8.self)
             guard name.count <= 256 else { throw XarBuildError.nameTooLong(path: childPath) }
             let st = try lstatOrThrow(childPath)
@@ -47,7 +52,7 @@ struct DirectoryScanner {
             let key = HardLinkKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
             if type != S_IFDIR, st.st_nlink > 1, let existing = hardLinks[key] {
                 result.tree.link(existing, named: name, in: index)
-                result.nodesByPath[childRelative] = existing
+                if wantedPaths.contains(childRelative) { result.nodesByPath[childRelative] = existing }
                 continue
             }
             let kind: SquashFS.Node.Kind
@@ -65,10 +70,11 @@ struct DirectoryScanner {
             default: kind = .socket
             }
             let child = result.tree.add(node(kind, st), named: name, in: index)
-            result.nodesByPath[childRelative] = child
+            if wantedPaths.contains(childRelative) { result.nodesByPath[childRelative] = child }
             if type != S_IFDIR, st.st_nlink > 1 { hardLinks[key] = child }
             if type == S_IFDIR {
-                try scanDirectory(childPath, relative: childRelative, index: child, into: &result, hardLinks: &hardLinks)
+                try scanDirectory(
+                    childPath, relative: childRelative, index: child, into: &result, hardLinks: &hardLinks)
             }
         }
     }

@@ -19,7 +19,16 @@ public enum XarImageWriter {
         progress: ((_ done: Int64, _ total: Int64) -> Void)?, header: (String) throws -> [UInt8]
     ) throws -> XarImageSummary {
         let started = now()
-        let scanner = DirectoryScanner(keepOwners: options.keepOwners, sourceDateEpoch: options.sourceDateEpoch)
+        var wanted: [String] = []
+        for path in options.sortFirst {
+            var p = Substring(path)
+            while p.hasPrefix("./") { p = p.dropFirst(2) }
+            while p.hasPrefix("/") { p = p.dropFirst() }
+            while p.hasSuffix("/") { p = p.dropLast() }
+            wanted.append(String(p))
+        }
+        let scanner = DirectoryScanner(
+            keepOwners: options.keepOwners, sourceDateEpoch: options.sourceDateEpoch, wantedPaths: Set(wanted))
         let scan = try scanner.scan(directory.string)
         let compressor: (any SquashFS.Compressor)?
         do {
@@ -27,14 +36,7 @@ public enum XarImageWriter {
         } catch {
             throw XarBuildError.invalidOptions("\(error)")
         }
-        var sortFirst: [Int] = []
-        for path in options.sortFirst {
-            var p = Substring(path)
-            while p.hasPrefix("./") { p = p.dropFirst(2) }
-            while p.hasPrefix("/") { p = p.dropFirst() }
-            while p.hasSuffix("/") { p = p.dropLast() }
-            if let node = scan.nodesByPath[String(p)] { sortFirst.append(node) }
-        }
+        let sortFirst = wanted.compactMap { scan.nodesByPath[$0] }
         let writerOptions = SquashFS.WriterOptions(
             blockSize: options.blockSize, threads: max(1, options.threads),
             modificationTime: options.sourceDateEpoch.map { UInt32(clamping: max(0, $0)) }, sortFirst: sortFirst)
@@ -73,7 +75,9 @@ public enum XarImageWriter {
         var offset: UInt64 = 0
         while offset < length {
             let want = Int(min(UInt64(buffer.count), length - offset))
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, want, off_t(UInt64(headerSize) + offset)) }
+            let n = buffer.withUnsafeMutableBytes {
+                pread(fd, $0.baseAddress!, want, off_t(UInt64(headerSize) + offset))
+            }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw XarBuildError.writeFailed(path: path, reason: "cannot read back the image") }
             buffer.withUnsafeBytes { hash.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }

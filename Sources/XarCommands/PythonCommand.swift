@@ -79,11 +79,13 @@ public struct PythonCommand: ParsableCommand {
             guard let eq = spec.firstIndex(of: "=") else {
                 throw ValidationError("--entry-point \(spec) is not NAME=module:function.")
             }
-            options.entryPoints.append(.function(name: String(spec[..<eq]), target: String(spec[spec.index(after: eq)...])))
+            options.entryPoints.append(
+                .function(name: String(spec[..<eq]), target: String(spec[spec.index(after: eq)...])))
         }
         for spec in modules {
             if let eq = spec.firstIndex(of: "=") {
-                options.entryPoints.append(.module(name: String(spec[..<eq]), module: String(spec[spec.index(after: eq)...])))
+                options.entryPoints.append(
+                    .module(name: String(spec[..<eq]), module: String(spec[spec.index(after: eq)...])))
             } else {
                 options.entryPoints.append(.module(name: String(spec.split(separator: ".").last ?? ""), module: spec))
             }
@@ -96,10 +98,12 @@ public struct PythonCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("\r\u{1b}[K\(message)".utf8))
             }
         }
-        let writeProgress: ((Int64, Int64) -> Void)? = terminal ? { done, total in
-            let percent = total > 0 ? done * 100 / total : 100
-            FileHandle.standardError.write(Data("\r\u{1b}[Kwriting image \(percent)%".utf8))
-        } : nil
+        let writeProgress: ((Int64, Int64) -> Void)? =
+            terminal
+            ? { done, total in
+                let percent = total > 0 ? done * 100 / total : 100
+                FileHandle.standardError.write(Data("\r\u{1b}[Kwriting image \(percent)%".utf8))
+            } : nil
         let summary: PythonImageBuilder.Summary
         do {
             summary = try PythonImageBuilder.build(

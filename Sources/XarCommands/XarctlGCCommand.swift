@@ -2,18 +2,19 @@ public import ArgumentParser
 import Foundation
 internal import XarMount
 
-/// `xarctl gc [--idle DURATION] [--cache-limit SIZE] [--dry-run] [--json]`.
+/// `xarctl gc [--idle DURATION] [--cache-limit SIZE] [--copy-limit SIZE] [--dry-run] [--json]`.
 public struct XarctlGC: ParsableCommand {
     /// The command's help.
     public static let configuration = CommandConfiguration(
         commandName: "gc",
-        abstract: "Unmount idle and dead .xar mounts, remove leftovers, prune the extraction cache.",
+        abstract: "Unmount idle and dead .xar mounts, remove leftovers, prune the extraction cache and copies.",
         discussion: """
             Unmounts mounts nobody used for --idle (never one in use or pinned), detaches dead ones (their server \
             was killed), removes leftover mount directories, state and lock files, and prunes the extraction \
-            cache least recently used first down to --cache-limit. Never touches a mount that is not an xarfs \
-            mount in a uid-<uid> directory. Safe while launches happen: it takes each image's lock like the \
-            launcher and skips what is busy. Examples: xarctl gc --idle 15m; xarctl gc --dry-run --json.
+            cache least recently used first down to --cache-limit, and the servers' local copies of images that \
+            no live server reads, least recently used first, down to --copy-limit. Never touches a mount that \
+            is not an xarfs mount in a uid-<uid> directory. Safe while launches happen: it takes each image's \
+            lock like the launcher and skips what is busy. Examples: xarctl gc --idle 15m; xarctl gc --dry-run --json.
             """
     )
 
@@ -22,6 +23,11 @@ public struct XarctlGC: ParsableCommand {
 
     @Option(name: .customLong("cache-limit"), help: "Prune the extraction cache down to this size: 500M, 2G.")
     public var cacheLimit: String = "2G"
+
+    @Option(
+        name: .customLong("copy-limit"),
+        help: "Prune the local copies of images (images/ beside the mounts) that no server reads down to this size.")
+    public var copyLimit: String = "2G"
 
     @Flag(name: .customLong("dry-run"), help: "Say what would be done; change nothing.")
     public var dryRun = false
@@ -38,6 +44,9 @@ public struct XarctlGC: ParsableCommand {
         guard Self.bytes(cacheLimit) != nil else {
             throw ValidationError("--cache-limit \(cacheLimit) is not a size like 2G")
         }
+        guard Self.bytes(copyLimit) != nil else {
+            throw ValidationError("--copy-limit \(copyLimit) is not a size like 2G")
+        }
     }
 
     /// What `--json` prints.
@@ -49,7 +58,8 @@ public struct XarctlGC: ParsableCommand {
     /// Collects.
     public func run() throws {
         let actions = GarbageCollector.collect(
-            idleSeconds: Self.seconds(idle) ?? 900, cacheLimit: Self.bytes(cacheLimit), dryRun: dryRun)
+            idleSeconds: Self.seconds(idle) ?? 900, cacheLimit: Self.bytes(cacheLimit),
+            copyLimit: Self.bytes(copyLimit), dryRun: dryRun)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -66,8 +66,10 @@ public struct SHA256: Sendable {
         tail.withUnsafeBytes { compress(blocks: $0) }
         var out: [UInt8] = []
         for word in [h.0, h.1, h.2, h.3, h.4, h.5, h.6, h.7] {
-            out += [UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8),
-                UInt8(truncatingIfNeeded: word)]
+            out += [
+                UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8),
+                UInt8(truncatingIfNeeded: word),
+            ]
         }
         return out
     }

@@ -79,11 +79,13 @@ extension SquashFS {
             for _ in 0..<threadCount {
                 var thread = pthread_t()
                 let context = Unmanaged.passRetained(self).toOpaque()
-                let rc = pthread_create(&thread, nil, { context in
-                    let pool = Unmanaged<CompressionPool>.fromOpaque(context!).takeRetainedValue()
-                    pool.work()
-                    return nil
-                }, context)
+                let rc = pthread_create(
+                    &thread, nil,
+                    { context in
+                        let pool = Unmanaged<CompressionPool>.fromOpaque(context!).takeRetainedValue()
+                        pool.work()
+                        return nil
+                    }, context)
                 if rc == 0 {
                     threads.append(thread)
                 } else {

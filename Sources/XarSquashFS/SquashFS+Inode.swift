@@ -62,7 +62,8 @@ extension SquashFS {
         public var body: Body
 
         /// An inode with the given header fields and body.
-        public init(permissions: UInt16, uidIndex: UInt16, gidIndex: UInt16, mtime: UInt32, number: UInt32, body: Body) {
+        public init(permissions: UInt16, uidIndex: UInt16, gidIndex: UInt16, mtime: UInt32, number: UInt32, body: Body)
+        {
             self.permissions = permissions
             self.uidIndex = uidIndex
             self.gidIndex = gidIndex
@@ -120,7 +121,8 @@ extension SquashFS {
                         b.append(contentsOf: entry.name)
                     }
                 }
-            case .file(let start, let size, let sparse, let links, let fragment, let fragOffset, let xattr,
+            case .file(
+                let start, let size, let sparse, let links, let fragment, let fragOffset, let xattr,
                 let blocks, let extended):
                 if extended {
                     b.appendLE(start)

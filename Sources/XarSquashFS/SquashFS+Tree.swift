@@ -116,7 +116,8 @@ extension SquashFS {
             func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
                 guard offset + UInt64(buffer.count) <= bytes.count else { throw WriterError.shortContent }
                 bytes.withUnsafeBytes {
-                    buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<Int(offset) + buffer.count]))
+                    buffer.copyMemory(
+                        from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<Int(offset) + buffer.count]))
                 }
             }
             func nextData(from offset: UInt64) throws -> UInt64? { offset < bytes.count ? offset : nil }

@@ -71,7 +71,8 @@ extension SquashFS.Writer {
             }
             if let previous = previousHeaderBlock, previous != headerBlock {
                 index.append(
-                    .init(index: UInt32(headerAt - startCount), start: directoryWriter.position.block, name: first.name))
+                    .init(index: UInt32(headerAt - startCount), start: directoryWriter.position.block, name: first.name)
+                )
             }
             previousHeaderBlock = headerBlock
             var bytes = SquashFS.DirectoryHeader(

@@ -81,4 +81,30 @@ struct XarexecExtractionTests {
         #expect(result.status == 122, "\(result)")
         #expect(result.stderr.contains("cannot mount"))
     }
+
+    /// Names are bytes: `x\xff` is not UTF-8, and decoding it would turn it into `x\u{FFFD}`, which is the other
+    /// name here, so a lossy extractor changes the first name and collides with the second.
+    @Test func namesThatAreNotUTF8ExtractByteForByte() throws {
+        let fixture = try XarexecFixture()
+        let tree = fixture.dir("bytes.tree")
+        try fixture.run(
+            "set -e; mkdir -p '\(tree)/d'; cd '\(tree)'; "
+                + "printf '#!/bin/sh\\ncat \"$(dirname \"$0\")\"/d/*\\n' > run; chmod 0755 run; "
+                + "printf raw > \"d/$(printf 'x\\377')\"; printf utf8 > \"d/$(printf 'x\\357\\277\\275')\"; "
+                + "mkdir \"$(printf 'e\\376')\"; ln -s \"$(printf 'd/x\\377')\" \"$(printf 'l\\375')\"")
+        let xar = try fixture.pack(tree: tree, name: "bytes", target: "run")
+        let out = fixture.dir("out")
+        let result = try Process.run([XarctlTests.xarctl, "extract", xar, out], timeout: 60)
+        #expect(result.status == 0, "\(result)")
+        // Every name (as `od` escapes), its type and link target, then the non-UTF-8 file's content.
+        let listing = "cd \"$1\" && find . -printf '%p %y %l\\n' | LC_ALL=C sort | od -c; cat \"$(printf 'd/x\\377')\""
+        let want = try Process.run(["/bin/sh", "-c", listing, "sh", tree], timeout: 60)
+        let got = try Process.run(["/bin/sh", "-c", listing, "sh", out], timeout: 60)
+        #expect(want.status == 0 && want.stdout.hasSuffix("raw"), "\(want)")
+        #expect(got.stdout == want.stdout, "\(got)")
+        // The launcher's no-FUSE fallback runs the same extractor.
+        let run = try fixture.xarexec([xar], env: noFuse(fixture, quiet: true))
+        #expect(run.status == 0, "\(run)")
+        #expect(run.stdout == "rawutf8" || run.stdout == "utf8raw", "\(run)")
+    }
 }

@@ -79,13 +79,18 @@ struct PythonImageTests {
     @Test func xarbuildCommandReportsLockProblemsAndExitsNonZero() throws {
         let f = try PythonFixtures.shared.get()
         let scratch = TemporaryDirectory(prefix: "xar-python-cli")
-        try PythonFixtures.write(scratch("req.txt"), "zstdcheck==0.3.0 --hash=sha256:\(String(repeating: "e", count: 64))")
+        try PythonFixtures.write(
+            scratch("req.txt"), "zstdcheck==0.3.0 --hash=sha256:\(String(repeating: "e", count: 64))")
         let result = try XarTestSupport.Process.run(
-            [TestEnvironment.product("xarbuild"), "python", "--python", PythonFixtures.python, "--source", f.source,
-             "-r", scratch("req.txt"), "--wheelhouse", f.wheelhouse, "--entry-point", "myapp=myapp.cli:main",
-             "-o", scratch("out.xar")], timeout: 120)
+            [
+                TestEnvironment.product("xarbuild"), "python", "--python", PythonFixtures.python, "--source", f.source,
+                "-r", scratch("req.txt"), "--wheelhouse", f.wheelhouse, "--entry-point", "myapp=myapp.cli:main",
+                "-o", scratch("out.xar"),
+            ], timeout: 120)
         #expect(result.status == 1, "\(result)")
-        #expect(result.stderr.hasPrefix("xarbuild: error: \(scratch("req.txt")):1: zstdcheck==0.3.0: hash mismatch"), "\(result)")
+        #expect(
+            result.stderr.hasPrefix("xarbuild: error: \(scratch("req.txt")):1: zstdcheck==0.3.0: hash mismatch"),
+            "\(result)")
         #expect(!FileManager.default.fileExists(atPath: scratch("out.xar")))
     }
 }

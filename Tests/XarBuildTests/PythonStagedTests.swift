@@ -5,12 +5,18 @@ import XarTestSupport
 
 /// The Python builder's layout, run straight from the staging directory with the exact command line the
 /// launcher execs (`$MOUNT` = the staging directory): a real interpreter, real wheels, a hostile environment.
-@Suite(.tags(.python, .slow), .enabled(if: PythonFixtures.available, "needs python3 with pip, setuptools, wheel, Python.h, cc, zstd.h, patchelf"))
+@Suite(
+    .tags(.python, .slow),
+    .enabled(if: PythonFixtures.available, "needs python3 with pip, setuptools, wheel, Python.h, cc, zstd.h, patchelf"))
 struct PythonStagedTests {
     private func fixtures() throws -> PythonFixtures { try PythonFixtures.shared.get() }
 
-    private func run(_ f: PythonFixtures, entry: String = "myapp", argv0: String = "/opt/tools/myapp", _ args: [String]) throws -> XarTestSupport.Process.Result {
-        try XarTestSupport.Process.run(f.stagedCommand(argv0: argv0, entry: entry, args), environment: PythonFixtures.hostileEnvironment, timeout: 60)
+    private func run(_ f: PythonFixtures, entry: String = "myapp", argv0: String = "/opt/tools/myapp", _ args: [String])
+        throws -> XarTestSupport.Process.Result
+    {
+        try XarTestSupport.Process.run(
+            f.stagedCommand(argv0: argv0, entry: entry, args), environment: PythonFixtures.hostileEnvironment,
+            timeout: 60)
     }
 
     private func info(_ f: PythonFixtures) throws -> [String: Any] {
@@ -40,7 +46,8 @@ struct PythonStagedTests {
         #expect((info["zstd"] as? Int ?? 0) >= 10_000)
         #expect(info["libzstd"] as? [String] == ["\(f.staging)/python/lib/libzstd.so.1"])
         #expect(f.summary.staged.bundledLibraries.contains("libzstd.so.1"))
-        let runpath = try XarTestSupport.Process.run(["patchelf", "--print-rpath", try #require(info["zstd_file"] as? String)], timeout: 30)
+        let runpath = try XarTestSupport.Process.run(
+            ["patchelf", "--print-rpath", try #require(info["zstd_file"] as? String)], timeout: 30)
         #expect(runpath.stdout.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("$ORIGIN/"))
     }
 
@@ -50,7 +57,10 @@ struct PythonStagedTests {
         #expect(info["data"] as? String == "package data ok\n\n")
         #expect(info["greet_version"] as? String == "1.2.0")
         #expect(info["zstdcheck_version"] as? String == "0.3.0")
-        let installer = try String(contentsOfFile: "\(f.staging)/python/lib/python\(f.summary.staged.interpreter.shortVersion)/site-packages/greet-1.2.0.dist-info/INSTALLER", encoding: .utf8)
+        let installer = try String(
+            contentsOfFile:
+                "\(f.staging)/python/lib/python\(f.summary.staged.interpreter.shortVersion)/site-packages/greet-1.2.0.dist-info/INSTALLER",
+            encoding: .utf8)
         #expect(installer == "xarbuild\n")
     }
 
@@ -90,15 +100,18 @@ struct PythonStagedTests {
     @Test func everyPythonFileHasUncheckedHashBytecode() throws {
         let f = try fixtures()
         let check = try XarTestSupport.Process.run(
-            [f.staging + "/python/python3", "-I", "-c", """
-            import importlib.util, pathlib, sys
-            root = pathlib.Path(sys.argv[1]); bad = []
-            for py in root.rglob('*.py'):
-                pyc = pathlib.Path(importlib.util.cache_from_source(str(py)))
-                data = pyc.read_bytes() if pyc.exists() else b''
-                if data[4:8] != b'\\x01\\x00\\x00\\x00': bad.append(str(py))
-            print(len(bad), bad[:5])
-            """, f.staging], environment: [:], timeout: 120)
+            [
+                f.staging + "/python/python3", "-I", "-c",
+                """
+                import importlib.util, pathlib, sys
+                root = pathlib.Path(sys.argv[1]); bad = []
+                for py in root.rglob('*.py'):
+                    pyc = pathlib.Path(importlib.util.cache_from_source(str(py)))
+                    data = pyc.read_bytes() if pyc.exists() else b''
+                    if data[4:8] != b'\\x01\\x00\\x00\\x00': bad.append(str(py))
+                print(len(bad), bad[:5])
+                """, f.staging,
+            ], environment: [:], timeout: 120)
         #expect(check.stdout.hasPrefix("0 "), "\(check)")
     }
 
@@ -118,7 +131,9 @@ struct PythonStagedTests {
 }
 
 /// What the builder refuses, and that it is deterministic: these need the fixtures but no running image.
-@Suite(.tags(.python, .slow), .enabled(if: PythonFixtures.available, "needs python3 with pip, setuptools, wheel, Python.h, cc, zstd.h, patchelf"))
+@Suite(
+    .tags(.python, .slow),
+    .enabled(if: PythonFixtures.available, "needs python3 with pip, setuptools, wheel, Python.h, cc, zstd.h, patchelf"))
 struct PythonBuildRefusalTests {
     @Test func badLockEntriesAreListedTogetherAndNothingIsWritten() throws {
         let f = try PythonFixtures.shared.get()
@@ -126,9 +141,12 @@ struct PythonBuildRefusalTests {
         let house = scratch("wheelhouse")
         try FileManager.default.createDirectory(atPath: house, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: f.greetSdist, toPath: "\(house)/greet-1.2.0.tar.gz")
-        try FileManager.default.copyItem(atPath: f.zstdcheckWheel, toPath: "\(house)/zstdcheck-0.3.0-cp311-cp311-win_amd64.whl")
+        try FileManager.default.copyItem(
+            atPath: f.zstdcheckWheel, toPath: "\(house)/zstdcheck-0.3.0-cp311-cp311-win_amd64.whl")
         let wrong = String(repeating: "ab", count: 32)
-        try PythonFixtures.write(scratch("req.txt"), """
+        try PythonFixtures.write(
+            scratch("req.txt"),
+            """
             greet==1.2.0 --hash=sha256:\(wrong)
             zstdcheck==0.3.0 --hash=sha256:\(f.zstdcheckHash)
             missing-thing==1.0 --hash=sha256:\(wrong)
@@ -140,7 +158,9 @@ struct PythonBuildRefusalTests {
             _ = try PythonImageBuilder.build(options, imageOptions: .init(), output: scratch("out.xar"))
         }
         #expect(error.problems.count == 3, "\(error)")
-        #expect(error.problems[0].contains("req.txt:1: greet==1.2.0: only the source distribution greet-1.2.0.tar.gz"), "\(error)")
+        #expect(
+            error.problems[0].contains("req.txt:1: greet==1.2.0: only the source distribution greet-1.2.0.tar.gz"),
+            "\(error)")
         #expect(error.problems[1].contains("req.txt:2: zstdcheck==0.3.0: no wheel for cp311"), "\(error)")
         #expect(error.problems[2].contains("req.txt:3: missing-thing==1.0: no wheel in \(house)"), "\(error)")
         #expect(!FileManager.default.fileExists(atPath: scratch("out.xar")))
@@ -177,14 +197,18 @@ struct PythonBuildRefusalTests {
 
     /// A wheel whose METADATA requires `dependency`, built with pip from a throwaway project.
     static func wheelRequiring(_ dependency: String, in directory: String) throws -> String {
-        try PythonFixtures.write("\(directory)/needsz/setup.py", """
+        try PythonFixtures.write(
+            "\(directory)/needsz/setup.py",
+            """
             from setuptools import setup
             setup(name="needsz", version="1.0", py_modules=["needsz"], install_requires=["\(dependency)"])
             """)
         try PythonFixtures.write("\(directory)/needsz/needsz.py", "")
         let result = try XarTestSupport.Process.run(
-            [PythonFixtures.python, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
-             "-w", "\(directory)/dist", "\(directory)/needsz"],
+            [
+                PythonFixtures.python, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
+                "-w", "\(directory)/dist", "\(directory)/needsz",
+            ],
             environment: ["PATH": "/usr/bin:/bin", "HOME": directory], timeout: 180)
         try #require(result.status == 0, "\(result)")
         return "\(directory)/dist/needsz-1.0-py3-none-any.whl"

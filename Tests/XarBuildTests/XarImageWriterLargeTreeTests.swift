@@ -35,7 +35,8 @@ struct XarImageWriterLargeTreeTests {
             // Lookups by name go through the directory index in the kernel.
             try T.withKernelMount(dir("out.xar")) { mount in
                 for i in [0, 1234, 2500, 4999] {
-                    let name = "wide/a-rather-long-file-name-to-fill-the-listing-\(String(repeating: "0", count: 5 - String(i).count))\(i).py"
+                    let name =
+                        "wide/a-rather-long-file-name-to-fill-the-listing-\(String(repeating: "0", count: 5 - String(i).count))\(i).py"
                     #expect(access("\(mount)/\(name)", F_OK) == 0, "\(name)")
                 }
                 #expect(access("\(mount)/wide/a-rather-long-file-name-to-fill-the-listing-05000.py", F_OK) != 0)
@@ -63,9 +64,12 @@ struct XarImageWriterLargeTreeTests {
         if TestEnvironment.isRoot {
             // Hashing all 5 GiB twice takes minutes on a loaded machine: compare the size and 1 MiB windows at
             // the start, around the data (holes on both sides), and at the end.
-            let windows = "for mib in 0 3071 3072 5119; do dd if=\"$F\" bs=1M skip=$mib count=1 status=none | sha256sum; done"
+            let windows =
+                "for mib in 0 3071 3072 5119; do dd if=\"$F\" bs=1M skip=$mib count=1 status=none | sha256sum; done"
             let expected = try T.sh("F='\(dir("in/sparse"))'; stat -c %s \"$F\"; \(windows)")
-            let seen = try T.withKernelMount(dir("out.xar")) { try T.sh("F='\($0)/sparse'; stat -c %s \"$F\"; \(windows)") }
+            let seen = try T.withKernelMount(dir("out.xar")) {
+                try T.sh("F='\($0)/sparse'; stat -c %s \"$F\"; \(windows)")
+            }
             #expect(seen == expected)
             #expect(expected.hasPrefix("5368709120\n"))
         }

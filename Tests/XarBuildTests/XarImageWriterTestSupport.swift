@@ -127,6 +127,8 @@ enum ImageTestSupport {
         _ = link("\(root)/a/small.py", "\(root)/hardlink")
         _ = link("\(root)/a/small.py", "\(root)/a/b/hardlink2")
         _ = mkfifo("\(root)/fifo", 0o640)
-        try sh("find '\(root)' -exec touch -h -d @1600000000 {} + && touch -h -d @1700000123 '\(root)/a/small.py' '\(root)/link' '\(root)/a/b'")
+        try sh(
+            "find '\(root)' -exec touch -h -d @1600000000 {} + && touch -h -d @1700000123 '\(root)/a/small.py' '\(root)/link' '\(root)/a/b'"
+        )
     }
 }

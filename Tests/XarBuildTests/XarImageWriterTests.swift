@@ -42,9 +42,12 @@ struct XarImageWriterTests {
         if digest != a.sha256 + "\n" {
             // Say what differs: the trees as the readers see them, then the images' inode tables.
             let diff = try Process.run(
-                ["/bin/bash", "-c", "diff <(unsquashfs -o 4096 -lln '\(dir("a.xar"))') <(unsquashfs -o 4096 -lln '\(dir("b.xar"))'); "
-                    + "diff <(cd '\(dir("first"))' && find . -printf '%p %m %n %s %T@\\n' | sort) "
-                    + "<(cd '\(dir("second-tree"))' && find . -printf '%p %m %n %s %T@\\n' | sort)"], timeout: 120)
+                [
+                    "/bin/bash", "-c",
+                    "diff <(unsquashfs -o 4096 -lln '\(dir("a.xar"))') <(unsquashfs -o 4096 -lln '\(dir("b.xar"))'); "
+                        + "diff <(cd '\(dir("first"))' && find . -printf '%p %m %n %s %T@\\n' | sort) "
+                        + "<(cd '\(dir("second-tree"))' && find . -printf '%p %m %n %s %T@\\n' | sort)",
+                ], timeout: 120)
             Issue.record("the images differ:\n\(diff.stdout)")
         }
         #expect(
@@ -65,7 +68,9 @@ struct XarImageWriterTests {
             try XarImageWriter.write(
                 directory: FilePath(dir("in")), options: XarImageOptions(compression: .xz(bcj: false)),
                 to: FilePath(dir("out.xar")), executable: true, progress: nil,
-                header: { seen.append($0); return T.header($0) })
+                header: {
+                    seen.append($0); return T.header($0)
+                })
         }()
         let digest = try T.sh("tail -c +4097 '\(dir("out.xar"))' | sha256sum | cut -d' ' -f1")
         #expect(seen == [summary.sha256])
@@ -137,5 +142,24 @@ struct XarImageWriterTests {
                 ["sqfsdiff"] + flags + ["-a", dir("ours.sqfs"), "-b", dir(peer)], timeout: 120)
             #expect(result.status == 0, "\(peer): \(result)")
         }
+    }
+
+    /// `sortFirst` puts a file's data first (right after the superblock), then the rest in directory order;
+    /// with no compression the bytes are visible as they are.
+    @Test func sortFirstPlacesDataFirst() throws {
+        let dir = TemporaryDirectory()
+        try T.sh("mkdir -p '\(dir("in/a"))' '\(dir("in/z"))'")
+        try T.writeFile(dir("in/a/first-by-name"), Array(repeating: 0x61, count: 5000))
+        try T.writeFile(dir("in/z/wanted-first"), Array(repeating: 0x7a, count: 5000))
+        let options = { (sort: [String]) in
+            XarImageOptions(compression: .none, blockSize: 4096, sortFirst: sort)
+        }
+        try T.build(dir("in"), dir("sorted.xar"), options(["./z/wanted-first"]))
+        try T.build(dir("in"), dir("plain.xar"), options([]))
+        let image = { (name: String) in try T.sh("tail -c +$((4096 + 96 + 1)) '\(dir(name))' | head -c 4") }
+        #expect(try image("sorted.xar") == "zzzz")
+        #expect(try image("plain.xar") == "aaaa")
+        try T.build(dir("in"), dir("by-dir.xar"), options(["z"]))
+        #expect(try image("by-dir.xar") == "zzzz")
     }
 }

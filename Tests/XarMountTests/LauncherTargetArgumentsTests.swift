@@ -62,4 +62,13 @@ import XarFormat
         let parsed = try XarHeader(imageSHA256: Self.digest, buildTime: 1, builder: "test")
         #expect(throws: LaunchError.self) { try LaunchHeader(path: "t.xar", header: parsed) }
     }
+
+    /// The message names the option that exists (`xarbuild dir --exec`), not a made-up one.
+    @Test func theMissingTargetMessageNamesTheRealBuildOption() throws {
+        let parsed = try XarHeader(imageSHA256: Self.digest, buildTime: 1, builder: "test")
+        let error = try #require(throws: LaunchError.self) { try LaunchHeader(path: "t.xar", header: parsed) }
+        #expect(error.message.hasPrefix("t.xar has no XAREXEC_TARGET"), "\(error)")
+        #expect(error.message.contains("xarbuild dir --exec"), "\(error)")
+        #expect(!error.message.contains("--entry"), "\(error)")
+    }
 }

@@ -106,10 +106,13 @@ struct WriterGoldenTests {
             body: .symlink(linkCount: 1, target: Array("a/b".utf8), xattr: nil)
         ).encoded().prefix(2)
         #expect(Array(header) == [3, 0])
-        #expect(inode(.symlink(linkCount: 1, target: Array("a/b".utf8), xattr: nil)) == Self.hex("01 00 00 00 03 00 00 00 61 2f 62"))
+        #expect(
+            inode(.symlink(linkCount: 1, target: Array("a/b".utf8), xattr: nil))
+                == Self.hex("01 00 00 00 03 00 00 00 61 2f 62"))
         let dev = SquashFS.Inode.encodeDevice(major: 8, minor: 0x123)
         #expect(dev == 0x0010_0823)
-        #expect(inode(.device(block: true, linkCount: 1, device: dev, xattr: nil)) == Self.hex("01 00 00 00 23 08 10 00"))
+        #expect(
+            inode(.device(block: true, linkCount: 1, device: dev, xattr: nil)) == Self.hex("01 00 00 00 23 08 10 00"))
         #expect(inode(.ipc(socket: true, linkCount: 2, xattr: nil)) == Self.hex("02 00 00 00"))
         let socket = SquashFS.Inode(
             permissions: 0o755, uidIndex: 0, gidIndex: 0, mtime: 0, number: 3,

@@ -16,7 +16,10 @@ struct WriterTests {
         node(.file(size: UInt64(bytes.count), content: SquashFS.BytesContent(bytes)))
     }
 
-    static func image(_ tree: SquashFS.Tree, _ options: SquashFS.WriterOptions = .init(), _ choice: CompressionChoice = .gzip(level: 6))
+    static func image(
+        _ tree: SquashFS.Tree, _ options: SquashFS.WriterOptions = .init(),
+        _ choice: CompressionChoice = .gzip(level: 6)
+    )
         throws -> [UInt8]
     {
         let sink = SquashFS.MemorySink()
@@ -102,7 +105,9 @@ struct WriterTests {
         close(fd)
         let result = try Process.run(["unsquashfs", "-lln", "-o", "0", dir("img")], timeout: 60)
         #expect(result.status == 0)
-        let lines = result.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+        let lines = result.stdout.split(separator: "\n").map {
+            $0.split(separator: " ", omittingEmptySubsequences: true)
+        }
         func line(_ path: String) -> [Substring] { lines.first { $0.last == Substring(path) } ?? [] }
         #expect(line("squashfs-root/sub/sda1").prefix(3) == ["brw-rw----", "0/0", "8,"])
         #expect(line("squashfs-root/sub/big").prefix(4) == ["crw-------", "0/0", "259,", "77"])

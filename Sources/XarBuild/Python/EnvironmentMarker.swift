@@ -128,7 +128,8 @@ public enum EnvironmentMarker {
                 let isVersion = ["python_version", "python_full_version", "implementation_version"].contains(n)
                 if n == "extra" { return (environment["extra"] ?? "", false) }
                 guard let v = environment[n] else {
-                    throw PythonBuildError("The environment marker `\(text)` uses `\(n)`, which PEP 508 does not define.")
+                    throw PythonBuildError(
+                        "The environment marker `\(text)` uses `\(n)`, which PEP 508 does not define.")
                 }
                 return (v, isVersion)
             default: throw EnvironmentMarker.syntax(text)

@@ -38,10 +38,13 @@ struct PythonImageMetadata {
             "entry_points": entryTable,
             "default_entry_point": entries.first?.name ?? NSNull(),
             "packages": packageList,
-            "lock": lock.map { ["file": ($0.path as NSString).lastPathComponent, "sha256": $0.digest] as [String: Any] } ?? NSNull(),
+            "lock": lock.map {
+                ["file": ($0.path as NSString).lastPathComponent, "sha256": $0.digest] as [String: Any]
+            } ?? NSNull(),
             "bundled_libraries": bundledLibraries,
         ]
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+        let data = try JSONSerialization.data(
+            withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 }

@@ -93,10 +93,12 @@ public struct PythonInterpreter: Sendable {
         }
         guard interpreter.platform.hasPrefix("linux-"), !interpreter.glibc.isEmpty else {
             throw PythonBuildError(
-                "The interpreter \(path) is built for \(interpreter.platform) without glibc; only glibc Linux builds can be bundled.")
+                "The interpreter \(path) is built for \(interpreter.platform) without glibc; only glibc Linux builds can be bundled."
+            )
         }
         guard FileManager.default.fileExists(atPath: "\(interpreter.stdlib)/os.py") else {
-            throw PythonBuildError("The interpreter \(path) reports its standard library at \(interpreter.stdlib), which has no os.py.")
+            throw PythonBuildError(
+                "The interpreter \(path) reports its standard library at \(interpreter.stdlib), which has no os.py.")
         }
         return interpreter
     }

@@ -11,7 +11,9 @@ extension PythonStager {
         for dist in installed {
             for (name, marker) in dist.requires where !names.contains(name) {
                 if let marker, !(try EnvironmentMarker.evaluate(marker, environment: environment)) { continue }
-                problems.append("\(dist.name) \(dist.version) requires \(name), which is not in the lock; add it and lock its hash.")
+                problems.append(
+                    "\(dist.name) \(dist.version) requires \(name), which is not in the lock; add it and lock its hash."
+                )
             }
         }
         guard problems.isEmpty else { throw PythonBuildError(problems: problems.sorted()) }
@@ -20,9 +22,14 @@ extension PythonStager {
     /// Entry names become file names (symlinks) and targets become Python source: keep both plain.
     static func validate(_ entry: PythonBuildOptions.EntryPoint) throws {
         let name = entry.name
-        let nameOK = !name.isEmpty && name != "." && name != ".."
-            && name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "._-+".unicodeScalars.contains($0) }
-        guard nameOK else { throw PythonBuildError("The entry point name `\(name)` must be letters, digits, `.`, `_`, `-` or `+`.") }
+        let nameOK =
+            !name.isEmpty && name != "." && name != ".."
+            && name.unicodeScalars.allSatisfy {
+                CharacterSet.alphanumerics.contains($0) || "._-+".unicodeScalars.contains($0)
+            }
+        guard nameOK else {
+            throw PythonBuildError("The entry point name `\(name)` must be letters, digits, `.`, `_`, `-` or `+`.")
+        }
         let identifier: (Substring) -> Bool = { part in
             !part.isEmpty && part.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || $0 == "_" }
         }
@@ -46,7 +53,8 @@ extension PythonStager {
     func resolvePthFiles(root: String, sitePackages: String) throws -> ([String], [String]) {
         let directory = "\(root)/\(sitePackages)"
         var paths: [String] = [], imports: [String] = []
-        for name in try FileManager.default.contentsOfDirectory(atPath: directory).sorted() where name.hasSuffix(".pth") {
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory).sorted() where name.hasSuffix(".pth")
+        {
             if name == "distutils-precedence.pth" { continue }
             let text = (try? String(contentsOfFile: "\(directory)/\(name)", encoding: .utf8)) ?? ""
             for raw in text.split(separator: "\n") {
@@ -82,15 +90,20 @@ extension PythonStager {
         var directories = [stdlib, ".xar"]
         if FileManager.default.fileExists(atPath: "\(root)/app") { directories.append("app") }
         let output = try ToolRunner.run(
-            ["\(root)/python/python3", "-I", "-m", "compileall", "-q", "-f", "--invalidation-mode", "unchecked-hash",
-             "-s", root, "-p", "/"] + directories.map { "\(root)/\($0)" },
+            [
+                "\(root)/python/python3", "-I", "-m", "compileall", "-q", "-f", "--invalidation-mode", "unchecked-hash",
+                "-s", root, "-p", "/",
+            ] + directories.map { "\(root)/\($0)" },
             environment: [:], directory: root)
         if output.status != 0 {
             // compileall reports files it cannot compile (a Python 2 template in a wheel, say) and goes on; the
             // interpreter not starting at all is fatal.
-            let check = try ToolRunner.run(["\(root)/python/python3", "-I", "-c", "import encodings, json"], environment: [:])
+            let check = try ToolRunner.run(
+                ["\(root)/python/python3", "-I", "-c", "import encodings, json"], environment: [:])
             guard check.status == 0 else {
-                throw PythonBuildError("The staged interpreter does not start: \(check.stderr.split(separator: "\n").suffix(3).joined(separator: " "))")
+                throw PythonBuildError(
+                    "The staged interpreter does not start: \(check.stderr.split(separator: "\n").suffix(3).joined(separator: " "))"
+                )
             }
             let lines = (output.stdout + output.stderr).split(separator: "\n")
             for line in lines.prefix(5) { progress("warning: bytecode: \(line)") }
@@ -110,6 +123,8 @@ extension PythonStager {
     /// on when it was staged.
     static func normalizeTimes(root: String, epoch: Int) throws {
         let output = try ToolRunner.run(["find", root, "-exec", "touch", "-h", "-d", "@\(epoch)", "{}", "+"])
-        guard output.status == 0 else { throw PythonBuildError("Cannot set time stamps under \(root): \(output.stderr)") }
+        guard output.status == 0 else {
+            throw PythonBuildError("Cannot set time stamps under \(root): \(output.stderr)")
+        }
     }
 }

@@ -45,7 +45,8 @@ public struct PythonStager {
 
     /// CPython's own test extension modules.
     static func isTestExtension(_ module: String) -> Bool {
-        module.hasPrefix("_test") || module.hasPrefix("xxlimited") || module == "_xxtestfuzz" || module == "_ctypes_test"
+        module.hasPrefix("_test") || module.hasPrefix("xxlimited") || module == "_xxtestfuzz"
+            || module == "_ctypes_test"
             || module == "xxsubtype"
     }
 
@@ -74,19 +75,26 @@ public struct PythonStager {
         if let requirements = options.requirements {
             let parsed = try RequirementsLock(path: requirements)
             progress("checking \(parsed.pins.count) locked packages")
-            choices = try WheelhouseMatcher(tags: tags, interpreter: interpreter).choose(parsed, wheelhouse: options.wheelhouse)
+            choices = try WheelhouseMatcher(tags: tags, interpreter: interpreter).choose(
+                parsed, wheelhouse: options.wheelhouse)
             lock = parsed
         }
         var appWheels: [(String, String)] = []
         for wheel in options.wheels {
             let name = (wheel as NSString).lastPathComponent
             guard let parsed = WheelFilename(name) else {
-                throw PythonBuildError("\(wheel) is not a wheel (name-version-python-abi-platform.whl); sdists are not built here — run `pip wheel --no-deps` on it.")
+                throw PythonBuildError(
+                    "\(wheel) is not a wheel (name-version-python-abi-platform.whl); sdists are not built here — run `pip wheel --no-deps` on it."
+                )
             }
             guard tags.rank(of: parsed) != nil else {
-                throw PythonBuildError("\(wheel) is for \(parsed.tags.first ?? "?"), which Python \(interpreter.fullVersion) on \(interpreter.platform) cannot use; build it with this interpreter.")
+                throw PythonBuildError(
+                    "\(wheel) is for \(parsed.tags.first ?? "?"), which Python \(interpreter.fullVersion) on \(interpreter.platform) cannot use; build it with this interpreter."
+                )
             }
-            guard let data = fm.contents(atPath: wheel) else { throw PythonBuildError("Cannot read the wheel \(wheel).") }
+            guard let data = fm.contents(atPath: wheel) else {
+                throw PythonBuildError("Cannot read the wheel \(wheel).")
+            }
             appWheels.append((wheel, SHA256Digest.hex(of: data)))
         }
         if let source = options.source {
@@ -107,7 +115,9 @@ public struct PythonStager {
         let keep = Set(options.keepStdlib)
         stdlibCopier.skipPaths = Set(Self.omittedStdlib.filter { !keep.contains($0) })
         let dynloadInside = interpreter.libDynload.hasPrefix(interpreter.stdlib + "/")
-        if dynloadInside { stdlibCopier.skipPaths.insert(String(interpreter.libDynload.dropFirst(interpreter.stdlib.count + 1))) }
+        if dynloadInside {
+            stdlibCopier.skipPaths.insert(String(interpreter.libDynload.dropFirst(interpreter.stdlib.count + 1)))
+        }
         stdlibCopier.skip = { relative in
             let name = (relative as NSString).lastPathComponent
             if relative.hasPrefix("config-") { return true }  // the static libpython and Makefile: build-only
@@ -131,7 +141,9 @@ public struct PythonStager {
         // Wheels: the application's first, then the lock's, each group in name order.
         let installer = WheelInstaller(root: root, sitePackages: sitePackages)
         var installed: [(WheelInstaller.Installed, String)] = []
-        let queue = appWheels.map { ($0.0, $0.1, "app") } + choices.sorted { $0.pin.normalizedName < $1.pin.normalizedName }.map { ($0.path, $0.sha256, "lock") }
+        let queue =
+            appWheels.map { ($0.0, $0.1, "app") }
+            + choices.sorted { $0.pin.normalizedName < $1.pin.normalizedName }.map { ($0.path, $0.sha256, "lock") }
         for (index, (path, sha256, origin)) in queue.enumerated() {
             progress("installing \((path as NSString).lastPathComponent) (\(index + 1)/\(queue.count))")
             installed.append((try installer.install(path, sha256: sha256), origin))
@@ -156,11 +168,14 @@ public struct PythonStager {
         }
         for entry in entries { try Self.validate(entry) }
         guard !entries.isEmpty else {
-            throw PythonBuildError("No entry point: pass --entry-point NAME=module:function or --module NAME, or a wheel that declares console scripts.")
+            throw PythonBuildError(
+                "No entry point: pass --entry-point NAME=module:function or --module NAME, or a wheel that declares console scripts."
+            )
         }
         let defaultName = options.defaultEntry ?? entries[0].name
         guard let defaultEntry = entries.first(where: { $0.name == defaultName }) else {
-            throw PythonBuildError("The default entry point \(defaultName) is not one of: \(entries.map(\.name).joined(separator: ", ")).")
+            throw PythonBuildError(
+                "The default entry point \(defaultName) is not one of: \(entries.map(\.name).joined(separator: ", ")).")
         }
         entries = [defaultEntry] + entries.filter { $0.name != defaultName }
 
@@ -168,22 +183,28 @@ public struct PythonStager {
         let (pthPaths, pthImports) = try resolvePthFiles(root: root, sitePackages: sitePackages)
         var searchPath: [String] = []
         if options.source != nil { searchPath.append("../app") }
-        searchPath += ["lib/python\(interpreter.shortVersion)", "lib/python\(interpreter.shortVersion)/lib-dynload",
-                       "lib/python\(interpreter.shortVersion)/site-packages"]
+        searchPath += [
+            "lib/python\(interpreter.shortVersion)", "lib/python\(interpreter.shortVersion)/lib-dynload",
+            "lib/python\(interpreter.shortVersion)/site-packages",
+        ]
         searchPath += pthPaths.map { WheelInstaller.relative("\($0)", to: "python") }
         searchPath.append("../.xar")
-        let pthText = "# Generated by xarbuild: the interpreter's whole sys.path (see docs/python.md).\n"
+        let pthText =
+            "# Generated by xarbuild: the interpreter's whole sys.path (see docs/python.md).\n"
             + searchPath.joined(separator: "\n") + "\n"
         try write(pthText, to: "\(root)/python/python3._pth")
         let legacy = interpreter.version[1] < 11
         try fm.createDirectory(atPath: "\(root)/.xar", withIntermediateDirectories: true)
         try write(
-            PythonBootstrap.script(entries: entries, defaultEntry: defaultName, pthImports: pthImports, legacySearchPath: legacy ? searchPath.map { ("python/\($0)" as NSString).standardizingPath } : nil),
+            PythonBootstrap.script(
+                entries: entries, defaultEntry: defaultName, pthImports: pthImports,
+                legacySearchPath: legacy ? searchPath.map { ("python/\($0)" as NSString).standardizingPath } : nil),
             to: "\(root)/.xar/bootstrap.py")
         try write(PythonBootstrap.runtimeModule, to: "\(root)/.xar/xar_runtime.py")
 
         progress("bundling shared libraries")
-        var bundler = SharedLibraryBundler(root: root, libraryDirectory: "python/lib", stripDebugInfo: options.stripDebugInfo)
+        var bundler = SharedLibraryBundler(
+            root: root, libraryDirectory: "python/lib", stripDebugInfo: options.stripDebugInfo)
         try bundler.bundle()
 
         progress("compiling bytecode")

@@ -81,9 +81,12 @@ public struct RequirementsLock: Sendable {
                 let option = String(line.split(whereSeparator: { $0 == " " || $0 == "=" }).first ?? "")
                 if ignoredOptions.contains(option) { continue }
                 if option == "-e" || option == "--editable" {
-                    problems.append("\(at): editable requirements cannot be bundled; build a wheel of it and pass it with --wheel.")
+                    problems.append(
+                        "\(at): editable requirements cannot be bundled; build a wheel of it and pass it with --wheel.")
                 } else if option == "-r" || option == "-c" || option == "--requirement" || option == "--constraint" {
-                    problems.append("\(at): `\(option)` includes are not supported; compile one complete lock with pip-compile or uv.")
+                    problems.append(
+                        "\(at): `\(option)` includes are not supported; compile one complete lock with pip-compile or uv."
+                    )
                 } else {
                     problems.append("\(at): the option `\(option)` is not supported in a lock.")
                 }
@@ -137,7 +140,8 @@ public struct RequirementsLock: Sendable {
             if word.hasPrefix("--hash=") {
                 let value = String(word.dropFirst("--hash=".count))
                 guard value.hasPrefix("sha256:") else {
-                    throw PythonBuildError("\(at): `\(value)` is not a sha256 hash; regenerate the lock with sha256 hashes.")
+                    throw PythonBuildError(
+                        "\(at): `\(value)` is not a sha256 hash; regenerate the lock with sha256 hashes.")
                 }
                 hashes.append(String(value.dropFirst("sha256:".count)).lowercased())
             } else if !word.isEmpty {
@@ -146,7 +150,8 @@ public struct RequirementsLock: Sendable {
             i += 1
         }
         guard !hashes.isEmpty else {
-            throw PythonBuildError("\(at): `\(name)==\(version)` has no --hash; generate the lock with --generate-hashes.")
+            throw PythonBuildError(
+                "\(at): `\(name)==\(version)` has no --hash; generate the lock with --generate-hashes.")
         }
         return Pin(
             name: name, normalizedName: WheelFilename.normalize(name), version: version, hashes: hashes,

@@ -33,7 +33,9 @@ struct SharedLibraryBundler {
         guard !elfFiles.isEmpty else { return }
         // The closure of every file, as the host's loader resolves it.
         var closure: [String: [(String, String)]] = [:]
-        for batch in stride(from: 0, to: elfFiles.count, by: 64).map({ Array(elfFiles[$0..<min($0 + 64, elfFiles.count)]) }) {
+        for batch in stride(from: 0, to: elfFiles.count, by: 64).map({
+            Array(elfFiles[$0..<min($0 + 64, elfFiles.count)])
+        }) {
             let output = try ToolRunner.run(["ldd"] + batch.map { "\(root)/\($0)" })
             var current = batch.count == 1 ? batch[0] : ""
             for line in output.stdout.split(separator: "\n") {

@@ -55,7 +55,8 @@ enum ToolRunner {
         let output = try run(argv, environment: environment)
         guard output.status == 0 else {
             let detail = output.stderr.split(separator: "\n").suffix(8).joined(separator: "\n")
-            throw PythonBuildError("\(failure) (`\(argv.joined(separator: " "))` exited with \(output.status)): \(detail)")
+            throw PythonBuildError(
+                "\(failure) (`\(argv.joined(separator: " "))` exited with \(output.status)): \(detail)")
         }
         return output.stdout
     }

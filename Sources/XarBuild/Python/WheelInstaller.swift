@@ -36,12 +36,14 @@ struct WheelInstaller {
             throw PythonBuildError("\(path) is not named like a wheel (name-version-python-abi-platform.whl).")
         }
         let zip = try ZipArchive(path: path)
-        let infoDirs = Set(zip.entries.compactMap { entry -> String? in
-            let first = entry.name.split(separator: "/").first.map(String.init) ?? ""
-            return first.hasSuffix(".dist-info") && entry.name.hasSuffix("/WHEEL") ? first : nil
-        })
+        let infoDirs = Set(
+            zip.entries.compactMap { entry -> String? in
+                let first = entry.name.split(separator: "/").first.map(String.init) ?? ""
+                return first.hasSuffix(".dist-info") && entry.name.hasSuffix("/WHEEL") ? first : nil
+            })
         guard infoDirs.count == 1, let infoDir = infoDirs.first else {
-            throw PythonBuildError("\(path) has \(infoDirs.count) .dist-info directories with a WHEEL file; a wheel has exactly one.")
+            throw PythonBuildError(
+                "\(path) has \(infoDirs.count) .dist-info directories with a WHEEL file; a wheel has exactly one.")
         }
         let dataDir = String(infoDir.dropLast(".dist-info".count)) + ".data"
         var members: [String: ZipArchive.Entry] = [:]
@@ -50,14 +52,17 @@ struct WheelInstaller {
         let wheelMeta = try text(zip, members, "\(infoDir)/WHEEL")
         let wheelVersion = field(wheelMeta, "Wheel-Version") ?? ""
         guard wheelVersion.hasPrefix("1.") else {
-            throw PythonBuildError("\(path) is wheel format \(wheelVersion.isEmpty ? "(unknown)" : wheelVersion); only 1.x is supported.")
+            throw PythonBuildError(
+                "\(path) is wheel format \(wheelVersion.isEmpty ? "(unknown)" : wheelVersion); only 1.x is supported.")
         }
         let metadata = try text(zip, members, "\(infoDir)/METADATA")
         let record = try text(zip, members, "\(infoDir)/RECORD")
         var expected: [String: String] = [:]
         for line in record.split(separator: "\n") {
             let fields = Self.csvFields(String(line))
-            if fields.count >= 2, fields[1].hasPrefix("sha256=") { expected[fields[0]] = String(fields[1].dropFirst(7)) }
+            if fields.count >= 2, fields[1].hasPrefix("sha256=") {
+                expected[fields[0]] = String(fields[1].dropFirst(7))
+            }
         }
 
         var installed: [(String, Data)] = []  // (path relative to site-packages, bytes)
@@ -67,14 +72,20 @@ struct WheelInstaller {
             guard !name.hasPrefix("/"), !name.split(separator: "/").contains("..") else {
                 throw PythonBuildError("\(path) has a member outside the install directory: \(name).")
             }
-            if name == "\(infoDir)/RECORD" || name.hasPrefix("\(infoDir)/RECORD.") || name == "\(infoDir)/INSTALLER" { continue }
+            if name == "\(infoDir)/RECORD" || name.hasPrefix("\(infoDir)/RECORD.") || name == "\(infoDir)/INSTALLER" {
+                continue
+            }
             let data = try zip.contents(of: entry)
             if let want = expected[name], SHA256Digest.recordForm(of: data) != want {
-                throw PythonBuildError("\(path): the member \(name) does not match the hash in its RECORD; the wheel is corrupt or was altered.")
+                throw PythonBuildError(
+                    "\(path): the member \(name) does not match the hash in its RECORD; the wheel is corrupt or was altered."
+                )
             }
-            let destination = try destinationPath(for: name, dataDir: dataDir, project: parsed.distribution, wheel: path)
+            let destination = try destinationPath(
+                for: name, dataDir: dataDir, project: parsed.distribution, wheel: path)
             let full = "\(root)/\(destination)"
-            try fm.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try fm.createDirectory(
+                atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             if fm.fileExists(atPath: full) { try fm.removeItem(atPath: full) }
             guard fm.createFile(atPath: full, contents: data) else {
                 throw PythonBuildError("Cannot write \(full) while installing \(fileName).")
@@ -108,11 +119,15 @@ struct WheelInstaller {
             let spec = line.dropFirst("Requires-Dist:".count).trimmingCharacters(in: .whitespaces)
             let parts = spec.split(separator: ";", maxSplits: 1)
             let name = parts[0].prefix { $0.isLetter || $0.isNumber || "-_.".contains($0) }
-            return (WheelFilename.normalize(String(name)), parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : nil)
+            return (
+                WheelFilename.normalize(String(name)),
+                parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : nil
+            )
         }
         let name = field(metadata, "Name") ?? parsed.distribution
         return Installed(
-            name: name, normalizedName: WheelFilename.normalize(name), version: field(metadata, "Version") ?? parsed.version,
+            name: name, normalizedName: WheelFilename.normalize(name),
+            version: field(metadata, "Version") ?? parsed.version,
             wheel: fileName, sha256: sha256, consoleScripts: scripts, requires: requires)
     }
 
@@ -133,7 +148,9 @@ struct WheelInstaller {
     }
 
     private func text(_ zip: ZipArchive, _ members: [String: ZipArchive.Entry], _ name: String) throws -> String {
-        guard let entry = members[name] else { throw PythonBuildError("\(zip.path) has no \(name); it is not a valid wheel.") }
+        guard let entry = members[name] else {
+            throw PythonBuildError("\(zip.path) has no \(name); it is not a valid wheel.")
+        }
         return String(decoding: try zip.contents(of: entry), as: UTF8.self)
     }
 
@@ -152,10 +169,14 @@ struct WheelInstaller {
         for raw in text.split(separator: "\n") {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.hasPrefix("[") { section = line.trimmingCharacters(in: CharacterSet(charactersIn: "[]")); continue }
-            guard section == "console_scripts" || section == "gui_scripts", let eq = line.firstIndex(of: "=") else { continue }
+            guard section == "console_scripts" || section == "gui_scripts", let eq = line.firstIndex(of: "=") else {
+                continue
+            }
             let name = line[..<eq].trimmingCharacters(in: .whitespaces)
             var target = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
-            if let bracket = target.firstIndex(of: "[") { target = target[..<bracket].trimmingCharacters(in: .whitespaces) }
+            if let bracket = target.firstIndex(of: "[") {
+                target = target[..<bracket].trimmingCharacters(in: .whitespaces)
+            }
             out.append((name, target))
         }
         return out
@@ -176,14 +197,23 @@ struct WheelInstaller {
             if quoted {
                 if c == "\"" {
                     if chars.first == "\"" { current.append("\""); chars.removeFirst() } else { quoted = false }
-                } else { current.append(c) }
-            } else if c == "\"" { quoted = true } else if c == "," { fields.append(current); current = "" } else { current.append(c) }
+                } else {
+                    current.append(c)
+                }
+            } else if c == "\"" {
+                quoted = true
+            } else if c == "," {
+                fields.append(current); current = ""
+            } else {
+                current.append(c)
+            }
         }
         fields.append(current)
         return fields
     }
 
     static func csvQuote(_ field: String) -> String {
-        field.contains(",") || field.contains("\"") ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
+        field.contains(",") || field.contains("\"")
+            ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
     }
 }

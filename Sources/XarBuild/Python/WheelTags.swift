@@ -43,9 +43,11 @@ public struct WheelTags: Sendable {
                 tags += platforms.map { "cp\(major)\(older)-abi3-\($0)" }
             }
         }
-        let pyVersions = ["py\(major)\(minor)", "py\(major)"] + stride(from: minor - 1, through: 0, by: -1).map {
-            "py\(major)\($0)"
-        }
+        let pyVersions =
+            ["py\(major)\(minor)", "py\(major)"]
+            + stride(from: minor - 1, through: 0, by: -1).map {
+                "py\(major)\($0)"
+            }
         for py in pyVersions { tags += platforms.map { "\(py)-none-\($0)" } }
         tags.append("\(cp)-none-any")
         tags += pyVersions.map { "\($0)-none-any" }

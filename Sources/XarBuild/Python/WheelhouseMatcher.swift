@@ -31,7 +31,8 @@ struct WheelhouseMatcher {
         var choices: [Choice] = []
         var problems: [String] = []
         let place = wheelhouse ?? "(no --wheelhouse given)"
-        let wanted = "cp\(interpreter.version[0])\(interpreter.version[1]) on \(interpreter.platform) (glibc \(interpreter.glibc))"
+        let wanted =
+            "cp\(interpreter.version[0])\(interpreter.version[1]) on \(interpreter.platform) (glibc \(interpreter.glibc))"
         for pin in lock.pins {
             if let marker = pin.marker, !(try EnvironmentMarker.evaluate(marker, environment: interpreter.markers)) {
                 continue
@@ -48,7 +49,9 @@ struct WheelhouseMatcher {
                         "\(at): only the source distribution \(sdist) is in the wheelhouse; sdists are not built here. "
                             + "Build a wheel (`pip wheel --no-deps \(sdist)`) for \(wanted) and lock its hash.")
                 } else {
-                    problems.append("\(at): no wheel in \(place); download it (`pip download --no-deps --only-binary=:all: \(pin.name)==\(pin.version)`).")
+                    problems.append(
+                        "\(at): no wheel in \(place); download it (`pip download --no-deps --only-binary=:all: \(pin.name)==\(pin.version)`)."
+                    )
                 }
                 continue
             }
@@ -95,7 +98,10 @@ struct WheelhouseMatcher {
         for ext in [".tar.gz", ".zip", ".tar.bz2", ".tgz"] where file.hasSuffix(ext) {
             let stem = String(file.dropLast(ext.count))
             guard let dash = stem.lastIndex(of: "-") else { return nil }
-            return (WheelFilename.normalize(String(stem[..<dash])), WheelFilename.normalizeVersion(String(stem[stem.index(after: dash)...])))
+            return (
+                WheelFilename.normalize(String(stem[..<dash])),
+                WheelFilename.normalizeVersion(String(stem[stem.index(after: dash)...]))
+            )
         }
         return nil
     }

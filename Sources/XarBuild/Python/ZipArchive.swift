@@ -98,9 +98,11 @@ struct ZipArchive {
         case 0:
             output = Array(b[start..<(start + entry.compressedSize)])
         case 8:
-            output = try inflateRaw(b, from: start, count: entry.compressedSize, expected: entry.uncompressedSize, name: entry.name)
+            output = try inflateRaw(
+                b, from: start, count: entry.compressedSize, expected: entry.uncompressedSize, name: entry.name)
         default:
-            throw PythonBuildError("\(path): the member \(entry.name) uses compression method \(entry.method), which wheels do not use.")
+            throw PythonBuildError(
+                "\(path): the member \(entry.name) uses compression method \(entry.method), which wheels do not use.")
         }
         let crc = output.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, uInt($0.count))) }
         guard crc == entry.crc32, output.count == entry.uncompressedSize else {

@@ -9,6 +9,9 @@ internal import XarSystem
 /// Paths are created relative to the open target directory, one `*at` call each. The reader rejects names
 /// with `/`, `.` or `..`, and a directory is made with `mkdirat`, which fails on anything already there, so
 /// a crafted image cannot make a later entry land outside the target through a symlink.
+///
+/// Names go to the file system as the image's exact bytes, never through `String`: a name that is not UTF-8
+/// would otherwise be changed (invalid bytes become U+FFFD), and two such names could collide.
 public enum ImageExtractor {
     /// Extracts `reader`'s tree into `directory` (open, empty). Errors are sentences naming the entry.
     public static func extract(_ reader: SquashFS.Reader, into directory: Int32) throws {
@@ -19,55 +22,58 @@ public enum ImageExtractor {
                 directories.append((path, inode))
                 return
             }
-            let name = String(decoding: path, as: UTF8.self)
+            let name = displayName(path)
             switch inode.kind {
             case .directory:
-                guard mkdirat(directory, name, 0o700) == 0 else { throw failure("create directory", name) }
+                let ok = withCName(path) { mkdirat(directory, $0, 0o700) == 0 }
+                guard ok else { throw failure("create directory", name) }
                 directories.append((path, inode))
             case .regularFile:
                 if inode.linkCount > 1, let first = firstPathOfInode[inode.inodeNumber] {
-                    let firstName = String(decoding: first, as: UTF8.self)
-                    guard linkat(directory, firstName, directory, name, 0) == 0 else { throw failure("link", name) }
+                    let ok = withCName(first) { from in withCName(path) { linkat(directory, from, directory, $0, 0) == 0 } }
+                    guard ok else { throw failure("link", name) }
                     return
                 }
-                try writeFile(reader, inode, name: name, in: directory)
+                try writeFile(reader, inode, path: path, in: directory)
                 if inode.linkCount > 1 { firstPathOfInode[inode.inodeNumber] = path }
             case .symlink:
                 let target = try reader.readLink(inode)
-                let ok = (target + [0]).withUnsafeBufferPointer {
-                    $0.withMemoryRebound(to: CChar.self) { symlinkat($0.baseAddress!, directory, name) == 0 }
-                }
+                let ok = withCName(target) { to in withCName(path) { symlinkat(to, directory, $0) == 0 } }
                 guard ok else { throw failure("create symlink", name) }
             case .fifo:
-                guard mkfifoat(directory, name, mode_t(inode.permissions)) == 0 else {
-                    throw failure("create FIFO", name)
-                }
+                let ok = withCName(path) { mkfifoat(directory, $0, mode_t(inode.permissions)) == 0 }
+                guard ok else { throw failure("create FIFO", name) }
             case .blockDevice, .characterDevice, .socket:
                 return
             }
         }
         // Children first (reverse of the walk), so a read-only directory is closed only once it is complete.
         for (path, inode) in directories.reversed() {
-            let name = path.isEmpty ? "." : String(decoding: path, as: UTF8.self)
+            let raw = path.isEmpty ? Array(".".utf8) : path
             var times = [
                 timespec(tv_sec: Int(inode.modificationTime), tv_nsec: 0),
                 timespec(tv_sec: Int(inode.modificationTime), tv_nsec: 0),
             ]
-            _ = utimensat(directory, name, &times, AT_SYMLINK_NOFOLLOW)
-            guard fchmodat(directory, name, mode_t(inode.permissions), 0) == 0 else { throw failure("chmod", name) }
+            let ok = withCName(raw) { name in
+                _ = utimensat(directory, name, &times, AT_SYMLINK_NOFOLLOW)
+                return fchmodat(directory, name, mode_t(inode.permissions), 0) == 0
+            }
+            guard ok else { throw failure("chmod", displayName(raw)) }
         }
     }
 
     private static func writeFile(
-        _ reader: SquashFS.Reader, _ inode: SquashFS.Reader.Inode, name: String, in directory: Int32
+        _ reader: SquashFS.Reader, _ inode: SquashFS.Reader.Inode, path: [UInt8], in directory: Int32
     ) throws {
-        let file: FileDescriptor
-        do {
-            file = try FileDescriptor.open(
-                name, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, relativeToRaw: directory)
-        } catch {
-            throw SquashFS.ReadError("Cannot create \(name): \(error).")
+        let name = displayName(path)
+        let fd = withCName(path) { raw in
+            let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+            var fd: Int32
+            repeat { fd = openat(directory, raw, flags, 0o600) } while fd < 0 && errno == EINTR
+            return fd
         }
+        guard fd >= 0 else { throw failure("create", name) }
+        let file = FileDescriptor(owning: fd)
         let raw = file.rawValue  // the closure cannot capture the noncopyable owner
         try reader.forEachBlock(of: inode) { bytes in
             var done = 0
@@ -84,6 +90,18 @@ public enum ImageExtractor {
         ]
         _ = futimens(file.rawValue, &times)
         guard fchmod(file.rawValue, mode_t(inode.permissions)) == 0 else { throw failure("chmod", name) }
+    }
+
+    /// Calls `body` with `bytes` as a NUL-terminated C string, byte for byte.
+    private static func withCName<T>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) throws -> T) rethrows -> T {
+        try (bytes + [0]).withUnsafeBufferPointer {
+            try $0.withMemoryRebound(to: CChar.self) { try body($0.baseAddress!) }
+        }
+    }
+
+    /// `path` for messages only: invalid UTF-8 shows as U+FFFD there, never on disk.
+    private static func displayName(_ path: [UInt8]) -> String {
+        String(decoding: path, as: UTF8.self)
     }
 
     private static func failure(_ what: String, _ name: String) -> SquashFS.ReadError {

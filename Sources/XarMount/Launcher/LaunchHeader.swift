@@ -34,8 +34,8 @@ public struct LaunchHeader: Sendable, Equatable {
         guard let target = header.target else {
             throw LaunchError(
                 .badImage,
-                "\(path) has no XAREXEC_TARGET in its header, so there is nothing to run; rebuild it with "
-                    + "an entry point (xarbuild --entry)")
+                "\(path) has no XAREXEC_TARGET in its header, so there is nothing to run; rebuild it naming "
+                    + "the program to run (xarbuild dir --exec PROGRAM)")
         }
         offset = UInt64(header.offset)
         uuid = header.uuid

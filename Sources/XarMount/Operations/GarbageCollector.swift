@@ -2,7 +2,7 @@ internal import Glibc
 internal import XarSystem
 
 /// `xarctl gc`: unmounts idle and dead mounts, removes what crashed servers left behind, and prunes the
-/// extraction cache.
+/// extraction cache and the servers' local copies of images.
 ///
 /// Safe at any moment while launches happen: every change to a mount is made holding the image's lock
 /// exclusively without waiting (a launch in progress holds it shared, so its mount is skipped this round),
@@ -13,7 +13,7 @@ internal import XarSystem
 public enum GarbageCollector {
     /// One thing gc did, would do (dry run) or left alone, and why.
     public struct Action: Sendable, Codable, Equatable {
-        /// `unmount`, `detach-dead`, `remove-leftover`, `prune-cache`, or `keep`.
+        /// `unmount`, `detach-dead`, `remove-leftover`, `prune-cache`, `prune-copy`, or `keep`.
         public var action: String
         /// The mount point or cache entry.
         public var path: String
@@ -24,8 +24,12 @@ public enum GarbageCollector {
     }
 
     /// Runs one collection: mounts idle for at least `idleSeconds`, dead mounts, leftovers; then the cache down
-    /// to `cacheLimit` bytes (nil: leave the cache alone). With `dryRun` nothing is changed.
-    public static func collect(idleSeconds: Int, cacheLimit: Int64?, dryRun: Bool) -> [Action] {
+    /// to `cacheLimit` bytes (nil: leave the cache alone); then the local copies of images down to `copyLimit`
+    /// bytes (nil: leave them alone), after the unmounts, so a copy whose server just went is prunable at
+    /// once. With `dryRun` nothing is changed.
+    public static func collect(idleSeconds: Int, cacheLimit: Int64?, copyLimit: Int64? = nil, dryRun: Bool)
+        -> [Action]
+    {
         var actions: [Action] = []
         for record in MountInventory.records() {
             actions.append(collect(record, idleSeconds: idleSeconds, dryRun: dryRun))
@@ -33,6 +37,11 @@ public enum GarbageCollector {
         if let cacheLimit {
             actions += ExtractionCacheInventory.prune(limit: cacheLimit, dryRun: dryRun).map {
                 Action(action: "prune-cache", path: $0.path, reason: $0.reason, done: !dryRun)
+            }
+        }
+        if let copyLimit {
+            actions += LocalCopyInventory.prune(limit: copyLimit, dryRun: dryRun).map {
+                Action(action: "prune-copy", path: $0.path, reason: $0.reason, done: !dryRun)
             }
         }
         return actions

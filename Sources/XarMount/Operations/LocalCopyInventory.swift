@@ -1,0 +1,88 @@
+internal import Glibc
+internal import XarSystem
+
+/// The servers' local copies of images (docs/lifecycle.md, "Source loss"), for `xarctl gc`.
+///
+/// A server copies a network-sourced image to `<digest>.xar` in `images/` next to its mount point (or its
+/// `--cache-dir`) and names the copy in its state file's `copy=` line. Nothing else removes copies, so without
+/// pruning every version ever launched from NFS stays on the local disk.
+public enum LocalCopyInventory {
+    /// A removal `prune` made or would make.
+    public struct Removal: Sendable {
+        /// The removed copy.
+        public var path: String
+        /// Why.
+        public var reason: String
+    }
+
+    /// One copy in a cache directory.
+    struct Copy {
+        /// Its path.
+        var path: String
+        /// Disk space used (allocated blocks), in bytes.
+        var bytes: Int64
+        /// Seconds since the epoch.
+        var lastUsed: Int64
+    }
+
+    /// Removes abandoned temporary copies (their server is gone), then copies that no live server names in its
+    /// state file and no process has open, least recently used first (the later of their access and modification
+    /// times: a copy is written once, and read whenever a server verifies it for reuse), until the copies take at
+    /// most `limit` bytes. With `dryRun` nothing is removed.
+    ///
+    /// Removing a copy is one `unlink`: a server that opened it in the same instant keeps reading its
+    /// descriptor, and a later server makes a new copy.
+    public static func prune(limit: Int64, dryRun: Bool) -> [Removal] {
+        let records = MountInventory.records(withUsers: false)
+        var directories = Set(MountInventory.userDirectories(MountInfo.current()).map { $0.path + "/images" })
+        var named = Set<String>()
+        for record in records where record.status == .live || record.status == .stopped {
+            guard let state = XarMount.ServerState.read(from: record.mountPoint + ".state"), !state.copyPath.isEmpty
+            else { continue }
+            let copy = MountInventory.canonical(state.copyPath)
+            named.insert(copy)
+            if let slash = copy.lastIndex(of: "/") { directories.insert(String(copy[..<slash])) }
+        }
+        var removals: [Removal] = []
+        var copies: [Copy] = []
+        for directory in directories.sorted() {
+            MountInventory.forEachEntry(of: directory) { name in
+                let path = directory + "/" + name
+                var st = stat()
+                guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return }
+                if name.hasPrefix(".tmp-") {
+                    // `.tmp-<digest>-<pid>`: a copy in progress, or one whose server died.
+                    guard let pid = name.split(separator: "-").last.flatMap({ Int32($0) }),
+                        kill(pid, 0) != 0 && errno == ESRCH
+                    else { return }
+                    removals.append(Removal(path: path, reason: "abandoned copy (pid \(pid) is gone)"))
+                } else if isCopyName(name) {
+                    copies.append(
+                        Copy(
+                            path: path, bytes: Int64(st.st_blocks) * 512,
+                            lastUsed: Int64(max(st.st_atim.tv_sec, st.st_mtim.tv_sec))))
+                }
+            }
+        }
+        copies.sort { $0.lastUsed < $1.lastUsed }
+        let open = copies.isEmpty ? [:] : ProcScan.users(ofAny: copies.map(\.path))
+        var total = copies.reduce(Int64(0)) { $0 + $1.bytes }
+        for copy in copies where total > limit {
+            guard !named.contains(copy.path), open[copy.path, default: []].isEmpty else { continue }
+            total -= copy.bytes
+            removals.append(
+                Removal(path: copy.path, reason: "least recently used, no server reads it, \(copy.bytes) bytes"))
+        }
+        if !dryRun {
+            for removal in removals { unlink(removal.path) }
+        }
+        return removals
+    }
+
+    /// True for `<64 lowercase hex digits>.xar`, the names the server gives verified copies.
+    static func isCopyName(_ name: String) -> Bool {
+        guard name.hasSuffix(".xar") else { return false }
+        let digest = name.dropLast(4)
+        return digest.count == 64 && digest.allSatisfy { $0.isHexDigit && !$0.isUppercase }
+    }
+}
