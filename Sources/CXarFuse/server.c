@@ -5,7 +5,9 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <float.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +32,16 @@ struct xar_server {
     int ready;
     // CLOCK_MONOTONIC nanoseconds of the last request that may read the image; the local copy yields to them.
     int64_t last_request_ns;
+    // XAR_SERVER_TRACE=1: one stderr line per request that reaches the server (for counting round trips).
+    int trace;
     struct fuse_session *session;
 };
+
+// The kernel keeps a dentry (and a negative dentry) this long; the image never changes, so "forever", as
+// libsquashfuse does for the entries it finds (libfuse clamps it to what the protocol can carry).
+#define XAR_ENTRY_TIMEOUT DBL_MAX
+
+#define TRACE(server, ...) do { if ((server)->trace) fprintf(stderr, "request " __VA_ARGS__); } while (0)
 
 // MARK: - libfuse's messages
 
@@ -133,6 +143,8 @@ xar_server *xar_server_open(int image_fd, uint64_t offset, char *error, size_t e
         return NULL;
     }
     server->ready_fd = -1;
+    const char *trace = getenv("XAR_SERVER_TRACE");
+    server->trace = trace && strcmp(trace, "1") == 0;
     sqfs_err err = sqfs_init(&server->ll.fs, image_fd, (size_t)offset);
     if (err == SQFS_OK) {
         if (sqfs_ll_init(&server->ll) != SQFS_OK) {
@@ -191,6 +203,7 @@ static void xar_op_init(void *userdata, struct fuse_conn_info *conn) {
 // lock as soon as its open() returns, and the count must already show its pin by then.
 static void xar_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
     xar_server *server = fuse_req_userdata(req);
+    TRACE(server, "open %llu\n", (unsigned long long)ino);
     __atomic_add_fetch(&server->handles, 1, __ATOMIC_SEQ_CST);
     fi->fh = 0;
     sqfs_ll_op_open(req, ino, fi);
@@ -199,12 +212,14 @@ static void xar_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 
 static void xar_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
     xar_server *server = fuse_req_userdata(req);
+    TRACE(server, "release %llu\n", (unsigned long long)ino);
     sqfs_ll_op_release(req, ino, fi);
     __atomic_sub_fetch(&server->handles, 1, __ATOMIC_SEQ_CST);
 }
 
 static void xar_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
     xar_server *server = fuse_req_userdata(req);
+    TRACE(server, "opendir %llu\n", (unsigned long long)ino);
     __atomic_add_fetch(&server->handles, 1, __ATOMIC_SEQ_CST);
     // A listing never changes: let the kernel keep it across opens.
     fi->cache_readdir = 1;
@@ -216,6 +231,7 @@ static void xar_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 
 static void xar_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
     xar_server *server = fuse_req_userdata(req);
+    TRACE(server, "releasedir %llu\n", (unsigned long long)ino);
     sqfs_ll_op_releasedir(req, ino, fi);
     __atomic_sub_fetch(&server->handles, 1, __ATOMIC_SEQ_CST);
 }
@@ -227,18 +243,52 @@ static void note_request(fuse_req_t req) {
     __atomic_store_n(&server->last_request_ns, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec, __ATOMIC_RELAXED);
 }
 
+// A missing name is answered with inode 0 and an infinite entry timeout instead of ENOENT: that is how FUSE
+// lets the kernel keep a negative dentry. With ENOENT (libsquashfuse's answer) every failed stat or open of the
+// same path comes back here; Python's import system probes several candidate names per package.
 static void xar_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
     note_request(req);
+    xar_server *server = fuse_req_userdata(req);
+    sqfs_inode directory;
+    if (sqfs_ll_inode(&server->ll, &directory, parent) == SQFS_OK && S_ISDIR(directory.base.mode)) {
+        sqfs_name buffer;
+        sqfs_dir_entry entry;
+        bool found = true;
+        sqfs_dentry_init(&entry, buffer);
+        if (sqfs_dir_lookup(&server->ll.fs, &directory, name, strlen(name), &entry, &found) == SQFS_OK && !found) {
+            TRACE(server, "lookup %llu %s: negative\n", (unsigned long long)parent, name);
+            struct fuse_entry_param negative;
+            memset(&negative, 0, sizeof negative);
+            negative.ino = 0;
+            negative.entry_timeout = XAR_ENTRY_TIMEOUT;
+            fuse_reply_entry(req, &negative);
+            return;
+        }
+    }
+    // Found, or an error: libsquashfuse looks it up again (cheap: the metadata block is cached) and replies.
+    TRACE(server, "lookup %llu %s\n", (unsigned long long)parent, name);
     sqfs_ll_op_lookup(req, parent, name);
+}
+
+static void xar_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+    TRACE((xar_server *)fuse_req_userdata(req), "getattr %llu\n", (unsigned long long)ino);
+    sqfs_ll_op_getattr(req, ino, fi);
+}
+
+static void xar_op_readlink(fuse_req_t req, fuse_ino_t ino) {
+    TRACE((xar_server *)fuse_req_userdata(req), "readlink %llu\n", (unsigned long long)ino);
+    sqfs_ll_op_readlink(req, ino);
 }
 
 static void xar_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
     note_request(req);
+    TRACE((xar_server *)fuse_req_userdata(req), "read %llu %zu@%lld\n", (unsigned long long)ino, size, (long long)off);
     sqfs_ll_op_read(req, ino, size, off, fi);
 }
 
 static void xar_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
     note_request(req);
+    TRACE((xar_server *)fuse_req_userdata(req), "readdir %llu\n", (unsigned long long)ino);
     sqfs_ll_op_readdir(req, ino, size, off, fi);
 }
 
@@ -251,8 +301,8 @@ static const struct fuse_lowlevel_ops xar_ops = {
     .init = xar_op_init,
     .lookup = xar_op_lookup,
     .forget = xar_op_forget,
-    .getattr = sqfs_ll_op_getattr,
-    .readlink = sqfs_ll_op_readlink,
+    .getattr = xar_op_getattr,
+    .readlink = xar_op_readlink,
     .open = xar_op_open,
     .read = xar_op_read,
     .release = xar_op_release,

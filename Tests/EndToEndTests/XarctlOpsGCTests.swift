@@ -68,9 +68,11 @@ struct XarctlOpsGCTests {
         #expect(Set(try fixture.mountPoints()) == [used, forever])
     }
 
-    /// 200 launches through `xarexec` (4 at a time) of an image with a 1 s idle timeout, while `xarctl gc --idle 0`
-    /// runs in a loop: every launch must succeed and read its data from the mount after a pause (so an unmount
-    /// under a running program would fail it).
+    /// 200 launches through `xarexec` (4 at a time, in four rounds with a short idle gap between them) of an image
+    /// with a 1 s idle timeout, while `xarctl gc --idle 0` runs in a loop: every launch must succeed and read its
+    /// data from the mount after a pause (so an unmount under a running program would fail it). The gaps, shorter
+    /// than the server's own timeout, guarantee gc finds the mount idle at least once, so the race really happens
+    /// even on a machine fast enough to keep the mount busy through a whole round.
     @Test(.tags(.slow)) func gcRacingTwoHundredLaunchesUnmountsNothingInUse() throws {
         let fixture = XarctlOpsFixture()
         defer { fixture.unmountAll() }
@@ -88,7 +90,10 @@ struct XarctlOpsGCTests {
             set -u
             ( while [ ! -e '\(stop)' ]; do xarctl gc --idle 0 >>'\(gcLog)' 2>&1 || echo "gc failed $?" >>'\(gcLog)'; \
             sleep 0.05; done ) &
-            seq 200 | xargs -P 4 -I{} sh -c 'out=$(xarexec "\(xar)"); [ "$out" = payload ] || echo "FAILED {} $? $out"'
+            for round in 1 2 3 4; do
+                seq 50 | xargs -P 4 -I{} sh -c 'out=$(xarexec "\(xar)"); [ "$out" = payload ] || echo "FAILED {} $? $out"'
+                sleep 0.5
+            done
             touch '\(stop)'
             wait
             """
