@@ -108,19 +108,7 @@ struct XarexecSourceLossTests {
 
     private func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
-    private func read(_ path: String) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return "" }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            bytes += chunk[0..<n]
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
+    private func read(_ path: String) -> String { TestFiles.readText(path) }
 
     private func mounted(_ path: String) -> Bool { read("/proc/self/mountinfo").contains(" \(path) ") }
 

@@ -149,19 +149,7 @@ final class ServerHarness {
     var log: String { Self.contents(directory("server.log")) }
 
     /// The whole text of a (small) file, or "" when it cannot be read.
-    static func contents(_ path: String) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return "" }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            bytes += chunk[0..<n]
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
+    static func contents(_ path: String) -> String { TestFiles.readText(path) }
 
     /// Kills the server and detaches whatever is left, so that no test leaves a mount or a process behind.
     func tearDown() {
