@@ -30,7 +30,9 @@ public enum ImageExtractor {
                 directories.append((path, inode))
             case .regularFile:
                 if inode.linkCount > 1, let first = firstPathOfInode[inode.inodeNumber] {
-                    let ok = withCName(first) { from in withCName(path) { linkat(directory, from, directory, $0, 0) == 0 } }
+                    let ok = withCName(first) { from in
+                        withCName(path) { linkat(directory, from, directory, $0, 0) == 0 }
+                    }
                     guard ok else { throw failure("link", name) }
                     return
                 }
