@@ -19,6 +19,7 @@
 #include <squashfuse/ll.h>
 
 #include "CXarFuse.h"
+#include "xattrs.h"
 
 int xar_fuse_library_version(void) { return fuse_version(); }
 
@@ -310,8 +311,9 @@ static const struct fuse_lowlevel_ops xar_ops = {
     .readdir = xar_op_readdir,
     .releasedir = xar_op_releasedir,
     .statfs = stfs_ll_op_statfs,
-    .getxattr = sqfs_ll_op_getxattr,
-    .listxattr = sqfs_ll_op_listxattr,
+    // Not libsquashfuse's: it swaps the `trusted.` and `security.` namespaces (see xattrs.c).
+    .getxattr = xar_op_getxattr,
+    .listxattr = xar_op_listxattr,
     .create = sqfs_ll_op_create,
 };
 
