@@ -151,17 +151,7 @@ public enum ProcScan {
 
     /// The indices of the trees in `prefixes` that a line of `/proc/PID/maps` names a path inside of.
     private static func mapsMention(pid: Int32, _ prefixes: [[UInt8]]) -> Set<Int> {
-        let fd = open("/proc/\(pid)/maps", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return [] }
-        defer { close(fd) }
-        var contents: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            contents += chunk[0..<n]
-        }
+        guard let contents = SmallFile.read("/proc/\(pid)/maps") else { return [] }
         var found = Set<Int>()
         for line in contents.split(separator: UInt8(ascii: "\n")) {
             // The path is the sixth field and starts at the first '/' after the fixed columns.

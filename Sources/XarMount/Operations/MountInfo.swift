@@ -1,4 +1,5 @@
 internal import Glibc
+internal import XarSystem
 
 /// The mount table as this process sees it (`/proc/self/mountinfo`): which paths are mount points and of which
 /// file system type, read without touching any mount (so a stopped FUSE server cannot block us).
@@ -18,7 +19,7 @@ struct MountInfo {
     /// spaces, tabs, newlines and backslashes in paths are written as `\ooo` octal escapes.
     static func current() -> MountInfo {
         var info = MountInfo()
-        for line in readFile("/proc/self/mountinfo").split(separator: "\n") {
+        for line in SmallFile.text("/proc/self/mountinfo").split(separator: "\n") {
             let fields = line.split(separator: " ")
             guard fields.count >= 7, let dash = fields.firstIndex(of: "-"), dash + 2 < fields.count else { continue }
             info.entries[unescape(fields[4])] = Entry(
@@ -47,22 +48,6 @@ struct MountInfo {
                 bytes.append(raw[i])
                 i += 1
             }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// The whole text of a small file, empty when it cannot be read.
-    static func readFile(_ path: String) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return "" }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            bytes += chunk[0..<n]
         }
         return String(decoding: bytes, as: UTF8.self)
     }

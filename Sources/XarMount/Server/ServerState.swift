@@ -1,4 +1,5 @@
 import Glibc
+import XarSystem
 
 extension XarMount {
     /// The state file a FUSE server writes next to its mount point once mounted, for the launcher and `xarctl`.
@@ -86,17 +87,7 @@ extension XarMount {
 
         /// Reads and parses the state file at `path`; nil when it does not exist or is not a state file.
         public static func read(from path: String) -> ServerState? {
-            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-            guard fd >= 0 else { return nil }
-            defer { close(fd) }
-            var bytes: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
-                bytes += chunk[0..<n]
-            }
+            guard let bytes = SmallFile.read(path, followSymlinks: false) else { return nil }
             return ServerState(parsing: String(decoding: bytes, as: UTF8.self))
         }
 
