@@ -103,7 +103,7 @@ public enum Launcher {
         default:
             throw LaunchError(
                 .serverFailed,
-                "the FUSE server reported \(location.mountPoint) mounted, but it is not; see xarctl status")
+                "the FUSE server reported \(location.mountPoint) mounted, but it is not; see xarctl list")
         }
         _ = consume image
         if mode == .mountOnly {
