@@ -1,4 +1,4 @@
-// The FUSE low-level server over libsquashfuse_ll: the ops table, handle counting, readiness, the session.
+// The FUSE low-level server over libsquashfuse_ll: the ops table ("no open" mode), readiness, the session.
 //
 // Order matters: the system headers first, then FUSE, then squashfuse, whose config.h redefines
 // _POSIX_C_SOURCE and would otherwise hide st_ctim from struct stat.
@@ -26,8 +26,6 @@ int xar_fuse_library_version(void) { return fuse_version(); }
 struct xar_server {
     // First member: libsquashfuse's ops cast the session's userdata to `sqfs_ll *`.
     sqfs_ll ll;
-    // Open file and directory handles; written by the loop thread, read by the usage monitor.
-    long handles;
     // Written `ok\n` and closed when INIT is answered; -1 afterwards.
     int ready_fd;
     int ready;
@@ -179,7 +177,7 @@ xar_server *xar_server_open(int image_fd, uint64_t offset, char *error, size_t e
     return NULL;
 }
 
-// MARK: - Ops: libsquashfuse's, plus handle counting, readdir caching and readiness
+// MARK: - Ops: libsquashfuse's, without open handles, plus negative entries and readiness
 
 static void report_ready(xar_server *server) {
     if (server->ready_fd < 0) return;
@@ -200,41 +198,21 @@ static void xar_op_init(void *userdata, struct fuse_conn_info *conn) {
     report_ready(server);
 }
 
-// Handles are counted before the reply goes out and uncounted if the open failed: the launcher releases its
-// lock as soon as its open() returns, and the count must already show its pin by then.
+// "No open" mode: open and opendir are answered with ENOSYS, which the kernel (FUSE_NO_OPEN_SUPPORT,
+// FUSE_NO_OPENDIR_SUPPORT) remembers for the connection: it stops sending open, opendir, release and releasedir,
+// and treats every later open as having keep_cache (and cache_readdir for directories). A hot run of a Python
+// application opens hundreds of files, each of which cost two round trips to this process before. Reads and
+// readdirs then arrive without a file handle (fh 0) and find their inode by number.
 static void xar_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-    xar_server *server = fuse_req_userdata(req);
-    TRACE(server, "open %llu\n", (unsigned long long)ino);
-    __atomic_add_fetch(&server->handles, 1, __ATOMIC_SEQ_CST);
-    fi->fh = 0;
-    sqfs_ll_op_open(req, ino, fi);
-    if (fi->fh == 0) __atomic_sub_fetch(&server->handles, 1, __ATOMIC_SEQ_CST);
-}
-
-static void xar_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-    xar_server *server = fuse_req_userdata(req);
-    TRACE(server, "release %llu\n", (unsigned long long)ino);
-    sqfs_ll_op_release(req, ino, fi);
-    __atomic_sub_fetch(&server->handles, 1, __ATOMIC_SEQ_CST);
+    (void)fi;
+    TRACE((xar_server *)fuse_req_userdata(req), "open %llu: ENOSYS\n", (unsigned long long)ino);
+    fuse_reply_err(req, ENOSYS);
 }
 
 static void xar_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-    xar_server *server = fuse_req_userdata(req);
-    TRACE(server, "opendir %llu\n", (unsigned long long)ino);
-    __atomic_add_fetch(&server->handles, 1, __ATOMIC_SEQ_CST);
-    // A listing never changes: let the kernel keep it across opens.
-    fi->cache_readdir = 1;
-    fi->keep_cache = 1;
-    fi->fh = 0;
-    sqfs_ll_op_opendir(req, ino, fi);
-    if (fi->fh == 0) __atomic_sub_fetch(&server->handles, 1, __ATOMIC_SEQ_CST);
-}
-
-static void xar_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-    xar_server *server = fuse_req_userdata(req);
-    TRACE(server, "releasedir %llu\n", (unsigned long long)ino);
-    sqfs_ll_op_releasedir(req, ino, fi);
-    __atomic_sub_fetch(&server->handles, 1, __ATOMIC_SEQ_CST);
+    (void)fi;
+    TRACE((xar_server *)fuse_req_userdata(req), "opendir %llu: ENOSYS\n", (unsigned long long)ino);
+    fuse_reply_err(req, ENOSYS);
 }
 
 static void note_request(fuse_req_t req) {
@@ -283,14 +261,40 @@ static void xar_op_readlink(fuse_req_t req, fuse_ino_t ino) {
 
 static void xar_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
     note_request(req);
-    TRACE((xar_server *)fuse_req_userdata(req), "read %llu %zu@%lld\n", (unsigned long long)ino, size, (long long)off);
-    sqfs_ll_op_read(req, ino, size, off, fi);
+    xar_server *server = fuse_req_userdata(req);
+    TRACE(server, "read %llu %zu@%lld\n", (unsigned long long)ino, size, (long long)off);
+    // libsquashfuse's read takes the inode from the handle its open made; with no open, this is that handle.
+    sqfs_inode inode;
+    if (sqfs_ll_inode(&server->ll, &inode, ino) != SQFS_OK) {
+        fuse_reply_err(req, EIO);
+        return;
+    }
+    if (!S_ISREG(inode.base.mode)) {
+        fuse_reply_err(req, EISDIR);
+        return;
+    }
+    struct fuse_file_info handle = *fi;
+    handle.fh = (uint64_t)(intptr_t)&inode;
+    sqfs_ll_op_read(req, ino, size, off, &handle);
 }
 
 static void xar_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
     note_request(req);
-    TRACE((xar_server *)fuse_req_userdata(req), "readdir %llu\n", (unsigned long long)ino);
-    sqfs_ll_op_readdir(req, ino, size, off, fi);
+    xar_server *server = fuse_req_userdata(req);
+    TRACE(server, "readdir %llu\n", (unsigned long long)ino);
+    // As for read: the directory handle libsquashfuse's opendir would have made.
+    sqfs_ll_i directory = {.ll = &server->ll};
+    if (sqfs_ll_inode(&server->ll, &directory.inode, ino) != SQFS_OK) {
+        fuse_reply_err(req, EIO);
+        return;
+    }
+    if (!S_ISDIR(directory.inode.base.mode)) {
+        fuse_reply_err(req, ENOTDIR);
+        return;
+    }
+    struct fuse_file_info handle = *fi;
+    handle.fh = (uint64_t)(intptr_t)&directory;
+    sqfs_ll_op_readdir(req, ino, size, off, &handle);
 }
 
 // squashfuse's header declares nlookup as unsigned long where fuse3 has uint64_t; the same width here.
@@ -306,10 +310,8 @@ static const struct fuse_lowlevel_ops xar_ops = {
     .readlink = xar_op_readlink,
     .open = xar_op_open,
     .read = xar_op_read,
-    .release = xar_op_release,
     .opendir = xar_op_opendir,
     .readdir = xar_op_readdir,
-    .releasedir = xar_op_releasedir,
     .statfs = stfs_ll_op_statfs,
     // Not libsquashfuse's: it swaps the `trusted.` and `security.` namespaces (see xattrs.c).
     .getxattr = xar_op_getxattr,
@@ -346,10 +348,6 @@ int xar_server_run(xar_server *server) {
     int result = fuse_session_loop(server->session);
     fuse_remove_signal_handlers(server->session);
     return result;
-}
-
-long xar_server_open_handles(const xar_server *server) {
-    return __atomic_load_n(&server->handles, __ATOMIC_SEQ_CST);
 }
 
 int64_t xar_server_last_request_ns(const xar_server *server) {

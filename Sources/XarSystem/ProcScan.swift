@@ -39,23 +39,50 @@ public enum ProcScan {
         public var uses: [Use]
     }
 
-    /// True when a process other than this one has its working directory or its root inside `tree`.
+    /// The id of a process other than this one that uses `tree` in any way (working directory, root, executable,
+    /// an open file, a mapping), or nil when there is none. This is the FUSE server's usage check: its mounts
+    /// answer no `open`, so it sees no file handles and must look here for every kind of use.
     ///
-    /// This is the cheap check the FUSE server makes when no file handle is open: open files and mappings
-    /// already show up as FUSE handles, only directories held as cwd or root do not.
-    public static func anyDirectoryUser(of tree: String) -> Bool {
+    /// `candidate` (typically the user found last time) is checked first, so that a mount with a long-running
+    /// user costs a handful of syscalls per check instead of a walk over every process. Only processes whose
+    /// effective user is this process's are examined: a FUSE mount without `allow_other` refuses everybody
+    /// else, and skipping them keeps a scan by root cheap on hosts with thousands of processes. Per process
+    /// the cheap links come first (`cwd`, `root`, `exe`), then the descriptors, then `/proc/PID/maps`.
+    public static func anyUser(of tree: String, checkingFirst candidate: Int32? = nil) -> Int32? {
         let prefix = Array(tree.utf8)
         let me = getpid()
-        var found = false
+        let uid = geteuid()
+        if let candidate, candidate != me, uses(pid: candidate, prefix) { return candidate }
+        var found: Int32?
         forEachProcess { pid in
-            if pid == me { return true }
-            if linkIsInside("/proc/\(pid)/cwd", prefix) || linkIsInside("/proc/\(pid)/root", prefix) {
-                found = true
+            if pid == me || pid == candidate { return true }
+            var status = stat()
+            guard stat("/proc/\(pid)", &status) == 0, status.st_uid == uid else { return true }
+            if uses(pid: pid, prefix) {
+                found = pid
                 return false
             }
             return true
         }
         return found
+    }
+
+    /// True when process `pid` uses the tree in any way; stops at the first use found.
+    private static func uses(pid: Int32, _ prefix: [UInt8]) -> Bool {
+        if linkIsInside("/proc/\(pid)/cwd", prefix) || linkIsInside("/proc/\(pid)/root", prefix)
+            || linkIsInside("/proc/\(pid)/exe", prefix)
+        {
+            return true
+        }
+        var found = false
+        forEachEntry(of: "/proc/\(pid)/fd") { name in
+            if linkIsInside("/proc/\(pid)/fd/\(name)", prefix) {
+                found = true
+                return false
+            }
+            return true
+        }
+        return found || mapsMention(pid: pid, prefix)
     }
 
     /// Every process other than this one that uses `tree`: working directory, root, open files and, when

@@ -36,6 +36,38 @@ extension ServerTests {
         #expect(present.count == 1, "\(lookups)")
     }
 
+    /// "No open" mode: the server answers the first open and opendir with ENOSYS, after which the kernel sends
+    /// neither again (nor release), keeps file data and directory listings cached, and reads and readdirs work
+    /// without a handle.
+    @Test func opensAndListingsCostNoRoundTrips() throws {
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        let start = try harness.start(idleTimeout: 0, environment: ["XAR_SERVER_TRACE": "1"])
+        #expect(start.line == "ok", "\(harness.log)")
+
+        let mount = harness.mountPoint
+        var listings: [[String]] = []
+        for _ in 0..<5 {
+            #expect(ServerHarness.contents("\(mount)/hello.txt") == "hello from the image\n")
+            #expect(byteCount("\(mount)/lib/pkg/data.bin") == 1_000_000)
+            listings.append(names(in: "\(mount)/lib/pkg"))
+        }
+        #expect(listings.allSatisfy { $0 == ["data.bin"] }, "\(listings)")
+
+        let requests = harness.log.split(separator: "\n").filter { $0.hasPrefix("request ") }
+        let opens = requests.filter { $0.hasPrefix("request open ") }
+        let opendirs = requests.filter { $0.hasPrefix("request opendir ") }
+        #expect(opens.count == 1 && opens.allSatisfy { $0.hasSuffix(": ENOSYS") }, "\(opens)")
+        #expect(opendirs.count <= 1 && opendirs.allSatisfy { $0.hasSuffix(": ENOSYS") }, "\(opendirs)")
+        #expect(!requests.contains { $0.hasPrefix("request release") }, "\(requests)")
+        let readdirs = requests.filter { $0.hasPrefix("request readdir ") }
+        #expect(readdirs.count <= 2, "\(readdirs)")
+        let reads = requests.filter { $0.hasPrefix("request read ") }
+        // Each file's data is read once and later opens are served from the page cache: 1 MB in reads of up to
+        // 128 KiB plus the small file; reading it again on every open would make this five times as many.
+        #expect(reads.count >= 2 && reads.count <= 20, "\(reads)")
+    }
+
     @Test func serverTracesNothingUnlessAsked() throws {
         let harness = try ServerHarness()
         defer { harness.tearDown() }
@@ -44,6 +76,31 @@ extension ServerTests {
         #expect(statErrno("\(harness.mountPoint)/missing") == ENOENT)
         #expect(ServerHarness.contents("\(harness.mountPoint)/hello.txt") == "hello from the image\n")
         #expect(!harness.log.contains("request "), "\(harness.log)")
+    }
+
+    /// The number of bytes a `read` loop gets from `path`, or -1 when it cannot be opened.
+    private func byteCount(_ path: String) -> Int {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return -1 }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var total = 0
+        while case let count = read(fd, &buffer, buffer.count), count > 0 { total += count }
+        return total
+    }
+
+    /// The names in a directory, sorted, without `.` and `..`.
+    private func names(in path: String) -> [String] {
+        guard let stream = opendir(path) else { return [] }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
     }
 
     /// 0 when `stat` succeeds, else its errno.

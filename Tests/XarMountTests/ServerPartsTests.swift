@@ -144,8 +144,9 @@ import XarTestSupport
         let resolved = try #require(realpath(directory("tree"), nil))
         let tree = String(cString: resolved)
         free(resolved)
-        #expect(ProcScan.anyDirectoryUser(of: tree))
-        #expect(!ProcScan.anyDirectoryUser(of: String(tree.dropLast())))
+        #expect(ProcScan.anyUser(of: tree) != nil)
+        #expect(ProcScan.anyUser(of: String(tree.dropLast())) == nil)
+        #expect(ProcScan.anyUser(of: tree, checkingFirst: exePID) == exePID)
         let users = ProcScan.users(of: tree)
         #expect(users.first { $0.pid == cwdPID }?.uses == [.workingDirectory])
         #expect(users.first { $0.pid == exePID }?.uses.contains(.mappedFile) == true)
@@ -156,5 +157,46 @@ import XarTestSupport
             usleep(20_000)
         }
         #expect(!ProcScan.users(of: tree).contains { $0.pid == cwdPID && $0.uses.contains(.workingDirectory) })
+    }
+
+    /// The server's check (`anyUser`) finds each kind of use on its own: a working directory, an executable, an
+    /// open descriptor, a mapping whose file was closed; and nothing once the user is gone.
+    @Test func procScanFindsEachKindOfUseAlone() throws {
+        let directory = TemporaryDirectory()
+        try Process.shell(
+            "mkdir -p '\(directory("tree/sub"))' && cp /bin/sleep '\(directory("tree/sleep"))' "
+                + "&& head -c 8192 /dev/zero > '\(directory("tree/data"))'", timeout: 10)
+        let resolved = try #require(realpath(directory("tree"), nil))
+        let tree = String(cString: resolved)
+        free(resolved)
+        let mapOnly =
+            "import mmap, time; f = open('\(tree)/data', 'rb'); "
+            + "m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ); f.close(); print('ready', flush=True); time.sleep(30)"
+        let users: [(String, String)] = [
+            ("cwd", "cd '\(tree)/sub' && exec sleep 30"),
+            ("exe", "cd / && exec '\(tree)/sleep' 30"),
+            ("fd", "cd / && exec sleep 30 < '\(tree)/data'"),
+            ("mmap", "cd / && exec python3 -c \"\(mapOnly)\""),
+        ]
+        for (kind, command) in users {
+            let pidFile = directory("\(kind).pid")
+            try Process.shell(
+                "(\(command)) > '\(directory("\(kind).out"))' 2>&1 </dev/null & echo $! > '\(pidFile)'", timeout: 10)
+            let pid = try #require(Int32(ServerHarness.contents(pidFile).split(separator: "\n").first ?? ""))
+            defer { kill(pid, SIGKILL) }
+            if kind == "mmap" {
+                for _ in 0..<500 where !ServerHarness.contents(directory("mmap.out")).hasPrefix("ready") {
+                    usleep(20_000)
+                }
+            }
+            #expect(ProcScan.anyUser(of: tree) == pid, "\(kind)")
+            kill(pid, SIGKILL)
+            var gone = false
+            for _ in 0..<250 where !gone {
+                gone = ProcessStatus.read(pid: pid).map { $0.state == .dead } ?? true
+                usleep(20_000)
+            }
+            #expect(ProcScan.anyUser(of: tree, checkingFirst: pid) == nil, "\(kind)")
+        }
     }
 }

@@ -31,11 +31,6 @@ int xar_server_mount(
 /// Single-threaded on purpose: libsquashfuse's caches are not thread-safe. Returns 0 or a negative errno.
 int xar_server_run(xar_server *server);
 
-/// The number of FUSE file and directory handles open now; safe to call from any thread.
-///
-/// An exec'd binary, every mmap and every open fd or directory stream in the mount hold one.
-long xar_server_open_handles(const xar_server *server);
-
 /// CLOCK_MONOTONIC time in nanoseconds of the last lookup, readdir or read request (0 before the first);
 /// safe to call from any thread. The local copy slows down while requests are coming in.
 int64_t xar_server_last_request_ns(const xar_server *server);

@@ -5,7 +5,7 @@ internal import XarSystem
 /// What the launcher finds at an image's mount point, with the image's lock held.
 enum MountProbe: ~Copyable {
     /// A live mount of this image by our running server; the payload is the open mount root, which pins the
-    /// mount (a FUSE directory handle) until `exec` closes it.
+    /// mount (the kernel refuses to unmount it, the server sees it in /proc) until `exec` closes it.
     case live(FileDescriptor)
     /// Nothing is mounted; the mount point may or may not exist.
     case absent

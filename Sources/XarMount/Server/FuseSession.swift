@@ -4,7 +4,7 @@ import Glibc
 /// One image served over FUSE: libsquashfuse's state and the libfuse session, owned by exactly one value.
 ///
 /// The only Swift file that sees `CXarFuse`. The session runs on the thread that calls `run()`; from any
-/// other thread only `handles` may be used (it reads one atomic counter).
+/// other thread only `activity` may be used (it reads one atomic clock).
 struct FuseSession: ~Copyable {
     private let server: OpaquePointer
 
@@ -34,7 +34,7 @@ struct FuseSession: ~Copyable {
     /// True once readiness was reported (the kernel's INIT was answered).
     var isReady: Bool { xar_server_is_ready(server) != 0 }
 
-    /// A view of the open-handle counter and the request clock that the helper threads may hold.
+    /// A view of the request clock that the helper threads may hold.
     var activity: SessionActivity { SessionActivity(server: server) }
 
     private static func text(_ buffer: [CChar]) -> String {
@@ -48,14 +48,11 @@ struct FuseSession: ~Copyable {
     deinit { xar_server_close(server) }
 }
 
-/// Reads a session's open FUSE file and directory handles and the time of its last request, from any thread.
+/// Reads the time of a session's last request, from any thread.
 ///
 /// Valid while its `FuseSession` lives; the server joins the monitor thread before the session ends.
 struct SessionActivity: @unchecked Sendable {
     fileprivate let server: OpaquePointer
-
-    /// The number of open handles now.
-    var openHandles: Int { xar_server_open_handles(server) }
 
     /// Seconds since the last request that may read the image (lookup, readdir, read); infinity before the first.
     var secondsSinceLastRequest: Double {

@@ -80,7 +80,7 @@ extension XarMount {
             if configuration.idleTimeout > 0 {
                 monitor = try UsageMonitor(
                     mountPoint: configuration.mountPoint, idleTimeout: configuration.idleTimeout, lockFD: lockFD,
-                    activity: session.activity, statePath: configuration.statePath)
+                    statePath: configuration.statePath)
                 try monitor?.start()
             }
             var copier: LocalCopier?

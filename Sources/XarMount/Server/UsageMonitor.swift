@@ -3,10 +3,11 @@ import XarSystem
 
 /// Watches a mount for users on a thread of its own and unmounts it once nobody used it for the grace period.
 ///
-/// A user is an open FUSE handle (an open file, a directory stream, a mapping, an exec'd binary: the
-/// session counts them) or, when there is none, a process whose working directory or root is inside the
-/// mount (found in `/proc`). The thread touches no libsquashfuse state: it reads the handle counter, scans
-/// `/proc` and unmounts. When the grace period has passed it takes the image's lock exclusively without
+/// A user is a process with its working directory, root or executable inside the mount, a file in it open or
+/// mapped (an exec'd program, a shared library, an `mmap`): `ProcScan.anyUser` finds one in `/proc`. The
+/// session answers no `open` (see server.c), so there are no FUSE handles to count; the process found last
+/// is checked first, which makes a check of a mount with a long-running user a few syscalls. The thread
+/// touches no libsquashfuse state: it scans `/proc` and unmounts. When the grace period has passed it takes the image's lock exclusively without
 /// waiting (the launcher holds it shared while it pins the mount; if it is busy the monitor tries again on
 /// the next tick), checks once more and unmounts without `MNT_DETACH`: the kernel refuses with EBUSY if a
 /// user slipped in, which makes the last check race-free. A successful unmount ends the session's loop,
@@ -27,7 +28,8 @@ final class UsageMonitor: @unchecked Sendable {
     /// The state file, whose modification time records when the mount was last seen in use.
     let statePath: String?
     private let lockFD: Int32
-    private let activity: SessionActivity
+    /// The process last found using the mount, checked first next time; only the monitor thread uses it.
+    private var lastUser: Int32?
     private let wake: (read: Int32, write: Int32)
     private var thread: pthread_t?
 
@@ -36,14 +38,13 @@ final class UsageMonitor: @unchecked Sendable {
 
     /// A monitor for `mountPoint` that locks `lockFD` before it unmounts.
     init(
-        mountPoint: String, idleTimeout: Double, lockFD: Int32, activity: SessionActivity, statePath: String? = nil
+        mountPoint: String, idleTimeout: Double, lockFD: Int32, statePath: String? = nil
     ) throws(XarMount.ServerError) {
         self.mountPoint = Self.canonical(mountPoint)
         self.pinPath = mountPoint + ".pin"
         self.statePath = statePath
         self.idleTimeout = idleTimeout
         self.lockFD = lockFD
-        self.activity = activity
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else {
             throw .system("cannot create the usage monitor's pipe", reason: XarMount.ServerError.text(errno: errno))
@@ -70,11 +71,12 @@ final class UsageMonitor: @unchecked Sendable {
     }
 
     private func run() {
-        let interval = min(1.0, max(0.1, idleTimeout / 4))
+        // A quarter of the grace period, between 0.1 s and 5 s: an idle mount costs a walk over /proc per tick.
+        let interval = min(5.0, max(0.1, idleTimeout / 4))
         var idleSince = MonotonicTime.now()
         var wasUsed = false
         while !sleepOrStop(seconds: interval) {
-            if activity.openHandles > 0 || access(pinPath, F_OK) == 0 || ProcScan.anyDirectoryUser(of: mountPoint) {
+            if isUsed() {
                 idleSince = MonotonicTime.now()
                 wasUsed = true
                 continue
@@ -97,11 +99,18 @@ final class UsageMonitor: @unchecked Sendable {
         }
     }
 
+    /// True while the pin file exists or a process uses the mount.
+    private func isUsed() -> Bool {
+        if access(pinPath, F_OK) == 0 { return true }
+        lastUser = ProcScan.anyUser(of: mountPoint, checkingFirst: lastUser)
+        return lastUser != nil
+    }
+
     private enum Attempt { case unmounted, lockBusy, inUse }
 
     private func tryUnmount() -> Attempt {
         guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else { return .lockBusy }
-        if activity.openHandles == 0 && access(pinPath, F_OK) != 0 && !ProcScan.anyDirectoryUser(of: mountPoint) {
+        if !isUsed() {
             do {
                 try XarMount.MountTable.unmount(mountPoint, lazy: false)
                 XarMount.Server.log("idle for \(idleTimeout) s: unmounted \(mountPoint)")
