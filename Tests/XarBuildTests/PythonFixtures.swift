@@ -114,6 +114,16 @@ final class PythonFixtures: @unchecked Sendable {
             PyMODINIT_FUNC PyInit_zstdcheck(void) { return PyModule_Create(&module); }
             """)
         try Self.write(d("app/myapp/__init__.py"), "")
+        try Self.write(d("app/myapp/plugins/__init__.py"), "")
+        try Self.write(d("app/myapp/plugins/alpha.py"), "NAME = 'alpha'\n")
+        try Self.write(d("app/myapp/plugins/beta.py"), "NAME = 'beta'\n")
+        try Self.write(d("app/nsapp/part.py"), "VALUE = 'namespace portion'\n")
+        try Self.write(
+            d("app/myapp/failing.py"),
+            """
+            def fail():
+                raise ValueError("raised on purpose")
+            """)
         try Self.write(
             d("app/myapp/cli.py"),
             """
@@ -139,6 +149,26 @@ final class PythonFixtures: @unchecked Sendable {
                         "ld_library_path": os.environ.get("LD_LIBRARY_PATH"),
                         "isolated": sys.flags.isolated,
                         "modules_site": "site" in sys.modules,
+                    }))
+                elif cmd == "imports":
+                    import importlib, importlib.util, inspect, pkgutil, traceback
+                    import greet, zstdcheck, myapp.plugins, myapp.plugins.alpha, myapp.failing, nsapp.part
+                    try:
+                        myapp.failing.fail()
+                    except ValueError as error:
+                        trace = traceback.format_exception(error)
+                    print(json.dumps({
+                        "loaders": {m.__name__: type(m.__spec__.loader).__name__ for m in (json, greet, zstdcheck)},
+                        "files": [m.__file__ for m in (json, greet, zstdcheck, myapp.plugins, nsapp.part)],
+                        "cached": os.path.isfile(json.__cached__),
+                        "source": inspect.getsource(greet.main).splitlines()[1].strip(),
+                        "traceback": trace[-2].splitlines(),
+                        "plugins": [(m.name, m.ispkg) for m in pkgutil.iter_modules(myapp.plugins.__path__)],
+                        "top_level": sorted(m.name for m in pkgutil.iter_modules() if m.name in ("json", "greet", "myapp")),
+                        "namespace": [nsapp.part.VALUE, list(nsapp.__path__), nsapp.__spec__.origin],
+                        "reload": importlib.reload(myapp.plugins.alpha).NAME,
+                        "missing": importlib.util.find_spec("no_such_module_anywhere") is None,
+                        "gc": __import__("gc").get_threshold(),
                     }))
                 elif cmd == "subprocess":
                     import subprocess

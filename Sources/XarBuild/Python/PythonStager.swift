@@ -11,6 +11,8 @@ import Foundation
 /// python/lib/pythonX.Y/               the standard library, lib-dynload, site-packages
 /// app/                                the application's source directory, if any
 /// .xar/bootstrap.py, xar_runtime.py   the entry point runner and the metadata reader
+/// .xar/_xar_importer.py               imports from the index below (PythonImportIndex)
+/// .xar/import-index.marshal           every importable module, found at build time
 /// .xar/metadata.json                  provenance
 /// ```
 public struct PythonStager {
@@ -201,6 +203,7 @@ public struct PythonStager {
                 legacySearchPath: legacy ? searchPath.map { ("python/\($0)" as NSString).standardizingPath } : nil),
             to: "\(root)/.xar/bootstrap.py")
         try write(PythonBootstrap.runtimeModule, to: "\(root)/.xar/xar_runtime.py")
+        try write(PythonImportIndex.importerModule, to: "\(root)/.xar/_xar_importer.py")
 
         progress("bundling shared libraries")
         var bundler = SharedLibraryBundler(
@@ -209,6 +212,10 @@ public struct PythonStager {
 
         progress("compiling bytecode")
         try compile(root: root, stdlib: stdlibRelative)
+        progress("indexing modules")
+        try PythonImportIndex.write(
+            root: root, interpreter: "\(root)/python/python3",
+            searchPath: searchPath.map { ("python/\($0)" as NSString).standardizingPath })
 
         let revision = options.revision ?? gitRevision()
         let buildTime = options.sourceDateEpoch ?? Int(Date().timeIntervalSince1970)
