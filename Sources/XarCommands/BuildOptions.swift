@@ -14,17 +14,23 @@ public struct BuildOptions: ParsableArguments {
         public static let compression = Compression.zstd
         /// zstd's level; the squashfs tools use 15 too.
         public static let zstdLevel = 15
+        /// zstd's level for `xarbuild python`: 19 makes black's image 1 % smaller than 15 for twice the
+        /// compression time and the same decompression speed (docs/benchmarks.md, "Python applications").
+        public static let pythonZstdLevel = 19
         /// zlib's level; the squashfs tools use 9 too.
         public static let gzipLevel = 9
-        /// 128 KiB, the squashfs tools' default: squashfuse caches one data block, so larger blocks make
-        /// random reads (Python's imports) dearer.
+        /// 128 KiB, the squashfs tools' default: every read of a file not yet in the page cache decompresses
+        /// whole blocks, so larger blocks make random reads (Python's imports, a cold start) dearer.
         public static let blockSize = 128 << 10
     }
 
     @Option(help: "Compressor: zstd, xz, gzip or none.")
     public var compression: Compression = Defaults.compression
 
-    @Option(help: "Compression level: zstd 1-22 (default 15), gzip 1-9 (default 9); not for xz or none.")
+    @Option(
+        help:
+            "Compression level: zstd 1-22 (default 15; 19 for xarbuild python), gzip 1-9 (default 9); not for xz or none."
+    )
     public var level: Int?
 
     @Flag(help: "With xz, also try the x86 BCJ filter on each block and keep the smaller result.")
@@ -78,9 +84,12 @@ public struct BuildOptions: ParsableArguments {
     }
 
     /// The compressor setting the writer takes.
-    public var choice: CompressionChoice {
+    public var choice: CompressionChoice { choice(zstdLevel: Defaults.zstdLevel) }
+
+    /// The compressor setting, with `zstdLevel` when zstd is chosen without `--level`.
+    public func choice(zstdLevel: Int) -> CompressionChoice {
         switch compression {
-        case .zstd: return .zstd(level: level ?? Defaults.zstdLevel)
+        case .zstd: return .zstd(level: level ?? zstdLevel)
         case .xz: return .xz(bcj: bcj)
         case .gzip: return .gzip(level: level ?? Defaults.gzipLevel)
         case .none: return .none

@@ -97,6 +97,21 @@ struct PythonStagedTests {
         #expect(term.signal == SIGTERM, "\(term)")
     }
 
+    /// The fixture app imports neither curses, readline nor distutils: they and the libraries only they need
+    /// (ncurses, readline, tinfo) stay out of the image.
+    @Test func optionalStdlibPartsTheAppDoesNotImportAreLeftOut() throws {
+        let f = try fixtures()
+        let stdlib = "\(f.staging)/python/lib/python3.11"
+        let fm = FileManager.default
+        #expect(!fm.fileExists(atPath: "\(stdlib)/curses") && !fm.fileExists(atPath: "\(stdlib)/distutils"))
+        #expect(fm.fileExists(atPath: "\(stdlib)/json/__init__.py"))
+        let dynload = try fm.contentsOfDirectory(atPath: "\(stdlib)/lib-dynload")
+        #expect(!dynload.contains { $0.hasPrefix("readline.") || $0.hasPrefix("_curses") }, "\(dynload)")
+        #expect(dynload.contains { $0.hasPrefix("_json.") })
+        let libraries = f.summary.staged.bundledLibraries
+        #expect(!libraries.contains { $0.hasPrefix("libreadline") || $0.hasPrefix("libncurses") }, "\(libraries)")
+    }
+
     @Test func everyPythonFileHasUncheckedHashBytecode() throws {
         let f = try fixtures()
         let check = try XarTestSupport.Process.run(

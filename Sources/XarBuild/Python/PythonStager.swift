@@ -159,6 +159,15 @@ public struct PythonStager {
             try copier.copy(from: source, to: "\(root)/app")
         }
 
+        // Interactive and deprecated standard-library parts that no code of the application mentions.
+        let codeDirectories = ["\(root)/\(sitePackages)"] + (options.source != nil ? ["\(root)/app"] : [])
+        let unused = OptionalStdlib.unused(keeping: keep, codeDirectories: codeDirectories)
+        if !unused.isEmpty {
+            progress("leaving out \(unused.map(\.name).joined(separator: ", ")): not imported by the application")
+            try OptionalStdlib.remove(
+                unused, stdlib: "\(root)/\(stdlibRelative)", libDynload: "\(root)/\(stdlibRelative)/lib-dynload")
+        }
+
         // Entry points: explicit ones, then console scripts the wheels declare.
         var entries = options.entryPoints
         var seen = Set(entries.map(\.name))
