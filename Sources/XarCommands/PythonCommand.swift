@@ -1,6 +1,7 @@
 public import ArgumentParser
 import Foundation
 import XarBuild
+import XarFormat
 
 /// `xarbuild python`: an application, its own CPython and its pinned wheels in one `.xar`.
 ///
@@ -47,6 +48,9 @@ public struct PythonCommand: ParsableCommand {
     @Flag(name: .customLong("no-strip"), help: "Keep debug information in the bundled ELF files.")
     var noStrip = false
 
+    @Option(help: "Absolute path of xarexec for the shebang (default: #!/usr/bin/env xarexec, found on PATH).")
+    var launcher: String?
+
     @Option(name: .customLong("staging-dir"), help: "Stage the layout here (must be empty) and keep it.")
     var stagingDirectory: String?
 
@@ -68,6 +72,13 @@ public struct PythonCommand: ParsableCommand {
         options.revision = revision
         options.keepStdlib = keepStdlib
         options.stripDebugInfo = !noStrip
+        if let launcher {
+            do {
+                options.shebang = try XarHeader.shebang(launcher: launcher)
+            } catch {
+                throw ValidationError("--launcher: \(error)")
+            }
+        }
         options.builder = "xarbuild \(XarVersion.current)"
         if let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"] {
             guard let value = Int(epoch), value >= 0 else {
@@ -109,7 +120,8 @@ public struct PythonCommand: ParsableCommand {
             summary = try PythonImageBuilder.build(
                 options,
                 imageOptions: XarImageOptions(
-                    compression: image.choice, blockSize: image.blockSize.bytes,
+                    compression: image.choice(zstdLevel: BuildOptions.Defaults.pythonZstdLevel),
+                    blockSize: image.blockSize.bytes,
                     threads: image.threads ?? XarImageOptions.allCores),
                 output: output, stagingDirectory: stagingDirectory,
                 progress: progress, writeProgress: writeProgress)

@@ -45,6 +45,10 @@ public struct XarbuildDir: ParsableCommand {
     @Option(name: .customLong("local-copy"), help: "When to copy the image locally: always, never, network.")
     public var localCopy: String?
 
+    @Option(
+        help: "Absolute path of xarexec for the shebang (default: #!/usr/bin/env xarexec, found on PATH).")
+    public var launcher: String?
+
     @Flag(help: "Print a JSON summary on standard output instead of the summary line.")
     public var json = false
 
@@ -74,7 +78,9 @@ public struct XarbuildDir: ParsableCommand {
         return try XarHeader(
             imageSHA256: digest, buildTime: buildTime, builder: "xarbuild \(XarVersion.current)",
             target: executable.map(Self.normalized), mountRoot: mountRoot, execArgs: execArgs,
-            mountTimeout: mountTimeout, localCopyPolicy: policy)
+            mountTimeout: mountTimeout, localCopyPolicy: policy,
+            shebang: try launcher.map { path throws(XarHeaderError) in try XarHeader.shebang(launcher: path) }
+                ?? XarHeader.defaultShebang)
     }
 
     /// `./bin/tool` and `bin//tool` name the same file as `bin/tool`.

@@ -83,6 +83,15 @@ public struct XarHeader: Sendable, Hashable {
     /// How many hex digits of the image digest make the `UUID`.
     public static let uuidLength = 16
 
+    /// The shebang that runs the file with the launcher at `launcher` directly (`#!/usr/local/bin/xarexec`), for
+    /// hosts where the launcher's place is fixed: the kernel then starts it without `/usr/bin/env` first.
+    public static func shebang(launcher: String) throws(XarHeaderError) -> String {
+        let bytes = Array(launcher.utf8)
+        guard bytes.first == UInt8(ascii: "/"), bytes.count <= 120, !bytes.contains(where: { $0 <= 0x20 || $0 == 0x7f })
+        else { throw .badLauncher(launcher) }
+        return "#!" + launcher
+    }
+
     /// The first line, starting with `#!`.
     public internal(set) var shebang: String
     /// Every `NAME="value"` line, in file order.

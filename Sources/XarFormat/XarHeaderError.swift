@@ -43,6 +43,9 @@ public enum XarHeaderError: Error, Sendable, Equatable, CustomStringConvertible 
     case badTarget(String)
     /// `MOUNT_ROOT` is not an absolute path.
     case badMountRoot(String)
+    /// A launcher for the shebang (`xarbuild --launcher`) that is not an absolute path without spaces or control
+    /// characters: the kernel splits a shebang at the first space.
+    case badLauncher(String)
     /// `XAREXEC_TRAMPOLINE_NAMES` breaks Facebook's format (`'name' 'name'`, one space apart, no quotes inside,
     /// `invoke_xar_via_trampoline` among them); `reason` says how.
     case badTrampolineNames(reason: String)
@@ -96,6 +99,8 @@ public enum XarHeaderError: Error, Sendable, Equatable, CustomStringConvertible 
             return "the header's XAREXEC_TARGET \"\(value)\" is not a relative path inside the image."
         case .badMountRoot(let value):
             return "the header's MOUNT_ROOT \"\(value)\" is not an absolute path."
+        case .badLauncher(let value):
+            return "the launcher \"\(value)\" is not an absolute path without spaces, so it cannot be a shebang."
         case .badTrampolineNames(let reason):
             return "the header's XAREXEC_TRAMPOLINE_NAMES is malformed: \(reason)."
         case .badLocalCopyPolicy(let value):

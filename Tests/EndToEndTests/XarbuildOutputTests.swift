@@ -210,6 +210,39 @@ struct XarbuildOutputTests {
         #expect(lines.last == "inside")
     }
 
+    /// `--launcher PATH`: the shebang names the launcher itself, so the file runs with no xarexec on PATH.
+    @Test(.tags(.fuse), .enabled(if: TestEnvironment.hasFuse && TestEnvironment.hasTool("fusermount3")))
+    func xarbuildLauncherOptionWritesADirectShebang() throws {
+        let dir = TemporaryDirectory()
+        try Process.shell(
+            """
+            set -e
+            mkdir -p '\(dir("app/bin"))' '\(dir("mnt"))'
+            printf '#!/bin/sh\\necho "direct $*"\\n' > '\(dir("app/bin/show"))'
+            chmod 0755 '\(dir("app/bin/show"))'
+            """)
+        let out = dir("show.xar")
+        let launcher = TestEnvironment.product("xarexec")
+        let build = try Process.run(
+            [Self.xarbuild, "dir", dir("app"), "-o", out, "--exec", "bin/show", "--launcher", launcher], timeout: 120)
+        try #require(build.status == 0, "\(build)")
+        let first = try Process.run(["/usr/bin/head", "-n", "1", out], timeout: 10).stdout
+        #expect(first == "#!\(launcher)\n")
+        let run = try Process.run(
+            [out, "x"], environment: ["PATH": "/usr/bin:/bin", "XAR_MOUNT_ROOT": dir("mnt")], timeout: 60)
+        #expect(run.status == 0 && run.stdout == "direct x\n", "\(run)")
+        _ = try Process.shell(
+            "for m in $(awk '$2 ~ \"^\(dir("mnt"))/\" {print $2}' /proc/self/mounts); do fusermount3 -u -z \"$m\"; done",
+            timeout: 30)
+
+        for bad in ["relative/xarexec", "/opt/my tools/xarexec"] {
+            let refused = try Process.run(
+                [Self.xarbuild, "dir", dir("app"), "-o", dir("bad.xar"), "--launcher", bad], timeout: 60)
+            #expect(refused.status == 64, "\(refused)")
+            #expect(refused.stderr.contains("is not an absolute path without spaces"), "\(refused)")
+        }
+    }
+
     @Test func xarbuildPlacesSortListFilesFirst() throws {
         let dir = TemporaryDirectory()
         try Process.shell(

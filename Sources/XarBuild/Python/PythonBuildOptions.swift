@@ -1,3 +1,5 @@
+import XarFormat
+
 /// Everything `xarbuild python` is asked to put in an image.
 public struct PythonBuildOptions: Sendable {
     /// An entry point: what a command name runs.
@@ -39,6 +41,9 @@ public struct PythonBuildOptions: Sendable {
     public var stripDebugInfo = true
     /// The build time and the time stamp of every file: `SOURCE_DATE_EPOCH` when set.
     public var sourceDateEpoch: Int?
+    /// The header's first line: `#!/usr/bin/env xarexec` unless a fixed launcher path is wanted
+    /// (`XarHeader.shebang(launcher:)`).
+    public var shebang: String = XarHeader.defaultShebang
     /// The builder's name and version, recorded in the metadata (`xarbuild 0.1.0`).
     public var builder: String = "xarbuild 0.1.0"
 

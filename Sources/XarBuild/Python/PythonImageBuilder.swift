@@ -49,7 +49,7 @@ public enum PythonImageBuilder {
             try XarHeader(
                 imageSHA256: digest, buildTime: Int64(staged.buildTime), builder: options.builder,
                 target: staged.launch.target, trampolineNames: staged.launch.trampolineNames,
-                execArgs: staged.launch.argumentsValue
+                execArgs: staged.launch.argumentsValue, shebang: options.shebang
             ).rendered()
         }
         return Summary(staged: staged, image: image)
