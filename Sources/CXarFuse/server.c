@@ -19,6 +19,7 @@
 #include <squashfuse/ll.h>
 
 #include "CXarFuse.h"
+#include "prefetch.h"
 #include "xattrs.h"
 
 int xar_fuse_library_version(void) { return fuse_version(); }
@@ -34,6 +35,8 @@ struct xar_server {
     // XAR_SERVER_TRACE=1: one stderr line per request that reaches the server (for counting round trips).
     int trace;
     struct fuse_session *session;
+    // Whole-file read-ahead on a thread of its own (prefetch.c); NULL when off or not started.
+    xar_prefetch *prefetch;
 };
 
 // The kernel keeps a dentry (and a negative dentry) this long; the image never changes, so "forever", as
@@ -302,6 +305,7 @@ static void xar_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
     struct fuse_file_info handle = *fi;
     handle.fh = (uint64_t)(intptr_t)&inode;
     sqfs_ll_op_read(req, ino, size, off, &handle);
+    xar_prefetch_note_read(server->prefetch, ino, &inode);
 }
 
 static void xar_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
@@ -371,7 +375,13 @@ int xar_server_mount(
 
 int xar_server_run(xar_server *server) {
     if (fuse_set_signal_handlers(server->session) != 0) return -EIO;
+    // XAR_PREFETCH=0 in the server's environment turns the read-ahead thread off.
+    const char *prefetch = getenv("XAR_PREFETCH");
+    if (!prefetch || strcmp(prefetch, "0") != 0)
+        server->prefetch = xar_prefetch_start(server->session, server->ll.fs.fd, server->ll.fs.offset);
     int result = fuse_session_loop(server->session);
+    xar_prefetch_stop(server->prefetch);
+    server->prefetch = NULL;
     fuse_remove_signal_handlers(server->session);
     return result;
 }

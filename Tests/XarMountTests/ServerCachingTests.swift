@@ -68,6 +68,43 @@ extension ServerTests {
         #expect(reads.count >= 2 && reads.count <= 20, "\(reads)")
     }
 
+    /// Read-ahead (prefetch.c): the first read of a multi-block file makes the server push the rest of it into
+    /// the page cache, so later reads of the file send no request, and the data is the file's.
+    @Test func firstReadOfAFilePrefetchesTheRestIntoThePageCache() throws {
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        let start = try harness.start(idleTimeout: 0, environment: ["XAR_SERVER_TRACE": "1"])
+        #expect(start.line == "ok", "\(harness.log)")
+        let path = "\(harness.mountPoint)/lib/pkg/data.bin"
+        let fd = open(path, O_RDONLY)
+        try #require(fd >= 0)
+        var first = [UInt8](repeating: 0, count: 4096)
+        #expect(read(fd, &first, first.count) == 4096)
+        close(fd)
+        let reads = { harness.log.split(separator: "\n").filter { $0.hasPrefix("request read ") }.count }
+        // The page cache fills in the background; then a whole read finds everything there.
+        var settled = false
+        for _ in 0..<100 where !settled {
+            usleep(20_000)
+            settled = fileBytes(path) == fileBytes("\(harness.tree)/lib/pkg/data.bin")
+        }
+        #expect(settled)
+        #expect(reads() <= 2, "\(harness.log)")
+    }
+
+    /// With `XAR_PREFETCH=0` the same reads all reach the server.
+    @Test func prefetchCanBeTurnedOff() throws {
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        let start = try harness.start(
+            idleTimeout: 0, environment: ["XAR_SERVER_TRACE": "1", "XAR_PREFETCH": "0"])
+        #expect(start.line == "ok", "\(harness.log)")
+        let path = "\(harness.mountPoint)/lib/pkg/data.bin"
+        #expect(fileBytes(path) == fileBytes("\(harness.tree)/lib/pkg/data.bin"))
+        let reads = harness.log.split(separator: "\n").filter { $0.hasPrefix("request read ") }.count
+        #expect(reads >= 4, "\(harness.log)")
+    }
+
     @Test func serverTracesNothingUnlessAsked() throws {
         let harness = try ServerHarness()
         defer { harness.tearDown() }
@@ -87,6 +124,17 @@ extension ServerTests {
         var total = 0
         while case let count = read(fd, &buffer, buffer.count), count > 0 { total += count }
         return total
+    }
+
+    /// The whole contents of `path` (empty when it cannot be opened).
+    private func fileBytes(_ path: String) -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while case let count = read(fd, &buffer, buffer.count), count > 0 { bytes += buffer[0..<count] }
+        return bytes
     }
 
     /// The names in a directory, sorted, without `.` and `..`.
