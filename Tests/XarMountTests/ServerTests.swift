@@ -86,9 +86,16 @@ struct ServerTests {
     @Test func serverKeepsTheMountWhileAProcessHasItsWorkingDirectoryInside() throws {
         let harness = try ServerHarness()
         defer { harness.tearDown() }
+        // The pin file (`xarctl mount --pin`) holds the mount while the test sets up, however slowly it is
+        // scheduled; once the user is in place it goes, and the user alone must keep the mount.
+        let pin = harness.mountPoint + ".pin"
+        try Process.shell("touch '\(pin)'", timeout: 10)
         #expect(try harness.start(idleTimeout: 2).line == "ok")
         // The shell leaves at once; `sleep` keeps only its working directory in the mount (no open file).
-        try Process.shell("cd '\(harness.mountPoint)/lib' && (exec sleep 5 </dev/null >/dev/null 2>&1 &)", timeout: 10)
+        let spawn = try Process.shell(
+            "cd '\(harness.mountPoint)/lib' && (exec sleep 5 </dev/null >/dev/null 2>&1 &)", timeout: 10)
+        #expect(spawn.status == 0, "\(spawn)")
+        unlink(pin)
         usleep(3_500_000)
         #expect(harness.isMounted, "\(harness.log)")
         #expect(harness.wait(seconds: 8) { !harness.isMounted }, "\(harness.log)")
@@ -97,11 +104,14 @@ struct ServerTests {
     @Test func serverKeepsTheMountWhileAFileIsOpenOrMapped() throws {
         let harness = try ServerHarness()
         defer { harness.tearDown() }
+        let pin = harness.mountPoint + ".pin"
+        try Process.shell("touch '\(pin)'", timeout: 10)
         #expect(try harness.start(idleTimeout: 2).line == "ok")
         let path = "\(harness.mountPoint)/lib/pkg/data.bin"
 
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         try #require(fd >= 0)
+        unlink(pin)
         usleep(3_000_000)
         #expect(harness.isMounted, "an open file must keep the mount: \(harness.log)")
 
