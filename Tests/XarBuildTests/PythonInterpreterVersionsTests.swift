@@ -11,7 +11,7 @@ import XarTestSupport
 struct PythonInterpreterVersionsTests {
     static let pyenvRoot: String =
         ProcessInfo.processInfo.environment["XAR_TEST_PYENV_ROOT"]
-        ?? (ProcessInfo.processInfo.environment["HOME"].map { "\($0)/.pyenv" } ?? "/root/.pyenv")
+        ?? (ProcessInfo.processInfo.environment["HOME"].map { "\($0)/.pyenv" } ?? "")
 
     /// `bin/pythonX.Y` of every pyenv version of a supported minor release found here.
     static let interpreters: [String] = {
