@@ -85,26 +85,10 @@ public enum ProcScan {
         return found || mapsMention(pid: pid, prefix)
     }
 
-    /// Every process other than this one that uses `tree`: working directory, root, open files and, when
-    /// `includingMappings`, mapped files (read from `/proc/PID/maps`). For operators (`xarctl`), not hot paths.
-    public static func users(of tree: String, includingMappings: Bool = true) -> [User] {
-        let prefix = Array(tree.utf8)
-        let me = getpid()
-        var users: [User] = []
-        forEachProcess { pid in
-            if pid == me { return true }
-            var uses: [Use] = []
-            if linkIsInside("/proc/\(pid)/cwd", prefix) { uses.append(.workingDirectory) }
-            if linkIsInside("/proc/\(pid)/root", prefix) { uses.append(.root) }
-            forEachEntry(of: "/proc/\(pid)/fd") { name in
-                if let fd = Int32(name), linkIsInside("/proc/\(pid)/fd/\(name)", prefix) { uses.append(.openFile(fd)) }
-                return true
-            }
-            if includingMappings, mapsMention(pid: pid, prefix) { uses.append(.mappedFile) }
-            if !uses.isEmpty { users.append(User(pid: pid, uses: uses)) }
-            return true
-        }
-        return users
+    /// Every process other than this one that uses `tree`: working directory, root, open files, mapped files
+    /// (read from `/proc/PID/maps`). For operators (`xarctl`), not hot paths.
+    public static func users(of tree: String) -> [User] {
+        users(ofAny: [tree])[tree] ?? []
     }
 
     /// `users(of:)` for many trees in one pass over `/proc` (each process's links and maps are read once):
@@ -134,6 +118,20 @@ public enum ProcScan {
             return true
         }
         return result
+    }
+
+    /// `path` with its parent's symlinks resolved and the last component kept as is, so that a mount point is
+    /// never resolved itself (that would send a request to its server): the spelling `/proc`'s links use.
+    public static func canonical(_ path: String) -> String {
+        var trimmed = path
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return canonical("./" + trimmed) }
+        let parent = slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
+        let name = trimmed[trimmed.index(after: slash)...]
+        guard let resolved = realpath(parent, nil) else { return trimmed }
+        defer { free(resolved) }
+        let base = String(cString: resolved)
+        return base == "/" ? "/\(name)" : "\(base)/\(name)"
     }
 
     // MARK: - /proc

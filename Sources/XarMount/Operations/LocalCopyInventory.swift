@@ -39,7 +39,7 @@ public enum LocalCopyInventory {
         for record in records where record.status == .live || record.status == .stopped {
             guard let state = XarMount.ServerState.read(from: record.mountPoint + ".state"), !state.copyPath.isEmpty
             else { continue }
-            let copy = MountInventory.canonical(state.copyPath)
+            let copy = ProcScan.canonical(state.copyPath)
             named.insert(copy)
             if let slash = copy.lastIndex(of: "/") { directories.insert(String(copy[..<slash])) }
         }

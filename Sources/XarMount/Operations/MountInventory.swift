@@ -53,7 +53,7 @@ public enum MountInventory {
     /// The record for the mount point `path` (spelled any way that resolves to the same place), or nil; without
     /// its users.
     public static func record(at path: String) -> MountRecord? {
-        let wanted = canonical(path)
+        let wanted = ProcScan.canonical(path)
         return records(withUsers: false).first { $0.mountPoint == wanted }
     }
 
@@ -68,7 +68,7 @@ public enum MountInventory {
             guard name.hasPrefix("uid-"), let uid = UInt32(name.dropFirst(4)), me == 0 || uid == me else { return }
             var st = stat()
             guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFDIR, st.st_uid == uid else { return }
-            found.insert(UserDirectory(path: canonical(path), uid: uid))
+            found.insert(UserDirectory(path: ProcScan.canonical(path), uid: uid))
         }
         for root in roots() {
             let base = root.hasSuffix("/") ? String(root.dropLast()) : root
@@ -153,20 +153,6 @@ public enum MountInventory {
     static func describe(_ user: ProcScan.User) -> MountRecord.User {
         MountRecord.User(
             pid: user.pid, command: ProcessStatus.read(pid: user.pid)?.name ?? "?", uses: user.uses.map(\.description))
-    }
-
-    /// `path` with its parent's symlinks resolved and the last component kept as is, so that a mount point is
-    /// never resolved itself (that would send a request to its server): the spelling `/proc` uses.
-    public static func canonical(_ path: String) -> String {
-        var trimmed = path
-        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
-        guard let slash = trimmed.lastIndex(of: "/") else { return canonical("./" + trimmed) }
-        let parent = slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
-        let name = trimmed[trimmed.index(after: slash)...]
-        guard let resolved = realpath(parent, nil) else { return trimmed }
-        defer { free(resolved) }
-        let base = String(cString: resolved)
-        return base == "/" ? "/\(name)" : "\(base)/\(name)"
     }
 
     /// Calls `body` with each name in `directory` but `.` and `..`.

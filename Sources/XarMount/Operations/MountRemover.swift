@@ -9,7 +9,7 @@ public enum MountRemover {
 
     /// Finds the mount that `target` names: a mount path, or a `.xar` whose mount in this namespace is wanted.
     public static func find(_ target: String) throws(OperationError) -> MountRecord {
-        let canonicalPath = MountInventory.canonical(target)
+        let canonicalPath = ProcScan.canonical(target)
         let parent = canonicalPath.split(separator: "/").dropLast().last.map(String.init) ?? ""
         if parent.hasPrefix("uid-"), let uid = UInt32(parent.dropFirst(4)), uid != geteuid(), geteuid() != 0 {
             throw OperationError(

@@ -7,10 +7,10 @@ import XarSystem
 /// mapped (an exec'd program, a shared library, an `mmap`): `ProcScan.anyUser` finds one in `/proc`. The
 /// session answers no `open` (see server.c), so there are no FUSE handles to count; the process found last
 /// is checked first, which makes a check of a mount with a long-running user a few syscalls. The thread
-/// touches no libsquashfuse state: it scans `/proc` and unmounts. When the grace period has passed it takes the image's lock exclusively without
-/// waiting (the launcher holds it shared while it pins the mount; if it is busy the monitor tries again on
-/// the next tick), checks once more and unmounts without `MNT_DETACH`: the kernel refuses with EBUSY if a
-/// user slipped in, which makes the last check race-free. A successful unmount ends the session's loop,
+/// touches no libsquashfuse state: it scans `/proc` and unmounts. When the grace period has passed it takes
+/// the image's lock exclusively without waiting (the launcher holds it shared while it pins the mount; if it
+/// is busy the monitor tries again on the next tick), checks once more and unmounts without `MNT_DETACH`: the
+/// kernel refuses with EBUSY if a user slipped in, which makes the last check race-free. A successful unmount ends the session's loop,
 /// because reads of `/dev/fuse` then fail with ENODEV; the lock stays held until the process exits.
 ///
 /// Two files next to the mount point tie in `xarctl`: while `<mount>.pin` exists (`xarctl mount --pin`) the mount
@@ -40,7 +40,7 @@ final class UsageMonitor: @unchecked Sendable {
     init(
         mountPoint: String, idleTimeout: Double, lockFD: Int32, statePath: String? = nil
     ) throws(XarMount.ServerError) {
-        self.mountPoint = Self.canonical(mountPoint)
+        self.mountPoint = ProcScan.canonical(mountPoint)
         self.pinPath = mountPoint + ".pin"
         self.statePath = statePath
         self.idleTimeout = idleTimeout
@@ -130,17 +130,6 @@ final class UsageMonitor: @unchecked Sendable {
         return result > 0
     }
 
-    /// `realpath` of the parent joined with the last component: the spelling `/proc/PID/cwd` links use. The
-    /// mount point itself is not resolved, because that would send a request to our own session.
-    private static func canonical(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return path }
-        let parent = slash == path.startIndex ? "/" : String(path[..<slash])
-        let name = path[path.index(after: slash)...]
-        guard let resolved = realpath(parent, nil) else { return path }
-        defer { free(resolved) }
-        let base = String(cString: resolved)
-        return base == "/" ? "/\(name)" : "\(base)/\(name)"
-    }
 }
 
 /// Seconds on the monotonic clock, for intervals.
