@@ -35,6 +35,9 @@ struct xar_server {
     // XAR_SERVER_TRACE=1: one stderr line per request that reaches the server (for counting round trips).
     int trace;
     struct fuse_session *session;
+    // Whether open and opendir are answered with ENOSYS ("no open" mode): set at INIT from what the kernel
+    // supports, unless XAR_NO_OPEN=0.
+    int no_open, no_opendir;
     // Whole-file read-ahead on a thread of its own (prefetch.c); NULL when off or not started.
     xar_prefetch *prefetch;
 };
@@ -224,6 +227,12 @@ static void xar_op_init(void *userdata, struct fuse_conn_info *conn) {
     // The image never changes: symlink targets may be cached like data, and mtime checks are pointless.
     if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
     conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+    // Kernels before FUSE_NO_OPEN_SUPPORT (4.19) and FUSE_NO_OPENDIR_SUPPORT (5.1) would hand ENOSYS to the
+    // application's open(); there the server opens as libsquashfuse does.
+    const char *setting = getenv("XAR_NO_OPEN");
+    int allowed = !setting || strcmp(setting, "0") != 0;
+    server->no_open = allowed && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
+    server->no_opendir = allowed && (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
     report_ready(server);
 }
 
@@ -231,17 +240,42 @@ static void xar_op_init(void *userdata, struct fuse_conn_info *conn) {
 // FUSE_NO_OPENDIR_SUPPORT) remembers for the connection: it stops sending open, opendir, release and releasedir,
 // and treats every later open as having keep_cache (and cache_readdir for directories). A hot run of a Python
 // application opens hundreds of files, each of which cost two round trips to this process before. Reads and
-// readdirs then arrive without a file handle (fh 0) and find their inode by number.
+// readdirs then arrive without a file handle (fh 0) and find their inode by number. On kernels without the
+// feature, open and opendir make libsquashfuse's handles (read and readdir still look the inode up by number)
+// and release and releasedir free them.
 static void xar_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-    (void)fi;
-    TRACE((xar_server *)fuse_req_userdata(req), "open %llu: ENOSYS\n", (unsigned long long)ino);
-    fuse_reply_err(req, ENOSYS);
+    xar_server *server = fuse_req_userdata(req);
+    if (server->no_open) {
+        TRACE(server, "open %llu: ENOSYS\n", (unsigned long long)ino);
+        fuse_reply_err(req, ENOSYS);
+        return;
+    }
+    TRACE(server, "open %llu\n", (unsigned long long)ino);
+    sqfs_ll_op_open(req, ino, fi);
 }
 
 static void xar_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-    (void)fi;
-    TRACE((xar_server *)fuse_req_userdata(req), "opendir %llu: ENOSYS\n", (unsigned long long)ino);
-    fuse_reply_err(req, ENOSYS);
+    xar_server *server = fuse_req_userdata(req);
+    if (server->no_opendir) {
+        TRACE(server, "opendir %llu: ENOSYS\n", (unsigned long long)ino);
+        fuse_reply_err(req, ENOSYS);
+        return;
+    }
+    TRACE(server, "opendir %llu\n", (unsigned long long)ino);
+    // A listing never changes: let the kernel keep it across opens.
+    fi->cache_readdir = 1;
+    fi->keep_cache = 1;
+    sqfs_ll_op_opendir(req, ino, fi);
+}
+
+static void xar_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+    TRACE((xar_server *)fuse_req_userdata(req), "release %llu\n", (unsigned long long)ino);
+    sqfs_ll_op_release(req, ino, fi);
+}
+
+static void xar_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+    TRACE((xar_server *)fuse_req_userdata(req), "releasedir %llu\n", (unsigned long long)ino);
+    sqfs_ll_op_releasedir(req, ino, fi);
 }
 
 static void note_request(fuse_req_t req) {
@@ -340,8 +374,10 @@ static const struct fuse_lowlevel_ops xar_ops = {
     .readlink = xar_op_readlink,
     .open = xar_op_open,
     .read = xar_op_read,
+    .release = xar_op_release,
     .opendir = xar_op_opendir,
     .readdir = xar_op_readdir,
+    .releasedir = xar_op_releasedir,
     .statfs = stfs_ll_op_statfs,
     // Not libsquashfuse's: it swaps the `trusted.` and `security.` namespaces (see xattrs.c).
     .getxattr = xar_op_getxattr,

@@ -68,6 +68,31 @@ extension ServerTests {
         #expect(reads.count >= 2 && reads.count <= 20, "\(reads)")
     }
 
+    /// Kernels without "no open" support (before 4.19 / 5.1), as `XAR_NO_OPEN=0` makes the server behave: opens
+    /// and listings reach the server and get libsquashfuse's handles, which release frees; reads still work.
+    @Test func withoutNoOpenSupportFilesAndDirectoriesAreOpenedAndReleased() throws {
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        let start = try harness.start(idleTimeout: 0, environment: ["XAR_SERVER_TRACE": "1", "XAR_NO_OPEN": "0"])
+        #expect(start.line == "ok", "\(harness.log)")
+        let mount = harness.mountPoint
+        for _ in 0..<3 {
+            #expect(ServerHarness.contents("\(mount)/hello.txt") == "hello from the image\n")
+            #expect(names(in: "\(mount)/lib/pkg") == ["data.bin"])
+        }
+        // The kernel sends release in the background after close: wait for the last one.
+        let count = { (kind: String) in
+            harness.log.split(separator: "\n").filter { $0.hasPrefix("request \(kind) ") }.count
+        }
+        _ = harness.wait(seconds: 5) { count("release") >= 3 && count("releasedir") >= 3 }
+        let requests = harness.log.split(separator: "\n").filter { $0.hasPrefix("request ") }
+        let opens = requests.filter { $0.hasPrefix("request open ") }
+        #expect(opens.count == 3 && !opens.contains { $0.hasSuffix("ENOSYS") }, "\(requests)")
+        #expect(requests.filter { $0.hasPrefix("request release ") }.count == 3, "\(requests)")
+        #expect(requests.filter { $0.hasPrefix("request opendir ") }.count == 3, "\(requests)")
+        #expect(requests.filter { $0.hasPrefix("request releasedir ") }.count == 3, "\(requests)")
+    }
+
     /// Read-ahead (prefetch.c): the first read of a multi-block file makes the server push the rest of it into
     /// the page cache, so later reads of the file send no request, and the data is the file's.
     @Test func firstReadOfAFilePrefetchesTheRestIntoThePageCache() throws {
