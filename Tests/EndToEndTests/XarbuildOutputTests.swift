@@ -181,14 +181,8 @@ struct XarbuildOutputTests {
     @Test(.tags(.fuse), .enabled(if: TestEnvironment.hasFuse && TestEnvironment.hasTool("fusermount3")))
     func xarbuildOutputRunsAsItselfThroughXarexecOnPath() throws {
         let dir = TemporaryDirectory()
-        try Process.shell(
-            """
-            set -e
-            mkdir -p '\(dir("app/bin"))' '\(dir("mnt"))'
-            printf '#!/bin/sh\\necho "$0|$*"\\ncat "$(dirname "$0")/../data"\\n' > '\(dir("app/bin/show"))'
-            chmod 0755 '\(dir("app/bin/show"))'
-            echo inside > '\(dir("app/data"))'
-            """)
+        try Self.makeScriptApp(dir, #"echo "$0|$*"\ncat "$(dirname "$0")/../data""#)
+        try Process.shell("echo inside > '\(dir("app/data"))'")
         let out = dir("show.xar")
         let build = try Process.run(
             [Self.xarbuild, "dir", dir("app"), "-o", out, "--exec", "bin/show", "--mount-timeout", "2"], timeout: 120)
@@ -210,17 +204,23 @@ struct XarbuildOutputTests {
         #expect(lines.last == "inside")
     }
 
-    /// `--launcher PATH`: the shebang names the launcher itself, so the file runs with no xarexec on PATH.
-    @Test(.tags(.fuse), .enabled(if: TestEnvironment.hasFuse && TestEnvironment.hasTool("fusermount3")))
-    func xarbuildLauncherOptionWritesADirectShebang() throws {
-        let dir = TemporaryDirectory()
+    /// `app/bin/show`, a `/bin/sh` script running `body` (`printf` escapes such as `\n` allowed), and an empty
+    /// `mnt/` for the mount root.
+    static func makeScriptApp(_ dir: TemporaryDirectory, _ body: String) throws {
         try Process.shell(
             """
             set -e
             mkdir -p '\(dir("app/bin"))' '\(dir("mnt"))'
-            printf '#!/bin/sh\\necho "direct $*"\\n' > '\(dir("app/bin/show"))'
+            printf '#!/bin/sh\\n%b\\n' '\(body)' > '\(dir("app/bin/show"))'
             chmod 0755 '\(dir("app/bin/show"))'
             """)
+    }
+
+    /// `--launcher PATH`: the shebang names the launcher itself, so the file runs with no xarexec on PATH.
+    @Test(.tags(.fuse), .enabled(if: TestEnvironment.hasFuse && TestEnvironment.hasTool("fusermount3")))
+    func xarbuildLauncherOptionWritesADirectShebang() throws {
+        let dir = TemporaryDirectory()
+        try Self.makeScriptApp(dir, #"echo "direct $*""#)
         let out = dir("show.xar")
         let launcher = TestEnvironment.product("xarexec")
         let build = try Process.run(
