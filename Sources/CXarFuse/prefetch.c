@@ -1,11 +1,17 @@
-// Background read-ahead: when a file of a few blocks is first read, a second thread decompresses the rest of
-// it and pushes the data into the kernel's page cache (FUSE_NOTIFY_STORE), so that the application's later page
-// faults and reads find it there instead of waiting for the server. On a cold start the loop thread and the
-// application then share the machine with this thread: decompression overlaps with the application's own work.
+// Background read-ahead on a second thread, so that on a cold start decompression overlaps with the
+// application's own work instead of stalling it. Two kinds of work, the first first:
+//
+// - The start-up plan (blocks.c): the blocks the last start of this image needed, in order, decompressed into the
+//   block cache the loop thread reads from, from the moment the server starts and a bounded number of blocks ahead
+//   of the application.
+// - Whole files: when a file of a few blocks is first read, the rest of it is decompressed and pushed into the
+//   kernel's page cache (FUSE_NOTIFY_STORE), so the application's later page faults and reads find it there. The
+//   kernel accepts a store only for an inode it has in its cache; a store it refuses is dropped.
 //
 // libsquashfuse's caches are not thread-safe, so this thread has its own `sqfs` over the same descriptor
 // (reads are `pread`s, the decompressors keep no shared state), and takes from the loop thread only copies of
-// inodes. The kernel accepts a store only for an inode it has in its cache; a store it refuses is dropped.
+// inodes. Data blocks come from the cache both threads share, so a block the loop thread is decompressing for a
+// page fault is not decompressed here again, nor the other way round.
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <errno.h>
@@ -15,6 +21,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "prefetch.h"
 
 // Files between two blocks and this size are read ahead; smaller ones are one read anyway, larger ones are
@@ -22,15 +29,31 @@
 #define XAR_PREFETCH_MAX_FILE (16u << 20)
 #define XAR_PREFETCH_QUEUE 256
 #define XAR_PREFETCH_SEEN 8192
+// How many blocks of the plan may be decompressed ahead of the application's reads (half the block cache).
+#define XAR_PLAN_AHEAD 32
+// Threads: one per online CPU but one (left to the application), at least one, at most this. (On two cores a
+// second thread made cold starts slower: it competes with the application it should be ahead of.)
+#define XAR_PREFETCH_MAX_THREADS 4
+
+// A thread and its own libsquashfuse state.
+struct worker {
+    xar_prefetch *p;
+    pthread_t thread;
+    sqfs fs;
+};
 
 struct xar_prefetch {
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    pthread_t thread;
     bool stop;
     struct fuse_session *session;
-    sqfs fs;
-    struct { fuse_ino_t ino; sqfs_inode inode; } queue[XAR_PREFETCH_QUEUE];
+    xar_blocks *blocks;
+    bool planning;
+    size_t block_size;
+    struct worker workers[XAR_PREFETCH_MAX_THREADS];
+    size_t worker_count;
+    // Files to read ahead: whole, or (while a plan is followed) only their planned pieces.
+    struct { fuse_ino_t ino; sqfs_inode inode; bool planned; } queue[XAR_PREFETCH_QUEUE];
     size_t head, count;
     // Inode numbers already queued (open addressing; 0 = empty). Only the loop thread touches it.
     fuse_ino_t seen[XAR_PREFETCH_SEEN];
@@ -49,57 +72,97 @@ static bool mark_seen(xar_prefetch *p, fuse_ino_t ino) {
     return true;
 }
 
+static void read_ahead_file(struct worker *w, fuse_ino_t ino, sqfs_inode *inode, char *buffer) {
+    xar_prefetch *p = w->p;
+    size_t block = p->block_size;
+    uint64_t size = inode->xtra.reg.file_size;
+    for (uint64_t offset = 0; offset < size && !__atomic_load_n(&p->stop, __ATOMIC_RELAXED); offset += block) {
+        sqfs_off_t length = (sqfs_off_t)block;
+        if (xar_read_range(p->blocks, &w->fs, ino, inode, (sqfs_off_t)offset, &length, buffer, XAR_READ_AHEAD) != SQFS_OK
+            || length <= 0)
+            return;
+        struct fuse_bufvec data = FUSE_BUFVEC_INIT((size_t)length);
+        data.buf[0].mem = buffer;
+        if (fuse_lowlevel_notify_store(p->session, ino, (off_t)offset, &data, 0) != 0)
+            return;  // the kernel forgot the inode, or the mount is gone
+    }
+}
+
+// A planned piece goes into the page cache at once if the kernel knows its file already (it has looked it up:
+// the application is about to read it); otherwise it waits in the block cache for the application's read.
+static bool store_piece(void *context, const xar_piece *piece, const char *data) {
+    xar_prefetch *p = context;
+    if (piece->ino == 0 || piece->length == 0) return false;
+    struct fuse_bufvec buffer = FUSE_BUFVEC_INIT(piece->length);
+    buffer.buf[0].mem = (void *)data;
+    return fuse_lowlevel_notify_store(p->session, (fuse_ino_t)piece->ino, (off_t)piece->file_offset, &buffer, 0) == 0;
+}
+
 static void *run(void *argument) {
-    xar_prefetch *p = argument;
-    size_t block = p->fs.sb.block_size;
-    char *buffer = malloc(block);
+    struct worker *w = argument;
+    xar_prefetch *p = w->p;
+    char *buffer = malloc(p->block_size);
     if (!buffer) return NULL;
     pthread_mutex_lock(&p->lock);
     while (!p->stop) {
-        if (p->count == 0) {
-            pthread_cond_wait(&p->wake, &p->lock);
+        // A file being read now comes first; then the plan; then waiting for either.
+        if (p->count > 0) {
+            fuse_ino_t ino = p->queue[p->head].ino;
+            sqfs_inode inode = p->queue[p->head].inode;
+            bool planned = p->queue[p->head].planned;
+            p->head = (p->head + 1) % XAR_PREFETCH_QUEUE;
+            p->count--;
+            pthread_mutex_unlock(&p->lock);
+            if (planned) xar_blocks_store_planned(p->blocks, &w->fs, ino, store_piece, p);
+            else read_ahead_file(w, ino, &inode, buffer);
+            pthread_mutex_lock(&p->lock);
             continue;
         }
-        fuse_ino_t ino = p->queue[p->head].ino;
-        sqfs_inode inode = p->queue[p->head].inode;
-        p->head = (p->head + 1) % XAR_PREFETCH_QUEUE;
-        p->count--;
-        pthread_mutex_unlock(&p->lock);
-        uint64_t size = inode.xtra.reg.file_size;
-        for (uint64_t offset = 0; offset < size && !__atomic_load_n(&p->stop, __ATOMIC_RELAXED); offset += block) {
-            sqfs_off_t length = (sqfs_off_t)block;
-            if (sqfs_read_range(&p->fs, &inode, (sqfs_off_t)offset, &length, buffer) != SQFS_OK || length <= 0) break;
-            struct fuse_bufvec data = FUSE_BUFVEC_INIT((size_t)length);
-            data.buf[0].mem = buffer;
-            int stored = fuse_lowlevel_notify_store(p->session, ino, (off_t)offset, &data, 0);
-            if (stored != 0) break;  // the kernel forgot the inode, or the mount is gone
+        if (p->planning) {
+            pthread_mutex_unlock(&p->lock);
+            int planned = xar_blocks_read_plan(p->blocks, &w->fs, XAR_PLAN_AHEAD, store_piece, p);
+            pthread_mutex_lock(&p->lock);
+            if (planned < 0) __atomic_store_n(&p->planning, false, __ATOMIC_RELAXED);
+            if (planned > 0) continue;
         }
-        pthread_mutex_lock(&p->lock);
+        if (p->count == 0 && !p->stop) pthread_cond_wait(&p->wake, &p->lock);  // a file, a read, or stop
     }
     pthread_mutex_unlock(&p->lock);
     free(buffer);
     return NULL;
 }
 
-xar_prefetch *xar_prefetch_start(struct fuse_session *session, int image_fd, size_t offset) {
+xar_prefetch *xar_prefetch_start(
+    struct fuse_session *session, xar_blocks *blocks, bool planning, int image_fd, size_t offset) {
     xar_prefetch *p = calloc(1, sizeof *p);
     if (!p) return NULL;
-    if (sqfs_init(&p->fs, image_fd, offset) != SQFS_OK) {
-        free(p);
-        return NULL;
-    }
     p->session = session;
+    p->blocks = blocks;
+    p->planning = planning;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
-    // The thread blocks every signal (it inherits this mask), so SIGTERM reaches the loop thread and ends its
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t wanted = cpus <= 2 ? 1 : cpus - 1 > XAR_PREFETCH_MAX_THREADS ? XAR_PREFETCH_MAX_THREADS : (size_t)cpus - 1;
+    // The threads block every signal (they inherit this mask), so SIGTERM reaches the loop thread and ends its
     // read of /dev/fuse instead of landing here.
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &previous);
-    int created = pthread_create(&p->thread, NULL, run, p);
+    while (p->worker_count < wanted) {
+        struct worker *w = &p->workers[p->worker_count];
+        w->p = p;
+        if (sqfs_init(&w->fs, image_fd, offset) != SQFS_OK) break;
+        p->block_size = w->fs.sb.block_size;
+        if (pthread_create(&w->thread, NULL, run, w) != 0) {
+            sqfs_destroy(&w->fs);
+            break;
+        }
+        p->worker_count++;
+    }
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    if (created != 0) {
-        sqfs_destroy(&p->fs);
+    if (p->worker_count == 0) {
+        pthread_cond_destroy(&p->wake);
+        pthread_mutex_destroy(&p->lock);
         free(p);
         return NULL;
     }
@@ -109,16 +172,23 @@ xar_prefetch *xar_prefetch_start(struct fuse_session *session, int image_fd, siz
 void xar_prefetch_note_read(xar_prefetch *p, fuse_ino_t ino, const sqfs_inode *inode) {
     if (!p || !S_ISREG(inode->base.mode)) return;
     uint64_t size = inode->xtra.reg.file_size;
-    if (size <= 2 * (uint64_t)p->fs.sb.block_size || size > XAR_PREFETCH_MAX_FILE) return;
-    if (!mark_seen(p, ino)) return;
+    // While a plan is followed it has the file's blocks (its record had the read-ahead's too): the first read of
+    // a file (the kernel knows it now) has its planned pieces stored. A file first read after the plan is done
+    // is read ahead whole. `planning` is only ever cleared, by the threads themselves.
+    bool planning = __atomic_load_n(&p->planning, __ATOMIC_RELAXED);
+    bool first = mark_seen(p, ino);
+    bool whole = !planning && first && size > 2 * (uint64_t)p->block_size && size <= XAR_PREFETCH_MAX_FILE;
+    if (!whole && !planning) return;
     pthread_mutex_lock(&p->lock);
-    if (p->count < XAR_PREFETCH_QUEUE) {
+    if ((whole || (planning && first)) && p->count < XAR_PREFETCH_QUEUE) {
         size_t tail = (p->head + p->count) % XAR_PREFETCH_QUEUE;
         p->queue[tail].ino = ino;
         p->queue[tail].inode = *inode;
+        p->queue[tail].planned = planning;
         p->count++;
-        pthread_cond_signal(&p->wake);
     }
+    if (planning) pthread_cond_broadcast(&p->wake);
+    else pthread_cond_signal(&p->wake);
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -126,10 +196,12 @@ void xar_prefetch_stop(xar_prefetch *p) {
     if (!p) return;
     pthread_mutex_lock(&p->lock);
     __atomic_store_n(&p->stop, true, __ATOMIC_RELAXED);
-    pthread_cond_signal(&p->wake);
+    pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
-    pthread_join(p->thread, NULL);
-    sqfs_destroy(&p->fs);
+    for (size_t i = 0; i < p->worker_count; i++) {
+        pthread_join(p->workers[i].thread, NULL);
+        sqfs_destroy(&p->workers[i].fs);
+    }
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->lock);
     free(p);

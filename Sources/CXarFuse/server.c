@@ -19,6 +19,7 @@
 #include <squashfuse/ll.h>
 
 #include "CXarFuse.h"
+#include "blocks.h"
 #include "prefetch.h"
 #include "xattrs.h"
 
@@ -38,6 +39,9 @@ struct xar_server {
     // Whether open and opendir are answered with ENOSYS ("no open" mode): set at INIT from what the kernel
     // supports, unless XAR_NO_OPEN=0.
     int no_open, no_opendir;
+    // Decompressed data blocks, shared with the read-ahead thread, and the start-up plan and record (blocks.c).
+    xar_blocks *blocks;
+    int planned;
     // Whole-file read-ahead on a thread of its own (prefetch.c); NULL when off or not started.
     xar_prefetch *prefetch;
 };
@@ -82,19 +86,19 @@ static uint64_t le(const unsigned char *bytes, int count) {
 
 // Checks what libsquashfuse trusts blindly, so that a damaged image fails here with a sentence instead of
 // later with EIO, a huge allocation or a crash. Layout: squashfs-tools-ng doc/format.adoc, "The superblock".
-static int check_superblock(int fd, uint64_t offset, char *error, size_t size) {
+// `sb` receives the superblock's 96 bytes.
+static int check_superblock(int fd, uint64_t offset, unsigned char sb[XAR_SUPERBLOCK_BYTES], char *error, size_t size) {
     struct stat st;
     if (fstat(fd, &st) != 0) {
         snprintf(error, size, "it cannot be examined (%s)", strerror(errno));
         return -1;
     }
-    unsigned char sb[96];
-    ssize_t got = pread(fd, sb, sizeof sb, (off_t)offset);
+    ssize_t got = pread(fd, sb, XAR_SUPERBLOCK_BYTES, (off_t)offset);
     if (got < 0) {
         snprintf(error, size, "it cannot be read (%s)", strerror(errno));
         return -1;
     }
-    if (got < (ssize_t)sizeof sb) {
+    if (got < XAR_SUPERBLOCK_BYTES) {
         snprintf(error, size, "it is truncated: no complete SquashFS superblock at byte %llu", (unsigned long long)offset);
         return -1;
     }
@@ -144,25 +148,25 @@ static int check_superblock(int fd, uint64_t offset, char *error, size_t size) {
 // oldest first. A cold start reads hundreds of small files (Python's modules) whose data sit together in shared
 // fragment blocks, and looks names up in many directories: each file read after its fragment block was evicted
 // decompresses the whole block (up to the block size) again. Blocks are allocated only when used, so larger
-// caches cost memory only on images that need them: at most 2 MiB of metadata (256 blocks of 8 KiB) and 9 MiB
-// of data (64 fragment and 8 data blocks of 128 KiB; fewer blocks when blocks are larger).
+// caches cost memory only on images that need them: at most 2 MiB of metadata (256 blocks of 8 KiB), 8 MiB of
+// fragments (64 blocks of 128 KiB; fewer when blocks are larger) and the shared data blocks (blocks.c), 8 MiB.
+// libsquashfuse's own data cache is not used: file blocks are read through the shared one.
 #define XAR_METADATA_CACHE_BLOCKS 256
 #define XAR_FRAGMENT_CACHE_BYTES (8u << 20)
-#define XAR_DATA_CACHE_BYTES (1u << 20)
+#define XAR_SHARED_DATA_BYTES (8u << 20)
 
 static sqfs_err enlarge_caches(sqfs *fs) {
     size_t block = fs->sb.block_size ? fs->sb.block_size : 131072;
-    size_t fragments = XAR_FRAGMENT_CACHE_BYTES / block, data = XAR_DATA_CACHE_BYTES / block;
+    size_t fragments = XAR_FRAGMENT_CACHE_BYTES / block;
     sqfs_cache_destroy(&fs->md_cache);
-    sqfs_cache_destroy(&fs->data_cache);
     sqfs_cache_destroy(&fs->frag_cache);
     if (sqfs_block_cache_init(&fs->md_cache, XAR_METADATA_CACHE_BLOCKS) != SQFS_OK) return SQFS_ERR;
-    if (sqfs_block_cache_init(&fs->data_cache, data > 1 ? data : 1) != SQFS_OK) return SQFS_ERR;
     return sqfs_block_cache_init(&fs->frag_cache, fragments > 3 ? fragments : 3);
 }
 
 xar_server *xar_server_open(int image_fd, uint64_t offset, char *error, size_t error_size) {
-    if (check_superblock(image_fd, offset, error, error_size) != 0) return NULL;
+    unsigned char superblock[XAR_SUPERBLOCK_BYTES];
+    if (check_superblock(image_fd, offset, superblock, error, error_size) != 0) return NULL;
     xar_server *server = calloc(1, sizeof *server);
     if (!server) {
         snprintf(error, error_size, "out of memory");
@@ -172,7 +176,9 @@ xar_server *xar_server_open(int image_fd, uint64_t offset, char *error, size_t e
     const char *trace = getenv("XAR_SERVER_TRACE");
     server->trace = trace && strcmp(trace, "1") == 0;
     sqfs_err err = sqfs_init(&server->ll.fs, image_fd, (size_t)offset);
-    if (err == SQFS_OK && enlarge_caches(&server->ll.fs) != SQFS_OK) {
+    if (err == SQFS_OK
+        && (enlarge_caches(&server->ll.fs) != SQFS_OK
+            || !(server->blocks = xar_blocks_new(server->ll.fs.sb.block_size, XAR_SHARED_DATA_BYTES, superblock)))) {
         // The caches may be half made; the process reports this and exits, so nothing is freed here.
         snprintf(error, error_size, "out of memory");
         return NULL;
@@ -211,8 +217,12 @@ xar_server *xar_server_open(int image_fd, uint64_t offset, char *error, size_t e
 
 // MARK: - Ops: libsquashfuse's, without open handles, plus negative entries and readiness
 
+// Blocks the application needs this long after the mount is ready make the start-up record (blocks.c).
+#define XAR_RECORD_SECONDS 5.0
+
 static void report_ready(xar_server *server) {
     if (server->ready_fd < 0) return;
+    (void)xar_blocks_record(server->blocks, XAR_RECORD_SECONDS);
     static const char ok[] = "ok\n";
     ssize_t written;
     do written = write(server->ready_fd, ok, sizeof ok - 1);
@@ -326,7 +336,7 @@ static void xar_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
     note_request(req);
     xar_server *server = fuse_req_userdata(req);
     TRACE(server, "read %llu %zu@%lld\n", (unsigned long long)ino, size, (long long)off);
-    // libsquashfuse's read takes the inode from the handle its open made; with no open, this is that handle.
+    // By number: in "no open" mode there is no handle from open to carry the inode.
     sqfs_inode inode;
     if (sqfs_ll_inode(&server->ll, &inode, ino) != SQFS_OK) {
         fuse_reply_err(req, EIO);
@@ -336,9 +346,18 @@ static void xar_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
         fuse_reply_err(req, EISDIR);
         return;
     }
-    struct fuse_file_info handle = *fi;
-    handle.fh = (uint64_t)(intptr_t)&inode;
-    sqfs_ll_op_read(req, ino, size, off, &handle);
+    (void)fi;
+    char *buffer = malloc(size ? size : 1);
+    if (!buffer) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    sqfs_off_t length = (sqfs_off_t)size;
+    if (xar_read_range(server->blocks, &server->ll.fs, ino, &inode, off, &length, buffer, XAR_READ_NEEDED) != SQFS_OK)
+        fuse_reply_err(req, EIO);
+    else
+        fuse_reply_buf(req, length ? buffer : NULL, (size_t)length);
+    free(buffer);
     xar_prefetch_note_read(server->prefetch, ino, &inode);
 }
 
@@ -399,7 +418,15 @@ int xar_server_mount(
         copy_fuse_message(error, error_size, "libfuse could not create a session");
         return -1;
     }
+    // The read-ahead thread starts now, so that a start-up plan is being read while the kernel mounts.
+    // XAR_PREFETCH=0 in the server's environment turns it off.
+    const char *prefetch = getenv("XAR_PREFETCH");
+    if (!prefetch || strcmp(prefetch, "0") != 0)
+        server->prefetch = xar_prefetch_start(
+            server->session, server->blocks, server->planned, server->ll.fs.fd, server->ll.fs.offset);
     if (fuse_session_mount(server->session, mountpoint) != 0) {
+        xar_prefetch_stop(server->prefetch);
+        server->prefetch = NULL;
         copy_fuse_message(error, error_size, "libfuse could not mount it");
         fuse_session_destroy(server->session);
         server->session = NULL;
@@ -411,15 +438,28 @@ int xar_server_mount(
 
 int xar_server_run(xar_server *server) {
     if (fuse_set_signal_handlers(server->session) != 0) return -EIO;
-    // XAR_PREFETCH=0 in the server's environment turns the read-ahead thread off.
-    const char *prefetch = getenv("XAR_PREFETCH");
-    if (!prefetch || strcmp(prefetch, "0") != 0)
-        server->prefetch = xar_prefetch_start(server->session, server->ll.fs.fd, server->ll.fs.offset);
     int result = fuse_session_loop(server->session);
     xar_prefetch_stop(server->prefetch);
     server->prefetch = NULL;
+    if (server->trace) {
+        unsigned long long decompressed, waited, shared;
+        xar_blocks_counts(server->blocks, &decompressed, &waited, &shared);
+        fprintf(stderr, "data blocks: %llu decompressed (%llu while a read waited), %llu shared\n", decompressed,
+            waited, shared);
+    }
     fuse_remove_signal_handlers(server->session);
     return result;
+}
+
+int xar_server_set_startup_plan(xar_server *server, const uint8_t *bytes, size_t length) {
+    if (server->session) return -1;
+    int result = xar_blocks_set_plan(server->blocks, bytes, length);
+    if (result == 0) server->planned = 1;
+    return result;
+}
+
+size_t xar_server_startup_record(xar_server *server, uint8_t *buffer, size_t capacity) {
+    return xar_blocks_copy_record(server->blocks, buffer, capacity);
 }
 
 int64_t xar_server_last_request_ns(const xar_server *server) {
@@ -430,6 +470,8 @@ int xar_server_is_ready(const xar_server *server) { return __atomic_load_n(&serv
 
 void xar_server_close(xar_server *server) {
     if (!server) return;
+    xar_prefetch_stop(server->prefetch);  // mounted but never run
+    server->prefetch = NULL;
     if (server->session) {
         // A no-op when the mount is already gone (libfuse sees POLLERR on the device); otherwise a lazy unmount.
         fuse_session_unmount(server->session);
@@ -437,5 +479,6 @@ void xar_server_close(xar_server *server) {
     }
     // A ready fd still open here means INIT never came: the caller reports its error line through it and exits.
     sqfs_ll_destroy(&server->ll);
+    xar_blocks_free(server->blocks);
     free(server);
 }

@@ -1,6 +1,6 @@
 import Glibc
 
-/// Whole-file reads of the small files the runtime consults: `/proc` entries, state files, mount tables.
+/// Whole-file reads and writes of the small files the runtime consults: `/proc` entries, state files, mount tables.
 public enum SmallFile {
     /// The whole contents of the file at `path`, or nil when it cannot be opened.
     ///
@@ -25,5 +25,38 @@ public enum SmallFile {
     /// The whole text of the file at `path`, decoded as UTF-8; "" when it cannot be opened.
     public static func text(_ path: String) -> String {
         String(decoding: read(path) ?? [], as: UTF8.self)
+    }
+
+    /// Why `replace` failed: the step (as a phrase, e.g. "cannot write /x/y.tmp.12") and the `errno`.
+    public struct WriteError: Error {
+        public let step: String
+        public let code: Int32
+    }
+
+    /// Replaces the file at `path` with `bytes` atomically: a temporary file next to it (mode 0600, never through
+    /// a symbolic link), then `rename`. Readers see the old file or the new one, never a part. On failure the
+    /// temporary file is removed and `path` is untouched.
+    public static func replace(_ path: String, with bytes: [UInt8]) throws(WriteError) {
+        let temporary = "\(path).tmp.\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw WriteError(step: "cannot write \(temporary)", code: errno) }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 {
+                let code = n == 0 ? EIO : errno
+                close(fd)
+                unlink(temporary)
+                throw WriteError(step: "cannot write \(temporary)", code: code)
+            }
+            done += n
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw WriteError(step: "cannot rename \(temporary) to \(path)", code: code)
+        }
     }
 }

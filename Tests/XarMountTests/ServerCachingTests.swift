@@ -125,7 +125,7 @@ extension ServerTests {
             idleTimeout: 0, environment: ["XAR_SERVER_TRACE": "1", "XAR_PREFETCH": "0"])
         #expect(start.line == "ok", "\(harness.log)")
         let path = "\(harness.mountPoint)/lib/pkg/data.bin"
-        #expect(fileBytes(path) == fileBytes("\(harness.tree)/lib/pkg/data.bin"))
+        #expect(same(path, "\(harness.tree)/lib/pkg/data.bin"))
         let reads = harness.log.split(separator: "\n").filter { $0.hasPrefix("request read ") }.count
         #expect(reads >= 4, "\(harness.log)")
     }
@@ -180,5 +180,93 @@ extension ServerTests {
     private func statErrno(_ path: String) -> Int32 {
         var info = stat()
         return stat(path, &info) == 0 ? 0 : errno
+    }
+}
+
+/// The start-up plan (blocks.c, StartupPlan.swift): a server records which blocks were read after it became
+/// ready and saves them next to the mount point when it ends; the next server of the same image follows them.
+extension ServerTests {
+    @Test func aServerSavesWhatWasReadAndTheNextOneFollowsIt() throws {
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        let plan = harness.mountPoint + ".startup"
+        let data = "\(harness.tree)/lib/pkg/data.bin"
+        #expect(try harness.start(idleTimeout: 0).line == "ok", "\(harness.log)")
+        #expect(same("\(harness.mountPoint)/lib/pkg/data.bin", data))
+        #expect(ServerHarness.contents("\(harness.mountPoint)/hello.txt") == "hello from the image\n")
+        try stop(harness)
+        let saved = fileBytes(plan)
+        // "xarplan2", the image's 96-byte superblock, then 36 bytes per piece: data.bin's 8 blocks, hello.txt's tail.
+        #expect(saved.starts(with: Array("xarplan2".utf8)))
+        #expect(saved.count >= 8 + 96 + 36 * 9 && (saved.count - 8 - 96) % 36 == 0, "\(saved.count) bytes")
+
+        let second = try harness.start(idleTimeout: 0, environment: ["XAR_SERVER_TRACE": "1"])
+        #expect(second.line == "ok", "\(second.status) \(harness.log)")
+        #expect(harness.log.contains("reading ahead from the start-up plan \(plan)"), "\(harness.log)")
+        // The plan is read as soon as the server starts: after a moment every block is decompressed (kept for the
+        // reads for a second), and no read waits for one.
+        usleep(300_000)
+        #expect(same("\(harness.mountPoint)/lib/pkg/data.bin", data))
+        #expect(ServerHarness.contents("\(harness.mountPoint)/hello.txt") == "hello from the image\n")
+        try stop(harness)
+        #expect(harness.log.contains("decompressed (0 while a read waited)"), "\(harness.log)")
+        #expect(fileBytes(plan).count == saved.count)
+    }
+
+    /// A plan made on another image (same name, other superblock) or a file that is no plan is ignored with a
+    /// log line, and the mount serves the right bytes.
+    @Test func aPlanFromAnotherImageOrDamagedIsIgnored() throws {
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        let plan = harness.mountPoint + ".startup"
+        #expect(try harness.start(idleTimeout: 0).line == "ok", "\(harness.log)")
+        _ = fileBytes("\(harness.mountPoint)/lib/pkg/data.bin")
+        try stop(harness)
+        var other = fileBytes(plan)
+        try #require(other.count > 8 + 96)
+        other[8 + 40] ^= 0xff  // the superblock's bytes_used
+        try write(other, to: plan)
+        #expect(try harness.start(idleTimeout: 0).line == "ok")
+        #expect(harness.log.contains("ignoring \(plan): it was recorded on another image"), "\(harness.log)")
+        #expect(same("\(harness.mountPoint)/lib/pkg/data.bin", "\(harness.tree)/lib/pkg/data.bin"))
+        try stop(harness)
+
+        try write(Array("xarplan2 but then nothing that fits".utf8), to: plan)
+        #expect(try harness.start(idleTimeout: 0, environment: ["XAR_STARTUP_PLAN": "0"]).line == "ok")
+        #expect(!harness.log.contains("ignoring \(plan): not a start-up plan"), "\(harness.log)")
+        try stop(harness)
+        #expect(
+            fileBytes(plan) == Array("xarplan2 but then nothing that fits".utf8), "XAR_STARTUP_PLAN=0 saves nothing")
+        #expect(try harness.start(idleTimeout: 0).line == "ok")
+        #expect(harness.log.contains("ignoring \(plan): not a start-up plan"), "\(harness.log)")
+        #expect(ServerHarness.contents("\(harness.mountPoint)/hello.txt") == "hello from the image\n")
+    }
+
+    /// Whether two files hold the same bytes (compared as a Bool: a failed `==` of two megabytes in `#expect`
+    /// would make Swift Testing compute their difference for hours).
+    private func same(_ a: String, _ b: String) -> Bool {
+        let x = fileBytes(a), y = fileBytes(b)
+        if x != y {
+            print(
+                "\(a): \(x.count) bytes, first difference at \(x.indices.first { $0 >= y.count || x[$0] != y[$0] } ?? -1)"
+            )
+        }
+        return !x.isEmpty && x == y
+    }
+
+    /// Unmounts like `fusermount3 -u`, waits for the server to save its plan and exit, and makes the mount point
+    /// again (the server removes it, as the launcher makes it).
+    private func stop(_ harness: ServerHarness) throws {
+        let pid = try #require(harness.serverPID)
+        #expect(umount2(harness.mountPoint, 0) == 0, "umount: \(String(cString: strerror(errno)))")
+        #expect(harness.wait(seconds: 10) { kill(pid, 0) != 0 }, "the server did not exit: \(harness.log)")
+        mkdir(harness.mountPoint, 0o755)
+    }
+
+    private func write(_ bytes: [UInt8], to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        #expect(bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } == bytes.count)
     }
 }

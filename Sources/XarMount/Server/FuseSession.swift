@@ -27,6 +27,32 @@ struct FuseSession: ~Copyable {
         }
     }
 
+    /// Why a start-up plan was not taken.
+    enum PlanRefusal: Error {
+        case notAPlan
+        case otherImage
+    }
+
+    /// Makes `record` (a start-up record of an earlier server of this image) the plan the read-ahead thread follows
+    /// from the start. Call before `mount`. Nothing changes when it throws.
+    func setStartupPlan(_ record: [UInt8]) throws(PlanRefusal) {
+        let result = record.withUnsafeBufferPointer { xar_server_set_startup_plan(server, $0.baseAddress, $0.count) }
+        if result == -2 { throw .otherImage }
+        if result != 0 { throw .notAPlan }
+    }
+
+    /// The blocks the application read in the first seconds after the mount was ready, in order: the plan for
+    /// the next server of this image. Empty when nothing was read. Call after `run()`.
+    func startupRecord() -> [UInt8] {
+        let length = xar_server_startup_record(server, nil, 0)
+        guard length > 0 else { return [] }
+        var bytes = [UInt8](repeating: 0, count: length)
+        let copied = bytes.withUnsafeMutableBufferPointer {
+            xar_server_startup_record(server, $0.baseAddress, $0.count)
+        }
+        return copied == length ? bytes : []
+    }
+
     /// Serves requests until the mount goes away (unmounted by the usage monitor or by someone else) or a
     /// SIGTERM, SIGINT or SIGHUP arrives. Returns libfuse's result (0, or a negative errno).
     func run() -> Int32 { xar_server_run(server) }

@@ -68,6 +68,8 @@ extension XarMount {
             _ configuration: Configuration, session: consuming FuseSession, lockFD: Int32
         ) throws(ServerError) -> Never {
             let image = configuration.imagePath
+            let plan = StartupPlan(configuration)
+            plan.load(into: session)
             try session.mount(
                 on: configuration.mountPoint, options: mountOptions(image: image), readyFD: configuration.readyFD)
             let state = ServerState(
@@ -102,6 +104,7 @@ extension XarMount {
             copier?.stop()
             let idleUnmount = monitor?.stop() ?? false
             if result < 0 { log("the session ended with: \(ServerError.text(errno: -result))") }
+            plan.save(from: session)
             session.close()
             cleanUp(configuration, lockFD: lockFD, locked: idleUnmount)
             exit(0)

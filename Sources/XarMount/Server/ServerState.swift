@@ -93,31 +93,10 @@ extension XarMount {
 
         /// Writes the file at `path` atomically: a temporary file next to it, then `rename`.
         public func write(to path: String) throws(ServerError) {
-            let temporary = "\(path).tmp.\(getpid())"
-            let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-            guard fd >= 0 else {
-                throw .system(
-                    "cannot write the state file \(temporary)", reason: XarMount.ServerError.text(errno: errno))
-            }
-            var bytes = Array(rendered.utf8)
-            var done = 0
-            while done < bytes.count {
-                let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 {
-                    let code = errno
-                    close(fd)
-                    unlink(temporary)
-                    throw .system(
-                        "cannot write the state file \(temporary)", reason: XarMount.ServerError.text(errno: code))
-                }
-                done += n
-            }
-            close(fd)
-            guard rename(temporary, path) == 0 else {
-                let code = errno
-                unlink(temporary)
-                throw .system("cannot rename the state file to \(path)", reason: XarMount.ServerError.text(errno: code))
+            do throws(SmallFile.WriteError) {
+                try SmallFile.replace(path, with: Array(rendered.utf8))
+            } catch {
+                throw .system("\(error.step) (the state file)", reason: XarMount.ServerError.text(errno: error.code))
             }
         }
     }

@@ -1,0 +1,466 @@
+// Decompressed data blocks shared by the server's threads, and file reads over them.
+//
+// SquashFS stores a regular file as a list of data blocks, each compressed on its own, and maybe a tail packed
+// into a fragment block (squashfs-tools-ng doc/format.adoc, "Data and fragment blocks"; the inode's
+// `block_sizes` list gives each block's on-disk size, its position follows from `blocks_start`). The loop thread
+// decompresses the blocks an application's reads and page faults need; the read-ahead thread (prefetch.c)
+// decompresses whole files ahead of them. With a cache per thread, as libsquashfuse keeps, a block the
+// application faults in while the read-ahead thread works on the same file is decompressed twice: on a cold start
+// of a Python application, a quarter of all decompressions. Here the first read to need a block marks it as being
+// loaded, and a read on the other thread that needs it meanwhile waits for it instead.
+//
+// Fragment blocks (the tails of small files packed together: most of a Python application's modules) are shared
+// the same way.
+//
+// The start-up plan. On a cold start the application's first reads come one after another, each waiting for its
+// block to be decompressed on the loop thread, while the other core idles: for a Python tool, the interpreter's
+// pages, its extension modules and a few hundred modules, 200 blocks or so. The cache therefore records which
+// blocks the application needed in its first seconds, in order (xar_blocks_record), and the server keeps that
+// record next to the mount (docs/lifecycle.md, "Cold starts"). The next server of the same image loads it as its
+// plan (xar_blocks_set_plan), and the read-ahead thread decompresses the planned blocks from the moment the server
+// starts, a bounded number ahead of the application: a read then finds its block decompressed. Blocks are named by
+// their position in the image, so a plan is only ever used for the image it was recorded from (the mount's name
+// holds the image's identity) and a wrong one costs only wasted work: every block is checked as it is read.
+// Each thread passes its own `sqfs`: libsquashfuse's metadata and block-index caches are not thread-safe, so only
+// data and fragment blocks, keyed by their position in the image, are shared.
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "blocks.h"
+
+enum { EMPTY, LOADING, READY };
+
+struct entry {
+    uint64_t position;
+    sqfs_block *block;
+    int state;
+    unsigned readers;
+    uint64_t last_use;
+    // Read for the plan, not yet by the application, and not in the page cache: kept until the application reads
+    // it or until this time (CLOCK_MONOTONIC ns; 0 = not kept).
+    int64_t kept_until;
+};
+
+typedef xar_piece planned;
+
+static uint64_t key_of(const xar_piece *piece) { return piece->position ^ (piece->ino * 0x9E3779B97F4A7C15ull); }
+
+// Keys to record indices, open addressing; a slot holds index + 1 (0 = empty).
+typedef struct {
+    uint64_t *keys;
+    uint32_t *values;
+    size_t slots;
+} index_map;
+
+struct xar_blocks {
+    pthread_mutex_t lock;
+    pthread_cond_t loaded;
+    uint64_t clock;
+    unsigned long long decompressed, waited, shared;
+    // The plan, which of its pieces are in the page cache, and the next entry to read ahead.
+    planned *plan;
+    bool *plan_stored;
+    size_t plan_count, plan_next;
+    // The record: blocks needed until `record_until` (CLOCK_MONOTONIC ns; 0 = not started), in order, once each.
+    planned *record;
+    size_t record_count;
+    int64_t record_until;
+    index_map record_index;
+    // The image's superblock: a plan carries the one it was recorded on and is refused for any other image.
+    uint8_t superblock[XAR_SUPERBLOCK_BYTES];
+    size_t count;
+    struct entry entries[];
+};
+
+static size_t slot_of(const index_map *map, uint64_t position) {
+    size_t i = (size_t)((position * 0x9E3779B97F4A7C15ull) >> 17) % map->slots;
+    while (map->values[i] != 0 && map->keys[i] != position) i = (i + 1) % map->slots;
+    return i;
+}
+
+static bool map_init(index_map *map, size_t capacity) {
+    map->slots = capacity * 2 + 1;
+    map->keys = calloc(map->slots, sizeof *map->keys);
+    map->values = calloc(map->slots, sizeof *map->values);
+    return map->keys && map->values;
+}
+
+static void map_free(index_map *map) {
+    free(map->keys);
+    free(map->values);
+    *map = (index_map){0};
+}
+
+static int64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+#define XAR_RECORD_MAX 4096
+// A planned block the application has not read this long after it was decompressed is taken to be one this start
+// does not need, and may be evicted.
+#define XAR_PLAN_KEEP_NS 1000000000
+
+static bool kept_for_plan(const struct entry *e, int64_t now) { return e->kept_until > now; }
+
+xar_blocks *xar_blocks_new(size_t block_size, size_t bytes, const uint8_t *superblock) {
+    size_t count = block_size ? bytes / block_size : 0;
+    if (count < 8) count = 8;
+    xar_blocks *blocks = calloc(1, sizeof *blocks + count * sizeof(struct entry));
+    if (!blocks) return NULL;
+    blocks->count = count;
+    memcpy(blocks->superblock, superblock, XAR_SUPERBLOCK_BYTES);
+    pthread_mutex_init(&blocks->lock, NULL);
+    pthread_cond_init(&blocks->loaded, NULL);
+    return blocks;
+}
+
+void xar_blocks_free(xar_blocks *blocks) {
+    if (!blocks) return;
+    free(blocks->plan);
+    free(blocks->plan_stored);
+    free(blocks->record);
+    map_free(&blocks->record_index);
+    for (size_t i = 0; i < blocks->count; i++)
+        if (blocks->entries[i].block) sqfs_block_dispose(blocks->entries[i].block);
+    pthread_cond_destroy(&blocks->loaded);
+    pthread_mutex_destroy(&blocks->lock);
+    free(blocks);
+}
+
+void xar_blocks_counts(
+    xar_blocks *blocks, unsigned long long *decompressed, unsigned long long *waited, unsigned long long *shared) {
+    pthread_mutex_lock(&blocks->lock);
+    *decompressed = blocks->decompressed;
+    *waited = blocks->waited;
+    *shared = blocks->shared;
+    pthread_mutex_unlock(&blocks->lock);
+}
+
+// A block being read: a cache entry (whose `readers` count keeps it from eviction), or, when every entry is in
+// use, a block of the caller's own.
+typedef struct {
+    struct entry *entry;
+    sqfs_block *block;
+} lease;
+
+// Called with the lock held for every piece a read other than the plan's takes: records it.
+static void note(xar_blocks *blocks, const xar_piece *piece) {
+    uint64_t key = key_of(piece);
+    if (blocks->record_until == 0 || blocks->record_count >= XAR_RECORD_MAX || now_ns() > blocks->record_until) return;
+    size_t slot = slot_of(&blocks->record_index, key);
+    if (blocks->record_index.values[slot] != 0) return;
+    blocks->record_index.keys[slot] = key;
+    blocks->record_index.values[slot] = (uint32_t)++blocks->record_count;
+    blocks->record[blocks->record_count - 1] = *piece;
+}
+
+// The block `piece` lies in, decompressed by this call unless another read has it. `piece` is noted for the plan
+// and the record. The search is linear: the cache holds a few dozen blocks, and each miss costs a decompression.
+static sqfs_err take(xar_blocks *blocks, sqfs *fs, const xar_piece *piece, int reader, lease *out) {
+    uint64_t position = piece->position;
+    uint32_t header = piece->header;
+    pthread_mutex_lock(&blocks->lock);
+    if (reader != XAR_READ_PLAN) note(blocks, piece);
+    int64_t now = blocks->plan_count ? now_ns() : 0;
+    for (;;) {
+        struct entry *found = NULL, *victim = NULL;
+        for (size_t i = 0; i < blocks->count; i++) {
+            struct entry *e = &blocks->entries[i];
+            if (e->state != EMPTY && e->position == position) {
+                found = e;
+                break;
+            }
+            if (e->state == EMPTY) {
+                if (!victim || victim->state != EMPTY) victim = e;
+            } else if (e->state == READY && e->readers == 0 && !kept_for_plan(e, now)
+                && (!victim || (victim->state != EMPTY && e->last_use < victim->last_use))) {
+                victim = e;
+            }
+        }
+        if (found && found->state == LOADING) {
+            pthread_cond_wait(&blocks->loaded, &blocks->lock);
+            continue;  // loaded, or failed and gone: look again
+        }
+        if (found) {
+            if (reader == XAR_READ_NEEDED) found->kept_until = 0;
+            found->readers++;
+            found->last_use = ++blocks->clock;
+            blocks->shared++;
+            pthread_mutex_unlock(&blocks->lock);
+            *out = (lease){.entry = found, .block = found->block};
+            return SQFS_OK;
+        }
+        blocks->decompressed++;
+        if (reader == XAR_READ_NEEDED) blocks->waited++;
+        if (!victim && reader == XAR_READ_PLAN) {
+            pthread_mutex_unlock(&blocks->lock);
+            *out = (lease){.entry = NULL, .block = NULL};
+            return SQFS_OK;  // no room: the plan waits (the caller sees no block)
+        }
+        if (!victim) {
+            pthread_mutex_unlock(&blocks->lock);
+            *out = (lease){.entry = NULL, .block = NULL};
+            return sqfs_data_block_read(fs, (sqfs_off_t)position, header, &out->block);
+        }
+        if (victim->block) sqfs_block_dispose(victim->block);
+        *victim = (struct entry){.position = position, .state = LOADING, .readers = 1};
+        pthread_mutex_unlock(&blocks->lock);
+        sqfs_block *block = NULL;
+        sqfs_err err = sqfs_data_block_read(fs, (sqfs_off_t)position, header, &block);
+        pthread_mutex_lock(&blocks->lock);
+        if (err == SQFS_OK) {
+            victim->block = block;
+            victim->state = READY;
+            victim->last_use = ++blocks->clock;
+        } else {
+            *victim = (struct entry){.state = EMPTY};
+        }
+        pthread_cond_broadcast(&blocks->loaded);
+        pthread_mutex_unlock(&blocks->lock);
+        *out = (lease){.entry = err == SQFS_OK ? victim : NULL, .block = block};
+        return err;
+    }
+}
+
+static void give_back(xar_blocks *blocks, lease *held) {
+    if (held->entry) {
+        pthread_mutex_lock(&blocks->lock);
+        held->entry->readers--;
+        pthread_mutex_unlock(&blocks->lock);
+    } else if (held->block) {
+        sqfs_block_dispose(held->block);
+    }
+}
+
+int xar_blocks_read_plan(xar_blocks *blocks, sqfs *fs, size_t ahead, xar_plan_store store, void *context) {
+    pthread_mutex_lock(&blocks->lock);
+    if (blocks->plan_next >= blocks->plan_count) {
+        pthread_mutex_unlock(&blocks->lock);
+        return -1;
+    }
+    int64_t now = now_ns();
+    size_t kept = 0;
+    for (size_t i = 0; i < blocks->count; i++) kept += kept_for_plan(&blocks->entries[i], now);
+    if (kept >= ahead) {
+        pthread_mutex_unlock(&blocks->lock);
+        return 0;
+    }
+    size_t index = blocks->plan_next++;
+    planned next = blocks->plan[index];
+    bool done = blocks->plan_stored[index];
+    pthread_mutex_unlock(&blocks->lock);
+    if (done) return 1;  // stored already, with the rest of its file
+    lease held;
+    if (take(blocks, fs, &next, XAR_READ_PLAN, &held) != SQFS_OK
+        || (held.block && (next.offset > held.block->size || next.length > held.block->size - next.offset))) {
+        // Not a block of this image after all: the rest of the plan is not trusted either.
+        give_back(blocks, &held);
+        pthread_mutex_lock(&blocks->lock);
+        blocks->plan_next = blocks->plan_count;
+        pthread_mutex_unlock(&blocks->lock);
+        return -1;
+    }
+    if (!held.block) {  // no room in the cache: try this entry again later
+        pthread_mutex_lock(&blocks->lock);
+        blocks->plan_next--;
+        pthread_mutex_unlock(&blocks->lock);
+        return 0;
+    }
+    // In the page cache now, the application will not ask for it; otherwise it is kept for the application.
+    bool stored = store(context, &next, (const char *)held.block->data + next.offset);
+    pthread_mutex_lock(&blocks->lock);
+    if (stored) blocks->plan_stored[index] = true;
+    else if (held.entry) held.entry->kept_until = now_ns() + XAR_PLAN_KEEP_NS;
+    pthread_mutex_unlock(&blocks->lock);
+    give_back(blocks, &held);
+    return 1;
+}
+
+void xar_blocks_store_planned(xar_blocks *blocks, sqfs *fs, uint64_t ino, xar_plan_store store, void *context) {
+    pthread_mutex_lock(&blocks->lock);
+    for (size_t i = 0; i < blocks->plan_count; i++) {
+        if (blocks->plan[i].ino != ino || blocks->plan_stored[i]) continue;
+        planned piece = blocks->plan[i];
+        blocks->plan_stored[i] = true;  // tried once; a failed store leaves the read to the application
+        pthread_mutex_unlock(&blocks->lock);
+        lease held;
+        bool fits = take(blocks, fs, &piece, XAR_READ_PLAN, &held) == SQFS_OK && held.block
+            && piece.offset <= held.block->size && piece.length <= held.block->size - piece.offset;
+        if (fits) (void)store(context, &piece, (const char *)held.block->data + piece.offset);
+        if (held.block) give_back(blocks, &held);
+        pthread_mutex_lock(&blocks->lock);
+        if (!fits) break;
+    }
+    pthread_mutex_unlock(&blocks->lock);
+}
+
+// The file form of a plan: this magic, the 96 bytes of the image's superblock (which hold its size, inode count,
+// creation time and table positions: a plan made on another image, even one under the same name, is refused),
+// then per piece, little-endian: the block's position (8 bytes) and size word (4), the piece's offset in the
+// decompressed block (4) and length (4), the FUSE inode number (8) and the offset in the file (8).
+static const char plan_magic[8] = {'x', 'a', 'r', 'p', 'l', 'a', 'n', '2'};
+#define PIECE_BYTES 36
+
+static uint64_t le_read(const uint8_t *bytes, int count) {
+    uint64_t value = 0;
+    for (int i = count - 1; i >= 0; i--) value = (value << 8) | bytes[i];
+    return value;
+}
+
+static void le_write(uint8_t *bytes, uint64_t value, int count) {
+    for (int i = 0; i < count; i++) bytes[i] = (uint8_t)(value >> (8 * i));
+}
+
+int xar_blocks_set_plan(xar_blocks *blocks, const uint8_t *bytes, size_t length) {
+    size_t head = sizeof plan_magic + XAR_SUPERBLOCK_BYTES;
+    if (length < head || memcmp(bytes, plan_magic, sizeof plan_magic) != 0) return -1;
+    if (memcmp(bytes + sizeof plan_magic, blocks->superblock, XAR_SUPERBLOCK_BYTES) != 0) return -2;
+    size_t count = (length - head) / PIECE_BYTES;
+    if ((length - head) % PIECE_BYTES != 0 || count == 0 || count > XAR_RECORD_MAX) return -1;
+    planned *plan = malloc(count * sizeof *plan);
+    bool *stored = calloc(count, sizeof *stored);
+    if (!plan || !stored) {
+        free(plan);
+        free(stored);
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        const uint8_t *entry = bytes + head + PIECE_BYTES * i;
+        plan[i] = (planned){
+            .position = le_read(entry, 8), .header = (uint32_t)le_read(entry + 8, 4),
+            .offset = (uint32_t)le_read(entry + 12, 4), .length = (uint32_t)le_read(entry + 16, 4),
+            .ino = le_read(entry + 20, 8), .file_offset = le_read(entry + 28, 8)};
+    }
+    pthread_mutex_lock(&blocks->lock);
+    free(blocks->plan);
+    free(blocks->plan_stored);
+    blocks->plan = plan;
+    blocks->plan_stored = stored;
+    blocks->plan_count = count;
+    blocks->plan_next = 0;
+    pthread_mutex_unlock(&blocks->lock);
+    return 0;
+}
+
+int xar_blocks_record(xar_blocks *blocks, double seconds) {
+    planned *record = malloc(XAR_RECORD_MAX * sizeof *record);
+    index_map map;
+    if (!record || !map_init(&map, XAR_RECORD_MAX)) {
+        free(record);
+        map_free(&map);
+        return -1;
+    }
+    pthread_mutex_lock(&blocks->lock);
+    free(blocks->record);
+    map_free(&blocks->record_index);
+    blocks->record = record;
+    blocks->record_index = map;
+    blocks->record_count = 0;
+    blocks->record_until = now_ns() + (int64_t)(seconds * 1e9);
+    pthread_mutex_unlock(&blocks->lock);
+    return 0;
+}
+
+size_t xar_blocks_copy_record(xar_blocks *blocks, uint8_t *buffer, size_t capacity) {
+    pthread_mutex_lock(&blocks->lock);
+    size_t head = sizeof plan_magic + XAR_SUPERBLOCK_BYTES;
+    size_t length = blocks->record_count ? head + PIECE_BYTES * blocks->record_count : 0;
+    if (length && buffer && capacity >= length) {
+        memcpy(buffer, plan_magic, sizeof plan_magic);
+        memcpy(buffer + sizeof plan_magic, blocks->superblock, XAR_SUPERBLOCK_BYTES);
+        for (size_t i = 0; i < blocks->record_count; i++) {
+            uint8_t *entry = buffer + head + PIECE_BYTES * i;
+            const xar_piece *piece = &blocks->record[i];
+            le_write(entry, piece->position, 8);
+            le_write(entry + 8, piece->header, 4);
+            le_write(entry + 12, piece->offset, 4);
+            le_write(entry + 16, piece->length, 4);
+            le_write(entry + 20, piece->ino, 8);
+            le_write(entry + 28, piece->file_offset, 8);
+        }
+    }
+    pthread_mutex_unlock(&blocks->lock);
+    return length;
+}
+
+// The structure of libsquashfuse's sqfs_read_range: walk the block list from the block holding `start` (its
+// block index skips whole metadata blocks of sizes), copy from each data block, zeros for a hole (a block of size
+// 0), and the tail from the fragment block.
+sqfs_err xar_read_range(
+    xar_blocks *blocks, sqfs *fs, uint64_t ino, sqfs_inode *inode, sqfs_off_t start, sqfs_off_t *size, void *buffer,
+    int reader) {
+    if (!S_ISREG(inode->base.mode)) return SQFS_ERR;
+    sqfs_off_t file_size = (sqfs_off_t)inode->xtra.reg.file_size;
+    size_t block_size = fs->sb.block_size;
+    if (*size < 0 || start > file_size) return SQFS_ERR;
+    if (start == file_size) {
+        *size = 0;
+        return SQFS_OK;
+    }
+    sqfs_blocklist list;
+    sqfs_err err = sqfs_blockidx_blocklist(fs, inode, &list, start);
+    if (err != SQFS_OK) return err;
+    size_t skip = (size_t)(start % (sqfs_off_t)block_size);
+    char *out = buffer;
+    sqfs_off_t wanted = *size;
+    while (wanted > 0) {
+        lease held = {0};
+        const char *data = NULL;
+        size_t available;
+        bool fragment = list.remain == 0;
+        if (fragment) {
+            uint32_t index = inode->xtra.reg.frag_idx;
+            if (index == SQUASHFS_INVALID_FRAG) break;
+            struct squashfs_fragment_entry entry;
+            if ((err = sqfs_frag_entry(fs, &entry, index)) != SQFS_OK) return err;
+            size_t offset = inode->xtra.reg.frag_off;
+            available = (size_t)(inode->xtra.reg.file_size % block_size);
+            xar_piece piece = {
+                .position = entry.start_block, .header = entry.size, .offset = (uint32_t)offset,
+                .length = (uint32_t)available, .ino = ino, .file_offset = (uint64_t)file_size - available};
+            if ((err = take(blocks, fs, &piece, reader, &held)) != SQFS_OK) return err;
+            if (offset > held.block->size || available > held.block->size - offset) {
+                give_back(blocks, &held);
+                return SQFS_ERR;
+            }
+            data = (const char *)held.block->data + offset;
+        } else {
+            if ((err = sqfs_blocklist_next(&list)) != SQFS_OK) return err;
+            if (list.pos + block_size <= (uint64_t)start) continue;
+            if (list.input_size == 0) {  // a hole
+                uint64_t left = (uint64_t)file_size - list.pos;
+                available = left < block_size ? (size_t)left : block_size;
+            } else {
+                uint64_t left = (uint64_t)file_size - list.pos;
+                xar_piece piece = {
+                    .position = list.block, .header = list.header, .offset = 0,
+                    .length = (uint32_t)(left < block_size ? left : block_size), .ino = ino, .file_offset = list.pos};
+                if ((err = take(blocks, fs, &piece, reader, &held)) != SQFS_OK) return err;
+                data = held.block->data;
+                available = held.block->size;
+            }
+        }
+        if (skip >= available) {
+            give_back(blocks, &held);
+            return SQFS_ERR;  // a block shorter than the file says: the image is corrupt
+        }
+        size_t count = available - skip;
+        if ((sqfs_off_t)count > wanted) count = (size_t)wanted;
+        if (data) memcpy(out, data + skip, count);
+        else memset(out, 0, count);
+        give_back(blocks, &held);
+        skip = 0;
+        wanted -= (sqfs_off_t)count;
+        out += count;
+        if (fragment) break;
+    }
+    *size = out - (char *)buffer;
+    return *size ? SQFS_OK : SQFS_ERR;
+}

@@ -1,0 +1,73 @@
+// Decompressed data blocks shared by the server's threads, and file reads over them (see blocks.c).
+#pragma once
+#include <sys/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+#ifndef FUSE_USE_VERSION
+#define FUSE_USE_VERSION 32
+#endif
+#include <fuse_lowlevel.h>
+#include <squashfuse/ll.h>
+
+typedef struct xar_blocks xar_blocks;
+
+/// The part of a data or fragment block that belongs to one file: an entry of the start-up plan and record.
+typedef struct {
+    uint64_t position;     // the block's position in the image
+    uint32_t header;       // its size word from the inode's list or fragment table (bit 24: stored uncompressed)
+    uint32_t offset;       // where the file's bytes start in the decompressed block (0 but for fragments)
+    uint32_t length;       // how many bytes of the block are the file's
+    uint64_t ino;          // the file's FUSE inode number
+    uint64_t file_offset;  // where those bytes are in the file
+} xar_piece;
+
+/// Called by xar_blocks_read_plan with a planned piece and its bytes, while the block is held; true when the
+/// bytes went into the kernel's page cache (the block then need not be kept for the application's read).
+typedef bool (*xar_plan_store)(void *context, const xar_piece *piece, const char *data);
+
+#define XAR_SUPERBLOCK_BYTES 96
+
+/// A cache of up to `bytes` of decompressed data blocks of `block_size` bytes each (at least a few blocks), for
+/// the image whose superblock is `superblock`; NULL when out of memory.
+xar_blocks *xar_blocks_new(size_t block_size, size_t bytes, const uint8_t *superblock);
+
+/// Frees the cache and its blocks; no thread may be reading through it. NULL is ignored.
+void xar_blocks_free(xar_blocks *blocks);
+
+/// Who reads: the loop thread for the application (what the start-up record is made of and what moves the plan
+/// on), the read-ahead thread for a whole file (recorded too), or the plan.
+enum { XAR_READ_NEEDED, XAR_READ_AHEAD, XAR_READ_PLAN };
+
+/// Reads up to `*size` bytes of the regular file `inode` (FUSE inode number `ino`) from byte `start` into
+/// `buffer` and sets `*size` to the count read, as libsquashfuse's `sqfs_read_range` does, but takes data and
+/// fragment blocks from `blocks`: a block another thread has decompressed or is decompressing is not
+/// decompressed again. `fs` is the calling thread's own libsquashfuse state (its metadata cache is not shared).
+sqfs_err xar_read_range(
+    xar_blocks *blocks, sqfs *fs, uint64_t ino, sqfs_inode *inode, sqfs_off_t start, sqfs_off_t *size, void *buffer,
+    int reader);
+
+/// Makes `bytes` (a record saved by xar_blocks_copy_record) the plan. Returns 0, -1 when it is not one, -2 when it
+/// was recorded on another image.
+int xar_blocks_set_plan(xar_blocks *blocks, const uint8_t *bytes, size_t length);
+
+/// Decompresses the next planned block into the cache, with `fs`, and hands its piece to `store`, unless `ahead`
+/// planned blocks are already kept waiting for the application (a kept block stops counting once the
+/// application reads it, or after a second). Returns 1 when it read one, 0 when it is ahead
+/// enough, -1 when the plan is done (or proved not to fit the image).
+int xar_blocks_read_plan(xar_blocks *blocks, sqfs *fs, size_t ahead, xar_plan_store store, void *context);
+
+/// Stores every planned piece of file `ino` not stored yet (decompressing with `fs` what the cache lacks), now
+/// that the kernel knows the file: its later reads and page faults then find their pages.
+void xar_blocks_store_planned(xar_blocks *blocks, sqfs *fs, uint64_t ino, xar_plan_store store, void *context);
+
+/// Starts recording, for `seconds`, the pieces that reads other than the plan's take, in order, once each.
+int xar_blocks_record(xar_blocks *blocks, double seconds);
+
+/// The record in its file form: copies it to `buffer` when `capacity` allows and returns its length (0 when
+/// nothing was recorded).
+size_t xar_blocks_copy_record(xar_blocks *blocks, uint8_t *buffer, size_t capacity);
+
+/// Counts, since the cache was made: blocks decompressed, those of them decompressed for an application's read
+/// (which waited for it), and blocks a read found decompressed (or being decompressed) by another.
+void xar_blocks_counts(
+    xar_blocks *blocks, unsigned long long *decompressed, unsigned long long *waited, unsigned long long *shared);

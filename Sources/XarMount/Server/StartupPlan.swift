@@ -1,0 +1,51 @@
+import Glibc
+import XarSystem
+
+extension XarMount.Server {
+    /// The start-up plan kept next to a mount point (`<mount point>.startup`): which image blocks the application
+    /// read in the first seconds after the last mount of this image, in order (see docs/lifecycle.md,
+    /// "Cold starts").
+    ///
+    /// The server loads it before mounting, so its read-ahead thread decompresses those blocks while the kernel
+    /// mounts and the application starts, a little ahead of the application's reads; when the session ends it saves
+    /// what this start read, for the next one. The file lives in the user's checked mount directory, is read and
+    /// replaced without following symbolic links, and is only a hint: a missing, damaged or foreign file costs the
+    /// read-ahead, never a wrong byte (every block is checked as it is decompressed). `XAR_STARTUP_PLAN=0` in the
+    /// server's environment neither loads nor saves one.
+    struct StartupPlan {
+        let path: String
+        let enabled: Bool
+
+        /// A plan is at most this long (a magic, a superblock, 4,096 pieces of 36 bytes).
+        static let maximumSize = 8 + 96 + 4096 * 36
+
+        init(_ configuration: Configuration) {
+            path = configuration.mountPoint + ".startup"
+            enabled = getenv("XAR_STARTUP_PLAN").map { String(cString: $0) != "0" } ?? true
+        }
+
+        func load(into session: borrowing FuseSession) {
+            guard enabled, let bytes = SmallFile.read(path, followSymlinks: false), !bytes.isEmpty else { return }
+            guard bytes.count <= Self.maximumSize else { return log("ignoring \(path): too large for a start-up plan") }
+            do throws(FuseSession.PlanRefusal) {
+                try session.setStartupPlan(bytes)
+                log("reading ahead from the start-up plan \(path)")
+            } catch .otherImage {
+                log("ignoring \(path): it was recorded on another image (it is replaced when this mount ends)")
+            } catch {
+                log("ignoring \(path): not a start-up plan")
+            }
+        }
+
+        func save(from session: borrowing FuseSession) {
+            guard enabled else { return }
+            let record = session.startupRecord()
+            guard !record.isEmpty else { return }
+            do throws(SmallFile.WriteError) {
+                try SmallFile.replace(path, with: record)
+            } catch {
+                log("\(error.step) (the start-up plan): \(XarMount.ServerError.text(errno: error.code))")
+            }
+        }
+    }
+}
