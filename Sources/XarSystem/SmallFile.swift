@@ -27,10 +27,18 @@ public enum SmallFile {
         String(decoding: read(path) ?? [], as: UTF8.self)
     }
 
-    /// Why `replace` failed: the step (as a phrase, e.g. "cannot write /x/y.tmp.12") and the `errno`.
+    /// Why `replace` failed: writing the temporary file or renaming it, and the `errno`.
     public struct WriteError: Error {
-        public let step: String
+        /// The temporary file next to the target.
+        public let temporary: String
+        /// False when writing the temporary file failed, true when renaming it over the target did.
+        public let renaming: Bool
         public let code: Int32
+
+        /// The step as a phrase, e.g. "cannot write /x/y.tmp.12".
+        public func step(target: String) -> String {
+            renaming ? "cannot rename \(temporary) to \(target)" : "cannot write \(temporary)"
+        }
     }
 
     /// Replaces the file at `path` with `bytes` atomically: a temporary file next to it (mode 0600, never through
@@ -39,7 +47,7 @@ public enum SmallFile {
     public static func replace(_ path: String, with bytes: [UInt8]) throws(WriteError) {
         let temporary = "\(path).tmp.\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw WriteError(step: "cannot write \(temporary)", code: errno) }
+        guard fd >= 0 else { throw WriteError(temporary: temporary, renaming: false, code: errno) }
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
@@ -48,7 +56,7 @@ public enum SmallFile {
                 let code = n == 0 ? EIO : errno
                 close(fd)
                 unlink(temporary)
-                throw WriteError(step: "cannot write \(temporary)", code: code)
+                throw WriteError(temporary: temporary, renaming: false, code: code)
             }
             done += n
         }
@@ -56,7 +64,7 @@ public enum SmallFile {
         guard rename(temporary, path) == 0 else {
             let code = errno
             unlink(temporary)
-            throw WriteError(step: "cannot rename \(temporary) to \(path)", code: code)
+            throw WriteError(temporary: temporary, renaming: true, code: code)
         }
     }
 }

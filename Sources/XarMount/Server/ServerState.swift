@@ -96,7 +96,10 @@ extension XarMount {
             do throws(SmallFile.WriteError) {
                 try SmallFile.replace(path, with: Array(rendered.utf8))
             } catch {
-                throw .system("\(error.step) (the state file)", reason: XarMount.ServerError.text(errno: error.code))
+                let step =
+                    error.renaming
+                    ? "cannot rename the state file to \(path)" : "cannot write the state file \(error.temporary)"
+                throw .system(step, reason: XarMount.ServerError.text(errno: error.code))
             }
         }
     }

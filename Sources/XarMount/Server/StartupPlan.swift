@@ -44,7 +44,7 @@ extension XarMount.Server {
             do throws(SmallFile.WriteError) {
                 try SmallFile.replace(path, with: record)
             } catch {
-                log("\(error.step) (the start-up plan): \(XarMount.ServerError.text(errno: error.code))")
+                log("\(error.step(target: path)) (the start-up plan): \(XarMount.ServerError.text(errno: error.code))")
             }
         }
     }
