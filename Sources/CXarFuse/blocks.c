@@ -18,9 +18,10 @@
 // blocks the application needed in its first seconds, in order (xar_blocks_record), and the server keeps that
 // record next to the mount (docs/lifecycle.md, "Cold starts"). The next server of the same image loads it as its
 // plan (xar_blocks_set_plan), and the read-ahead thread decompresses the planned blocks from the moment the server
-// starts, a bounded number ahead of the application: a read then finds its block decompressed. Blocks are named by
-// their position in the image, so a plan is only ever used for the image it was recorded from (the mount's name
-// holds the image's identity) and a wrong one costs only wasted work: every block is checked as it is read.
+// starts: into the page cache when the kernel knows the file, else kept here (a bounded number, for a bounded
+// time) for the application's read. A plan carries the image's superblock and is refused for any other image;
+// every planned block is checked as it is decompressed, and the first that fails ends the plan.
+//
 // Each thread passes its own `sqfs`: libsquashfuse's metadata and block-index caches are not thread-safe, so only
 // data and fragment blocks, keyed by their position in the image, are shared.
 #include <sys/types.h>
@@ -46,11 +47,9 @@ struct entry {
     int64_t kept_until;
 };
 
-typedef xar_piece planned;
-
 static uint64_t key_of(const xar_piece *piece) { return piece->position ^ (piece->ino * 0x9E3779B97F4A7C15ull); }
 
-// Keys to record indices, open addressing; a slot holds index + 1 (0 = empty).
+// The set of pieces recorded so far, by key_of: open addressing, a slot's value is non-zero when it is taken.
 typedef struct {
     uint64_t *keys;
     uint32_t *values;
@@ -63,11 +62,11 @@ struct xar_blocks {
     uint64_t clock;
     unsigned long long decompressed, waited, shared;
     // The plan, which of its pieces are in the page cache, and the next entry to read ahead.
-    planned *plan;
+    xar_piece *plan;
     bool *plan_stored;
     size_t plan_count, plan_next;
-    // The record: blocks needed until `record_until` (CLOCK_MONOTONIC ns; 0 = not started), in order, once each.
-    planned *record;
+    // The record: pieces read until `record_until` (CLOCK_MONOTONIC ns; 0 = not started), in order, once each.
+    xar_piece *record;
     size_t record_count;
     int64_t record_until;
     index_map record_index;
@@ -253,7 +252,7 @@ int xar_blocks_read_plan(xar_blocks *blocks, sqfs *fs, size_t ahead, xar_plan_st
         return 0;
     }
     size_t index = blocks->plan_next++;
-    planned next = blocks->plan[index];
+    xar_piece next = blocks->plan[index];
     bool done = blocks->plan_stored[index];
     pthread_mutex_unlock(&blocks->lock);
     if (done) return 1;  // stored already, with the rest of its file
@@ -287,7 +286,7 @@ void xar_blocks_store_planned(xar_blocks *blocks, sqfs *fs, uint64_t ino, xar_pl
     pthread_mutex_lock(&blocks->lock);
     for (size_t i = 0; i < blocks->plan_count; i++) {
         if (blocks->plan[i].ino != ino || blocks->plan_stored[i]) continue;
-        planned piece = blocks->plan[i];
+        xar_piece piece = blocks->plan[i];
         blocks->plan_stored[i] = true;  // tried once; a failed store leaves the read to the application
         pthread_mutex_unlock(&blocks->lock);
         lease held;
@@ -324,7 +323,7 @@ int xar_blocks_set_plan(xar_blocks *blocks, const uint8_t *bytes, size_t length)
     if (memcmp(bytes + sizeof plan_magic, blocks->superblock, XAR_SUPERBLOCK_BYTES) != 0) return -2;
     size_t count = (length - head) / PIECE_BYTES;
     if ((length - head) % PIECE_BYTES != 0 || count == 0 || count > XAR_RECORD_MAX) return -1;
-    planned *plan = malloc(count * sizeof *plan);
+    xar_piece *plan = malloc(count * sizeof *plan);
     bool *stored = calloc(count, sizeof *stored);
     if (!plan || !stored) {
         free(plan);
@@ -333,7 +332,7 @@ int xar_blocks_set_plan(xar_blocks *blocks, const uint8_t *bytes, size_t length)
     }
     for (size_t i = 0; i < count; i++) {
         const uint8_t *entry = bytes + head + PIECE_BYTES * i;
-        plan[i] = (planned){
+        plan[i] = (xar_piece){
             .position = le_read(entry, 8), .header = (uint32_t)le_read(entry + 8, 4),
             .offset = (uint32_t)le_read(entry + 12, 4), .length = (uint32_t)le_read(entry + 16, 4),
             .ino = le_read(entry + 20, 8), .file_offset = le_read(entry + 28, 8)};
@@ -350,7 +349,7 @@ int xar_blocks_set_plan(xar_blocks *blocks, const uint8_t *bytes, size_t length)
 }
 
 int xar_blocks_record(xar_blocks *blocks, double seconds) {
-    planned *record = malloc(XAR_RECORD_MAX * sizeof *record);
+    xar_piece *record = malloc(XAR_RECORD_MAX * sizeof *record);
     index_map map;
     if (!record || !map_init(&map, XAR_RECORD_MAX)) {
         free(record);

@@ -1,4 +1,4 @@
-// Background read-ahead on a second thread, so that on a cold start decompression overlaps with the
+// Background read-ahead on threads of its own, so that on a cold start decompression overlaps with the
 // application's own work instead of stalling it. Two kinds of work, the first first:
 //
 // - The start-up plan (blocks.c): the blocks the last start of this image needed, in order, decompressed into the
@@ -8,7 +8,7 @@
 //   kernel's page cache (FUSE_NOTIFY_STORE), so the application's later page faults and reads find it there. The
 //   kernel accepts a store only for an inode it has in its cache; a store it refuses is dropped.
 //
-// libsquashfuse's caches are not thread-safe, so this thread has its own `sqfs` over the same descriptor
+// libsquashfuse's caches are not thread-safe, so each thread has its own `sqfs` over the same descriptor
 // (reads are `pread`s, the decompressors keep no shared state), and takes from the loop thread only copies of
 // inodes. Data blocks come from the cache both threads share, so a block the loop thread is decompressing for a
 // page fault is not decompressed here again, nor the other way round.
@@ -29,7 +29,7 @@
 #define XAR_PREFETCH_MAX_FILE (16u << 20)
 #define XAR_PREFETCH_QUEUE 256
 #define XAR_PREFETCH_SEEN 8192
-// How many blocks of the plan may be decompressed ahead of the application's reads (half the block cache).
+// How many planned blocks may be kept decompressed for the application's reads (half the block cache).
 #define XAR_PLAN_AHEAD 32
 // Threads: one per online CPU but one (left to the application), at least one, at most this. (On two cores a
 // second thread made cold starts slower: it competes with the application it should be ahead of.)
@@ -72,6 +72,14 @@ static bool mark_seen(xar_prefetch *p, fuse_ino_t ino) {
     return true;
 }
 
+// Pushes `length` bytes at `offset` of file `ino` into the kernel's page cache; false when the kernel does not have
+// the inode (not looked up yet, or forgotten) or the mount is gone.
+static bool store(xar_prefetch *p, fuse_ino_t ino, uint64_t offset, const char *data, size_t length) {
+    struct fuse_bufvec buffer = FUSE_BUFVEC_INIT(length);
+    buffer.buf[0].mem = (void *)data;
+    return fuse_lowlevel_notify_store(p->session, ino, (off_t)offset, &buffer, 0) == 0;
+}
+
 static void read_ahead_file(struct worker *w, fuse_ino_t ino, sqfs_inode *inode, char *buffer) {
     xar_prefetch *p = w->p;
     size_t block = p->block_size;
@@ -81,21 +89,15 @@ static void read_ahead_file(struct worker *w, fuse_ino_t ino, sqfs_inode *inode,
         if (xar_read_range(p->blocks, &w->fs, ino, inode, (sqfs_off_t)offset, &length, buffer, XAR_READ_AHEAD) != SQFS_OK
             || length <= 0)
             return;
-        struct fuse_bufvec data = FUSE_BUFVEC_INIT((size_t)length);
-        data.buf[0].mem = buffer;
-        if (fuse_lowlevel_notify_store(p->session, ino, (off_t)offset, &data, 0) != 0)
-            return;  // the kernel forgot the inode, or the mount is gone
+        if (!store(p, ino, offset, buffer, (size_t)length)) return;  // the kernel forgot the inode, or the mount is gone
     }
 }
 
 // A planned piece goes into the page cache at once if the kernel knows its file already (it has looked it up:
 // the application is about to read it); otherwise it waits in the block cache for the application's read.
 static bool store_piece(void *context, const xar_piece *piece, const char *data) {
-    xar_prefetch *p = context;
     if (piece->ino == 0 || piece->length == 0) return false;
-    struct fuse_bufvec buffer = FUSE_BUFVEC_INIT(piece->length);
-    buffer.buf[0].mem = (void *)data;
-    return fuse_lowlevel_notify_store(p->session, (fuse_ino_t)piece->ino, (off_t)piece->file_offset, &buffer, 0) == 0;
+    return store(context, (fuse_ino_t)piece->ino, piece->file_offset, data, piece->length);
 }
 
 static void *run(void *argument) {

@@ -11,15 +11,15 @@
 
 typedef struct xar_prefetch xar_prefetch;
 
-/// Starts the prefetch thread over its own libsquashfuse state for the image at `offset` in `image_fd`, reading
-/// data blocks through `blocks` (shared with the loop thread), first those of the start-up plan when `planning`;
-/// NULL when it cannot (the server then works without it).
+/// Starts the read-ahead threads (one per core but one), each with its own libsquashfuse state for the image at
+/// `offset` in `image_fd`, reading blocks through `blocks` (shared with the loop thread), the start-up plan's first
+/// when `planning`; NULL when none can start (the server then works without them).
 xar_prefetch *xar_prefetch_start(
     struct fuse_session *session, xar_blocks *blocks, bool planning, int image_fd, size_t offset);
 
-/// Called by the loop thread after a read of `inode` (number `ino`): queues the whole file once, if it is worth
-/// it, and lets the plan go on.
+/// Called by the loop thread after a read of `inode` (number `ino`): the first read of a file queues its planned
+/// pieces (while a plan is followed) or the whole file (if it is worth it), and wakes the threads.
 void xar_prefetch_note_read(xar_prefetch *prefetch, fuse_ino_t ino, const sqfs_inode *inode);
 
-/// Stops and joins the thread and frees everything; NULL is ignored.
+/// Stops and joins the threads and frees everything; NULL is ignored.
 void xar_prefetch_stop(xar_prefetch *prefetch);

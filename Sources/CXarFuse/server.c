@@ -42,7 +42,7 @@ struct xar_server {
     // Decompressed data blocks, shared with the read-ahead thread, and the start-up plan and record (blocks.c).
     xar_blocks *blocks;
     int planned;
-    // Whole-file read-ahead on a thread of its own (prefetch.c); NULL when off or not started.
+    // Read-ahead threads: the start-up plan and whole files (prefetch.c); NULL when off or not started.
     xar_prefetch *prefetch;
 };
 
@@ -144,24 +144,17 @@ static int check_superblock(int fd, uint64_t offset, unsigned char sb[XAR_SUPERB
     return 0;
 }
 
-// libsquashfuse 0.1.105 keeps 8 metadata blocks, 1 data block and 3 fragment blocks decompressed, evicting the
-// oldest first. A cold start reads hundreds of small files (Python's modules) whose data sit together in shared
-// fragment blocks, and looks names up in many directories: each file read after its fragment block was evicted
-// decompresses the whole block (up to the block size) again. Blocks are allocated only when used, so larger
-// caches cost memory only on images that need them: at most 2 MiB of metadata (256 blocks of 8 KiB), 8 MiB of
-// fragments (64 blocks of 128 KiB; fewer when blocks are larger) and the shared data blocks (blocks.c), 8 MiB.
-// libsquashfuse's own data cache is not used: file blocks are read through the shared one.
+// libsquashfuse 0.1.105 keeps 8 metadata blocks decompressed, evicting the oldest first. A cold start looks names
+// up in many directories and reads the inodes and block lists of hundreds of files: each lookup after its block
+// was evicted decompresses it (8 KiB) again. Blocks are allocated only when used: at most 2 MiB (256 blocks).
+// Data and fragment blocks are read through the cache the server's threads share (blocks.c), 8 MiB;
+// libsquashfuse's own data and fragment caches are not used.
 #define XAR_METADATA_CACHE_BLOCKS 256
-#define XAR_FRAGMENT_CACHE_BYTES (8u << 20)
 #define XAR_SHARED_DATA_BYTES (8u << 20)
 
 static sqfs_err enlarge_caches(sqfs *fs) {
-    size_t block = fs->sb.block_size ? fs->sb.block_size : 131072;
-    size_t fragments = XAR_FRAGMENT_CACHE_BYTES / block;
     sqfs_cache_destroy(&fs->md_cache);
-    sqfs_cache_destroy(&fs->frag_cache);
-    if (sqfs_block_cache_init(&fs->md_cache, XAR_METADATA_CACHE_BLOCKS) != SQFS_OK) return SQFS_ERR;
-    return sqfs_block_cache_init(&fs->frag_cache, fragments > 3 ? fragments : 3);
+    return sqfs_block_cache_init(&fs->md_cache, XAR_METADATA_CACHE_BLOCKS);
 }
 
 xar_server *xar_server_open(int image_fd, uint64_t offset, char *error, size_t error_size) {
