@@ -149,7 +149,9 @@ typedef struct {
     sqfs_block *block;
 } lease;
 
-// Called with the lock held for every piece a read other than the plan's takes: records it.
+// Called with the lock held for every piece a read other than the plan's takes, and for every planned piece put
+// into the page cache (the application then reads it without a request): records it. Without the latter a start
+// that followed a good plan would record only what the plan missed, and the start after it would have a poor one.
 static void note(xar_blocks *blocks, const xar_piece *piece) {
     uint64_t key = key_of(piece);
     if (blocks->record_until == 0 || blocks->record_count >= XAR_RECORD_MAX || now_ns() > blocks->record_until) return;
@@ -275,8 +277,11 @@ int xar_blocks_read_plan(xar_blocks *blocks, sqfs *fs, size_t ahead, xar_plan_st
     // In the page cache now, the application will not ask for it; otherwise it is kept for the application.
     bool stored = store(context, &next, (const char *)held.block->data + next.offset);
     pthread_mutex_lock(&blocks->lock);
-    if (stored) blocks->plan_stored[index] = true;
-    else if (held.entry) held.entry->kept_until = now_ns() + XAR_PLAN_KEEP_NS;
+    if (stored) {
+        // The application will not ask for it, but its file was looked up: it is part of this start too.
+        blocks->plan_stored[index] = true;
+        note(blocks, &next);
+    } else if (held.entry) held.entry->kept_until = now_ns() + XAR_PLAN_KEEP_NS;
     pthread_mutex_unlock(&blocks->lock);
     give_back(blocks, &held);
     return 1;
@@ -292,20 +297,23 @@ void xar_blocks_store_planned(xar_blocks *blocks, sqfs *fs, uint64_t ino, xar_pl
         lease held;
         bool fits = take(blocks, fs, &piece, XAR_READ_PLAN, &held) == SQFS_OK && held.block
             && piece.offset <= held.block->size && piece.length <= held.block->size - piece.offset;
-        if (fits) (void)store(context, &piece, (const char *)held.block->data + piece.offset);
+        bool stored = fits && store(context, &piece, (const char *)held.block->data + piece.offset);
         if (held.block) give_back(blocks, &held);
         pthread_mutex_lock(&blocks->lock);
+        if (stored) note(blocks, &piece);  // the application read the file: this start needs the piece too
         if (!fits) break;
     }
     pthread_mutex_unlock(&blocks->lock);
 }
 
-// The file form of a plan: this magic, the 96 bytes of the image's superblock (which hold its size, inode count,
-// creation time and table positions: a plan made on another image, even one under the same name, is refused),
-// then per piece, little-endian: the block's position (8 bytes) and size word (4), the piece's offset in the
-// decompressed block (4) and length (4), the FUSE inode number (8) and the offset in the file (8).
-static const char plan_magic[8] = {'x', 'a', 'r', 'p', 'l', 'a', 'n', '2'};
+// The file form of a plan begins with this magic, the 96 bytes of the image's superblock (which hold its size,
+// inode count, creation time and table positions: a plan made on another image, even one under the same name, is
+// refused) and the number of pieces (4 bytes); then per piece, little-endian: the block's position (8 bytes) and
+// size word (4), the piece's offset in the decompressed block (4) and length (4), the FUSE inode number (8) and
+// the offset in the file (8). The names the start looked up follow (names.c).
+static const char plan_magic[8] = {'x', 'a', 'r', 'p', 'l', 'a', 'n', '3'};
 #define PIECE_BYTES 36
+#define PLAN_HEAD XAR_PLAN_HEAD_BYTES
 
 static uint64_t le_read(const uint8_t *bytes, int count) {
     uint64_t value = 0;
@@ -317,26 +325,36 @@ static void le_write(uint8_t *bytes, uint64_t value, int count) {
     for (int i = 0; i < count; i++) bytes[i] = (uint8_t)(value >> (8 * i));
 }
 
-int xar_blocks_set_plan(xar_blocks *blocks, const uint8_t *bytes, size_t length) {
-    size_t head = sizeof plan_magic + XAR_SUPERBLOCK_BYTES;
-    if (length < head || memcmp(bytes, plan_magic, sizeof plan_magic) != 0) return -1;
+void xar_blocks_drop_plan(xar_blocks *blocks) {
+    pthread_mutex_lock(&blocks->lock);
+    free(blocks->plan);
+    free(blocks->plan_stored);
+    blocks->plan = NULL;
+    blocks->plan_stored = NULL;
+    blocks->plan_count = blocks->plan_next = 0;
+    pthread_mutex_unlock(&blocks->lock);
+}
+
+int xar_blocks_set_plan(xar_blocks *blocks, const uint8_t *bytes, size_t length, size_t *used) {
+    if (length < PLAN_HEAD || memcmp(bytes, plan_magic, sizeof plan_magic) != 0) return -1;
     if (memcmp(bytes + sizeof plan_magic, blocks->superblock, XAR_SUPERBLOCK_BYTES) != 0) return -2;
-    size_t count = (length - head) / PIECE_BYTES;
-    if ((length - head) % PIECE_BYTES != 0 || count == 0 || count > XAR_RECORD_MAX) return -1;
-    xar_piece *plan = malloc(count * sizeof *plan);
-    bool *stored = calloc(count, sizeof *stored);
+    size_t count = (size_t)le_read(bytes + PLAN_HEAD - 4, 4);
+    if (count > XAR_RECORD_MAX || (length - PLAN_HEAD) / PIECE_BYTES < count) return -1;
+    xar_piece *plan = malloc((count ? count : 1) * sizeof *plan);
+    bool *stored = calloc(count ? count : 1, sizeof *stored);
     if (!plan || !stored) {
         free(plan);
         free(stored);
         return -1;
     }
     for (size_t i = 0; i < count; i++) {
-        const uint8_t *entry = bytes + head + PIECE_BYTES * i;
+        const uint8_t *entry = bytes + PLAN_HEAD + PIECE_BYTES * i;
         plan[i] = (xar_piece){
             .position = le_read(entry, 8), .header = (uint32_t)le_read(entry + 8, 4),
             .offset = (uint32_t)le_read(entry + 12, 4), .length = (uint32_t)le_read(entry + 16, 4),
             .ino = le_read(entry + 20, 8), .file_offset = le_read(entry + 28, 8)};
     }
+    *used = PLAN_HEAD + PIECE_BYTES * count;
     pthread_mutex_lock(&blocks->lock);
     free(blocks->plan);
     free(blocks->plan_stored);
@@ -369,13 +387,13 @@ int xar_blocks_record(xar_blocks *blocks, double seconds) {
 
 size_t xar_blocks_copy_record(xar_blocks *blocks, uint8_t *buffer, size_t capacity) {
     pthread_mutex_lock(&blocks->lock);
-    size_t head = sizeof plan_magic + XAR_SUPERBLOCK_BYTES;
-    size_t length = blocks->record_count ? head + PIECE_BYTES * blocks->record_count : 0;
-    if (length && buffer && capacity >= length) {
+    size_t length = PLAN_HEAD + PIECE_BYTES * blocks->record_count;
+    if (buffer && capacity >= length) {
         memcpy(buffer, plan_magic, sizeof plan_magic);
         memcpy(buffer + sizeof plan_magic, blocks->superblock, XAR_SUPERBLOCK_BYTES);
+        le_write(buffer + PLAN_HEAD - 4, blocks->record_count, 4);
         for (size_t i = 0; i < blocks->record_count; i++) {
-            uint8_t *entry = buffer + head + PIECE_BYTES * i;
+            uint8_t *entry = buffer + PLAN_HEAD + PIECE_BYTES * i;
             const xar_piece *piece = &blocks->record[i];
             le_write(entry, piece->position, 8);
             le_write(entry + 8, piece->header, 4);

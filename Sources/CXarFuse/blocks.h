@@ -46,9 +46,15 @@ sqfs_err xar_read_range(
     xar_blocks *blocks, sqfs *fs, uint64_t ino, sqfs_inode *inode, sqfs_off_t start, sqfs_off_t *size, void *buffer,
     int reader);
 
-/// Makes `bytes` (a record saved by xar_blocks_copy_record) the plan. Returns 0, -1 when it is not one, -2 when it
-/// was recorded on another image.
-int xar_blocks_set_plan(xar_blocks *blocks, const uint8_t *bytes, size_t length);
+/// Makes the pieces of `bytes` (a plan file, which begins with what xar_blocks_copy_record wrote) the plan, and sets
+/// `*used` to the bytes they took. Returns 0, -1 when it is not one, -2 when it was recorded on another image.
+int xar_blocks_set_plan(xar_blocks *blocks, const uint8_t *bytes, size_t length, size_t *used);
+
+/// Forgets the plan.
+void xar_blocks_drop_plan(xar_blocks *blocks);
+
+/// The bytes a plan file begins with: a magic (8), the image's superblock and the number of pieces (4).
+#define XAR_PLAN_HEAD_BYTES (8 + XAR_SUPERBLOCK_BYTES + 4)
 
 /// Decompresses the next planned block into the cache, with `fs`, and hands its piece to `store`, unless `ahead`
 /// planned blocks are already kept waiting for the application (a kept block stops counting once the
@@ -60,11 +66,12 @@ int xar_blocks_read_plan(xar_blocks *blocks, sqfs *fs, size_t ahead, xar_plan_st
 /// that the kernel knows the file: its later reads and page faults then find their pages.
 void xar_blocks_store_planned(xar_blocks *blocks, sqfs *fs, uint64_t ino, xar_plan_store store, void *context);
 
-/// Starts recording, for `seconds`, the pieces that reads other than the plan's take, in order, once each.
+/// Starts recording, for `seconds`, the pieces that reads other than the plan's take and the planned pieces put into
+/// the page cache, in order, once each.
 int xar_blocks_record(xar_blocks *blocks, double seconds);
 
-/// The record in its file form: copies it to `buffer` when `capacity` allows and returns its length (0 when
-/// nothing was recorded).
+/// The record in its file form (the start of a plan file): copies it to `buffer` when `capacity` allows and
+/// returns its length.
 size_t xar_blocks_copy_record(xar_blocks *blocks, uint8_t *buffer, size_t capacity);
 
 /// Counts, since the cache was made: blocks decompressed, those of them decompressed for an application's read

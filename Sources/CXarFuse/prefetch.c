@@ -194,6 +194,19 @@ void xar_prefetch_note_read(xar_prefetch *p, fuse_ino_t ino, const sqfs_inode *i
     pthread_mutex_unlock(&p->lock);
 }
 
+void xar_prefetch_note_known(xar_prefetch *p, fuse_ino_t ino) {
+    if (!p || !__atomic_load_n(&p->planning, __ATOMIC_RELAXED)) return;
+    pthread_mutex_lock(&p->lock);
+    if (p->count < XAR_PREFETCH_QUEUE) {
+        size_t tail = (p->head + p->count) % XAR_PREFETCH_QUEUE;
+        p->queue[tail].ino = ino;
+        p->queue[tail].planned = true;
+        p->count++;
+        pthread_cond_signal(&p->wake);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
 void xar_prefetch_stop(xar_prefetch *p) {
     if (!p) return;
     pthread_mutex_lock(&p->lock);

@@ -21,5 +21,9 @@ xar_prefetch *xar_prefetch_start(
 /// pieces (while a plan is followed) or the whole file (if it is worth it), and wakes the threads.
 void xar_prefetch_note_read(xar_prefetch *prefetch, fuse_ino_t ino, const sqfs_inode *inode);
 
+/// Called from any thread once the kernel knows file `ino` (looked up by the replay of the start-up plan's names):
+/// while a plan is followed, its planned pieces are queued to be stored in the page cache.
+void xar_prefetch_note_known(xar_prefetch *prefetch, fuse_ino_t ino);
+
 /// Stops and joins the threads and frees everything; NULL is ignored.
 void xar_prefetch_stop(xar_prefetch *prefetch);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <errno.h>
 #include <float.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@
 
 #include "CXarFuse.h"
 #include "blocks.h"
+#include "names.h"
 #include "prefetch.h"
 #include "xattrs.h"
 
@@ -42,8 +44,13 @@ struct xar_server {
     // Decompressed data blocks, shared with the read-ahead thread, and the start-up plan and record (blocks.c).
     xar_blocks *blocks;
     int planned;
-    // Read-ahead threads: the start-up plan and whole files (prefetch.c); NULL when off or not started.
+    // The names the start looks up, recorded and (from the plan) replayed as soon as the mount is ready (names.c).
+    xar_names *names;
+    char *mountpoint;
+    // Read-ahead threads: the start-up plan and whole files (prefetch.c); NULL when off or not started. The lock
+    // keeps the replay's thread (file_known) from using them while the loop thread stops them.
     xar_prefetch *prefetch;
+    pthread_mutex_t prefetch_lock;
 };
 
 // The kernel keeps a dentry (and a negative dentry) this long; the image never changes, so "forever", as
@@ -166,12 +173,14 @@ xar_server *xar_server_open(int image_fd, uint64_t offset, char *error, size_t e
         return NULL;
     }
     server->ready_fd = -1;
+    pthread_mutex_init(&server->prefetch_lock, NULL);
     const char *trace = getenv("XAR_SERVER_TRACE");
     server->trace = trace && strcmp(trace, "1") == 0;
     sqfs_err err = sqfs_init(&server->ll.fs, image_fd, (size_t)offset);
     if (err == SQFS_OK
         && (enlarge_caches(&server->ll.fs) != SQFS_OK
-            || !(server->blocks = xar_blocks_new(server->ll.fs.sb.block_size, XAR_SHARED_DATA_BYTES, superblock)))) {
+            || !(server->blocks = xar_blocks_new(server->ll.fs.sb.block_size, XAR_SHARED_DATA_BYTES, superblock))
+            || !(server->names = xar_names_new()))) {
         // The caches may be half made; the process reports this and exits, so nothing is freed here.
         snprintf(error, error_size, "out of memory");
         return NULL;
@@ -213,9 +222,20 @@ xar_server *xar_server_open(int image_fd, uint64_t offset, char *error, size_t e
 // Blocks the application needs this long after the mount is ready make the start-up record (blocks.c).
 #define XAR_RECORD_SECONDS 5.0
 
+// The replay of the plan's names looked file `ino` up: the read-ahead may store its planned pieces now.
+static void file_known(void *context, uint64_t ino) {
+    xar_server *server = context;
+    pthread_mutex_lock(&server->prefetch_lock);
+    xar_prefetch_note_known(server->prefetch, (fuse_ino_t)ino);
+    pthread_mutex_unlock(&server->prefetch_lock);
+}
+
 static void report_ready(xar_server *server) {
     if (server->ready_fd < 0) return;
     (void)xar_blocks_record(server->blocks, XAR_RECORD_SECONDS);
+    (void)xar_names_record(server->names, XAR_RECORD_SECONDS);
+    // Its lookups wait in the kernel until INIT is answered, right after this.
+    if (server->mountpoint) (void)xar_names_replay(server->names, server->mountpoint, file_known, server);
     static const char ok[] = "ok\n";
     ssize_t written;
     do written = write(server->ready_fd, ok, sizeof ok - 1);
@@ -300,14 +320,18 @@ static void xar_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
         sqfs_dir_entry entry;
         bool found = true;
         sqfs_dentry_init(&entry, buffer);
-        if (sqfs_dir_lookup(&server->ll.fs, &directory, name, strlen(name), &entry, &found) == SQFS_OK && !found) {
-            TRACE(server, "lookup %llu %s: negative\n", (unsigned long long)parent, name);
-            struct fuse_entry_param negative;
-            memset(&negative, 0, sizeof negative);
-            negative.ino = 0;
-            negative.entry_timeout = XAR_ENTRY_TIMEOUT;
-            fuse_reply_entry(req, &negative);
-            return;
+        if (sqfs_dir_lookup(&server->ll.fs, &directory, name, strlen(name), &entry, &found) == SQFS_OK) {
+            uint64_t child = found ? server->ll.ino_fuse_num(&server->ll, &entry) : 0;
+            xar_names_note_lookup(server->names, parent, name, child);
+            if (!found) {
+                TRACE(server, "lookup %llu %s: negative\n", (unsigned long long)parent, name);
+                struct fuse_entry_param negative;
+                memset(&negative, 0, sizeof negative);
+                negative.ino = 0;
+                negative.entry_timeout = XAR_ENTRY_TIMEOUT;
+                fuse_reply_entry(req, &negative);
+                return;
+            }
         }
     }
     // Found, or an error: libsquashfuse looks it up again (cheap: the metadata block is cached) and replies.
@@ -368,6 +392,7 @@ static void xar_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
         fuse_reply_err(req, ENOTDIR);
         return;
     }
+    if (off == 0) xar_names_note_listing(server->names, ino);
     struct fuse_file_info handle = *fi;
     handle.fh = (uint64_t)(intptr_t)&directory;
     sqfs_ll_op_readdir(req, ino, size, off, &handle);
@@ -399,6 +424,13 @@ static const struct fuse_lowlevel_ops xar_ops = {
 
 // MARK: - The session
 
+static void stop_prefetch(xar_server *server) {
+    pthread_mutex_lock(&server->prefetch_lock);
+    xar_prefetch_stop(server->prefetch);
+    server->prefetch = NULL;
+    pthread_mutex_unlock(&server->prefetch_lock);
+}
+
 int xar_server_mount(
     xar_server *server, const char *mountpoint, const char *options, int ready_fd, char *error, size_t error_size) {
     fuse_set_log_func(xar_log);
@@ -418,22 +450,21 @@ int xar_server_mount(
         server->prefetch = xar_prefetch_start(
             server->session, server->blocks, server->planned, server->ll.fs.fd, server->ll.fs.offset);
     if (fuse_session_mount(server->session, mountpoint) != 0) {
-        xar_prefetch_stop(server->prefetch);
-        server->prefetch = NULL;
+        stop_prefetch(server);
         copy_fuse_message(error, error_size, "libfuse could not mount it");
         fuse_session_destroy(server->session);
         server->session = NULL;
         return -1;
     }
     server->ready_fd = ready_fd;
+    server->mountpoint = strdup(mountpoint);  // for the replay of the plan's names (none when out of memory)
     return 0;
 }
 
 int xar_server_run(xar_server *server) {
     if (fuse_set_signal_handlers(server->session) != 0) return -EIO;
     int result = fuse_session_loop(server->session);
-    xar_prefetch_stop(server->prefetch);
-    server->prefetch = NULL;
+    stop_prefetch(server);
     if (server->trace) {
         unsigned long long decompressed, waited, shared;
         xar_blocks_counts(server->blocks, &decompressed, &waited, &shared);
@@ -446,13 +477,27 @@ int xar_server_run(xar_server *server) {
 
 int xar_server_set_startup_plan(xar_server *server, const uint8_t *bytes, size_t length) {
     if (server->session) return -1;
-    int result = xar_blocks_set_plan(server->blocks, bytes, length);
-    if (result == 0) server->planned = 1;
-    return result;
+    size_t used = 0;
+    int result = xar_blocks_set_plan(server->blocks, bytes, length, &used);
+    if (result != 0) return result;
+    if (xar_names_set_plan(server->names, bytes + used, length - used) != 0) {
+        xar_blocks_drop_plan(server->blocks);  // the file is damaged: its pieces are not trusted either
+        return -1;
+    }
+    server->planned = 1;
+    return 0;
 }
 
+// The plan file: the pieces (blocks.c), then the names (names.c).
 size_t xar_server_startup_record(xar_server *server, uint8_t *buffer, size_t capacity) {
-    return xar_blocks_copy_record(server->blocks, buffer, capacity);
+    size_t pieces = xar_blocks_copy_record(server->blocks, NULL, 0);
+    size_t names = xar_names_copy_record(server->names, NULL, 0);
+    if (pieces == XAR_PLAN_HEAD_BYTES && names == 4) return 0;  // nothing was recorded
+    if (buffer && capacity >= pieces + names) {
+        (void)xar_blocks_copy_record(server->blocks, buffer, pieces);
+        (void)xar_names_copy_record(server->names, buffer + pieces, names);
+    }
+    return pieces + names;
 }
 
 int64_t xar_server_last_request_ns(const xar_server *server) {
@@ -463,13 +508,15 @@ int xar_server_is_ready(const xar_server *server) { return __atomic_load_n(&serv
 
 void xar_server_close(xar_server *server) {
     if (!server) return;
-    xar_prefetch_stop(server->prefetch);  // mounted but never run
-    server->prefetch = NULL;
+    stop_prefetch(server);  // mounted but never run
     if (server->session) {
         // A no-op when the mount is already gone (libfuse sees POLLERR on the device); otherwise a lazy unmount.
         fuse_session_unmount(server->session);
         fuse_session_destroy(server->session);
     }
+    // The replay's lookups through the mount fail from here on: its thread can be joined.
+    xar_names_free(server->names);
+    free(server->mountpoint);
     // A ready fd still open here means INIT never came: the caller reports its error line through it and exits.
     sqfs_ll_destroy(&server->ll);
     xar_blocks_free(server->blocks);

@@ -196,20 +196,30 @@ extension ServerTests {
         #expect(ServerHarness.contents("\(harness.mountPoint)/hello.txt") == "hello from the image\n")
         try stop(harness)
         let saved = fileBytes(plan)
-        // "xarplan2", the image's 96-byte superblock, then 36 bytes per piece: data.bin's 8 blocks, hello.txt's tail.
-        #expect(saved.starts(with: Array("xarplan2".utf8)))
-        #expect(saved.count >= 8 + 96 + 36 * 9 && (saved.count - 8 - 96) % 36 == 0, "\(saved.count) bytes")
+        // "xarplan3", the image's 96-byte superblock, the number of pieces and 36 bytes per piece (data.bin's 8
+        // blocks, hello.txt's tail), then the names looked up and the directories listed.
+        #expect(saved.starts(with: Array("xarplan3".utf8)))
+        let pieces = saved.count >= 108 ? Int(saved[104]) | Int(saved[105]) << 8 : 0
+        #expect(pieces >= 9 && saved.count > 108 + 36 * pieces, "\(saved.count) bytes, \(pieces) pieces")
+        for name in ["lib", "pkg", "data.bin", "hello.txt"] {
+            #expect(contains(saved, name), "the plan does not name \(name)")
+        }
 
         let second = try harness.start(idleTimeout: 0, environment: ["XAR_SERVER_TRACE": "1"])
         #expect(second.line == "ok", "\(second.status) \(harness.log)")
         #expect(harness.log.contains("reading ahead from the start-up plan \(plan)"), "\(harness.log)")
-        // The plan is read as soon as the server starts: after a moment every block is decompressed (kept for the
-        // reads for a second), and no read waits for one.
+        // The plan is followed as soon as the server starts: the names are looked up through the mount, the blocks
+        // decompressed and stored in the page cache. After a moment the application's lookups and reads find
+        // everything in the kernel's caches: not one reaches the server, and no block is decompressed twice.
         usleep(300_000)
+        let served = harness.log
         #expect(same("\(harness.mountPoint)/lib/pkg/data.bin", data))
         #expect(ServerHarness.contents("\(harness.mountPoint)/hello.txt") == "hello from the image\n")
+        let later = String(harness.log.dropFirst(served.count))
+        #expect(!later.contains("request lookup") && !later.contains("request read"), "\(later)")
         try stop(harness)
         #expect(harness.log.contains("decompressed (0 while a read waited)"), "\(harness.log)")
+        // A start that followed the plan records it again (its pieces went to the page cache without a request).
         #expect(fileBytes(plan).count == saved.count)
     }
 
@@ -231,16 +241,36 @@ extension ServerTests {
         #expect(same("\(harness.mountPoint)/lib/pkg/data.bin", "\(harness.tree)/lib/pkg/data.bin"))
         try stop(harness)
 
-        try write(Array("xarplan2 but then nothing that fits".utf8), to: plan)
+        try write(Array("xarplan3 but then nothing that fits".utf8), to: plan)
         #expect(try harness.start(idleTimeout: 0, environment: ["XAR_STARTUP_PLAN": "0"]).line == "ok")
         #expect(!harness.log.contains("ignoring \(plan): not a start-up plan"), "\(harness.log)")
         try stop(harness)
         #expect(
-            fileBytes(plan) == Array("xarplan2 but then nothing that fits".utf8), "XAR_STARTUP_PLAN=0 saves nothing")
+            fileBytes(plan) == Array("xarplan3 but then nothing that fits".utf8), "XAR_STARTUP_PLAN=0 saves nothing")
         #expect(try harness.start(idleTimeout: 0).line == "ok")
         #expect(harness.log.contains("ignoring \(plan): not a start-up plan"), "\(harness.log)")
         #expect(ServerHarness.contents("\(harness.mountPoint)/hello.txt") == "hello from the image\n")
+        try stop(harness)
+
+        // Good pieces but damaged names (a name with a slash, which the replay must never append): all ignored.
+        var names = fileBytes(plan)
+        let slash = try #require(indexOf(names, "hello.txt"))
+        names[slash + 5] = UInt8(ascii: "/")
+        try write(names, to: plan)
+        let before = harness.log.count
+        #expect(try harness.start(idleTimeout: 0).line == "ok")
+        let log = String(harness.log.dropFirst(before))
+        #expect(log.contains("ignoring \(plan): not a start-up plan"), "\(log)")
+        #expect(ServerHarness.contents("\(harness.mountPoint)/hello.txt") == "hello from the image\n")
     }
+
+    private func indexOf(_ bytes: [UInt8], _ text: String) -> Int? {
+        let needle = Array(text.utf8)
+        guard bytes.count >= needle.count else { return nil }
+        return (0...(bytes.count - needle.count)).first { bytes[$0..<$0 + needle.count].elementsEqual(needle) }
+    }
+
+    private func contains(_ bytes: [UInt8], _ text: String) -> Bool { indexOf(bytes, text) != nil }
 
     /// Whether two files hold the same bytes (compared as a Bool: a failed `==` of two megabytes in `#expect`
     /// would make Swift Testing compute their difference for hours).

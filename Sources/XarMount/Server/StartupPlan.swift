@@ -16,8 +16,9 @@ extension XarMount.Server {
         let path: String
         let enabled: Bool
 
-        /// A plan is at most this long (a magic, a superblock, 4,096 pieces of 36 bytes).
-        static let maximumSize = 8 + 96 + 4096 * 36
+        /// A plan is at most this long: a magic, a superblock, a count and 4,096 pieces of 36 bytes; a count and 4,096
+        /// names of at most 18 + 255 bytes (and 256 KiB of names in all).
+        static let maximumSize = 8 + 96 + 4 + 4096 * 36 + 4 + 4096 * 18 + 256 * 1024
 
         init(_ configuration: Configuration) {
             path = configuration.mountPoint + ".startup"

@@ -1,0 +1,300 @@
+// The names a start looks up and the directories it lists, recorded and replayed.
+//
+// A cold start of a Python application looks up a few hundred names (the interpreter, its libraries and the
+// directories the dynamic loader probes for them, every module), one round trip to the loop thread each while the
+// application waits. And the kernel knows a file only once it is looked up: until then the read-ahead cannot put
+// the file's planned pieces into the page cache (FUSE_NOTIFY_STORE needs the inode), so each file's first read is
+// a request too. With the start-up record (blocks.c) the server therefore records the lookups (directory, name,
+// the inode found or 0) and listings of the first seconds, in order, and the next server of the image replays them
+// on a thread of its own from the moment the mount is ready: the same paths, looked up through the mount with
+// lstat(2), the same directories listed. By the time the application asks, the kernel's dentry cache has the
+// names (and the missing ones as negative entries: the server answers those with a cached negative entry), and the
+// application's lookups cost no round trip. Each regular file the replay looked up is handed to the read-ahead
+// (the kernel knows it now), which puts the file's planned pieces into the page cache: its reads cost none either.
+//
+// The plan is a hint from a file in the user's own mount directory: names are checked to be single path
+// components, a lookup whose directory was not reached before is skipped, and only directories (by lstat, so never
+// through a symbolic link) become the base of later paths, so the replay never leaves the mount.
+#define _GNU_SOURCE
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "names.h"
+
+enum { STEP_LOOKUP = 1, STEP_LISTING = 2 };
+// At most this many steps, and this many bytes of names, are recorded.
+#define XAR_NAMES_MAX 4096
+#define XAR_NAMES_POOL (256u << 10)
+// FUSE's root inode.
+#define ROOT_INO 1
+
+typedef struct {
+    uint8_t kind;
+    uint8_t length;   // of the name (lookups)
+    uint32_t name;    // where the name starts in the pool
+    uint64_t parent;  // the directory looked in, or listed
+    uint64_t child;   // lookups: the inode found, 0 for a missing name
+} step;
+
+typedef struct {
+    step *steps;
+    size_t count;
+    char *pool;
+    size_t pool_used;
+} step_list;
+
+struct xar_names {
+    step_list record, plan;
+    // CLOCK_MONOTONIC ns until which steps are recorded; 0 = not recording.
+    int64_t record_until;
+    // Hashes of the steps recorded (open addressing, 0 = empty), so that each is recorded once.
+    uint64_t *seen;
+    size_t seen_slots;
+    // The replay: its thread, the mount point it works under, and the flag that stops it.
+    pthread_t thread;
+    bool replaying;
+    int stop;
+    char *root;
+    xar_names_known known;
+    void *context;
+};
+
+static int64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void list_free(step_list *list) {
+    free(list->steps);
+    free(list->pool);
+    *list = (step_list){0};
+}
+
+static bool list_init(step_list *list, size_t steps, size_t pool) {
+    list->steps = malloc((steps ? steps : 1) * sizeof *list->steps);
+    list->pool = malloc(pool ? pool : 1);
+    list->count = list->pool_used = 0;
+    return list->steps && list->pool;
+}
+
+xar_names *xar_names_new(void) { return calloc(1, sizeof(xar_names)); }
+
+void xar_names_free(xar_names *names) {
+    if (!names) return;
+    if (names->replaying) {
+        __atomic_store_n(&names->stop, 1, __ATOMIC_RELAXED);
+        pthread_join(names->thread, NULL);
+    }
+    list_free(&names->record);
+    list_free(&names->plan);
+    free(names->seen);
+    free(names->root);
+    free(names);
+}
+
+int xar_names_record(xar_names *names, double seconds) {
+    list_free(&names->record);
+    free(names->seen);
+    names->seen_slots = 2 * XAR_NAMES_MAX + 1;
+    names->seen = calloc(names->seen_slots, sizeof *names->seen);
+    if (!names->seen || !list_init(&names->record, XAR_NAMES_MAX, XAR_NAMES_POOL)) {
+        list_free(&names->record);
+        free(names->seen);
+        names->seen = NULL;
+        return -1;
+    }
+    names->record_until = now_ns() + (int64_t)(seconds * 1e9);
+    return 0;
+}
+
+// FNV-1a over the step; never 0 (0 marks an empty slot).
+static uint64_t step_hash(int kind, uint64_t parent, const char *name, size_t length) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    uint8_t head[9];
+    head[0] = (uint8_t)kind;
+    for (int i = 0; i < 8; i++) head[1 + i] = (uint8_t)(parent >> (8 * i));
+    for (size_t i = 0; i < sizeof head; i++) h = (h ^ head[i]) * 0x100000001b3ull;
+    for (size_t i = 0; i < length; i++) h = (h ^ (uint8_t)name[i]) * 0x100000001b3ull;
+    return h ? h : 1;
+}
+
+// Records a step unless the window is over, the record is full, or it was recorded already.
+static void note(xar_names *names, int kind, uint64_t parent, const char *name, size_t length, uint64_t child) {
+    if (!names->seen || names->record.count >= XAR_NAMES_MAX || now_ns() > names->record_until) return;
+    if (length > 255 || names->record.pool_used + length > XAR_NAMES_POOL) return;
+    uint64_t key = step_hash(kind, parent, name, length);
+    size_t slot = (size_t)(key % names->seen_slots);
+    while (names->seen[slot] != 0) {
+        if (names->seen[slot] == key) return;
+        slot = (slot + 1) % names->seen_slots;
+    }
+    names->seen[slot] = key;
+    step_list *r = &names->record;
+    memcpy(r->pool + r->pool_used, name, length);
+    r->steps[r->count++] = (step){
+        .kind = (uint8_t)kind, .length = (uint8_t)length, .name = (uint32_t)r->pool_used, .parent = parent,
+        .child = child};
+    r->pool_used += length;
+}
+
+void xar_names_note_lookup(xar_names *names, uint64_t parent, const char *name, uint64_t child) {
+    note(names, STEP_LOOKUP, parent, name, strlen(name), child);
+}
+
+void xar_names_note_listing(xar_names *names, uint64_t ino) { note(names, STEP_LISTING, ino, "", 0, 0); }
+
+// The section's form: the step count (4 bytes), then per step, little-endian: its kind (1 byte), the directory
+// (8), the inode found (8), the name's length (1) and the name (none for a listing).
+static void le_write(uint8_t *bytes, uint64_t value, int count) {
+    for (int i = 0; i < count; i++) bytes[i] = (uint8_t)(value >> (8 * i));
+}
+
+static uint64_t le_read(const uint8_t *bytes, int count) {
+    uint64_t value = 0;
+    for (int i = count - 1; i >= 0; i--) value = (value << 8) | bytes[i];
+    return value;
+}
+
+#define STEP_BYTES 18
+
+size_t xar_names_copy_record(xar_names *names, uint8_t *buffer, size_t capacity) {
+    const step_list *r = &names->record;
+    size_t length = 4;
+    for (size_t i = 0; i < r->count; i++) length += STEP_BYTES + r->steps[i].length;
+    if (!buffer || capacity < length) return length;
+    le_write(buffer, r->count, 4);
+    uint8_t *out = buffer + 4;
+    for (size_t i = 0; i < r->count; i++) {
+        const step *s = &r->steps[i];
+        out[0] = s->kind;
+        le_write(out + 1, s->parent, 8);
+        le_write(out + 9, s->child, 8);
+        out[17] = s->length;
+        memcpy(out + STEP_BYTES, r->pool + s->name, s->length);
+        out += STEP_BYTES + s->length;
+    }
+    return length;
+}
+
+// A name the replay may append to a directory's path: one path component.
+static bool plain_name(const uint8_t *name, size_t length) {
+    if (length == 0 || (length == 1 && name[0] == '.') || (length == 2 && name[0] == '.' && name[1] == '.'))
+        return false;
+    for (size_t i = 0; i < length; i++)
+        if (name[i] == '/' || name[i] == 0) return false;
+    return true;
+}
+
+int xar_names_set_plan(xar_names *names, const uint8_t *bytes, size_t length) {
+    if (names->replaying || length < 4) return -1;
+    size_t count = (size_t)le_read(bytes, 4);
+    if (count > XAR_NAMES_MAX) return -1;
+    step_list plan;
+    if (!list_init(&plan, count, length)) {
+        list_free(&plan);
+        return -1;
+    }
+    size_t at = 4;
+    for (size_t i = 0; i < count; i++) {
+        if (length - at < STEP_BYTES) break;
+        const uint8_t *in = bytes + at;
+        step s = {.kind = in[0], .parent = le_read(in + 1, 8), .child = le_read(in + 9, 8), .length = in[17]};
+        if (length - at - STEP_BYTES < s.length) break;
+        bool valid = s.kind == STEP_LOOKUP ? plain_name(in + STEP_BYTES, s.length)
+                                           : s.kind == STEP_LISTING && s.length == 0 && s.child == 0;
+        if (!valid) break;
+        s.name = (uint32_t)plan.pool_used;
+        memcpy(plan.pool + plan.pool_used, in + STEP_BYTES, s.length);
+        plan.pool_used += s.length;
+        plan.steps[plan.count++] = s;
+        at += STEP_BYTES + s.length;
+    }
+    if (plan.count != count || at != length) {
+        list_free(&plan);
+        return -1;
+    }
+    list_free(&names->plan);
+    names->plan = plan;
+    return 0;
+}
+
+int xar_names_planned(const xar_names *names) { return names->plan.count > 0; }
+
+// The replay's map from a directory's inode to its path under the mount point (open addressing, 0 = empty).
+typedef struct {
+    uint64_t *keys;
+    char **paths;
+    size_t slots;
+} path_map;
+
+static char **path_slot(path_map *map, uint64_t ino) {
+    size_t i = (size_t)((ino * 0x9E3779B97F4A7C15ull) % map->slots);
+    while (map->keys[i] != 0 && map->keys[i] != ino) i = (i + 1) % map->slots;
+    map->keys[i] = ino;
+    return &map->paths[i];
+}
+
+static void *replay(void *argument) {
+    xar_names *names = argument;
+    const step_list *plan = &names->plan;
+    path_map map = {.slots = 2 * plan->count + 3};
+    map.keys = calloc(map.slots, sizeof *map.keys);
+    map.paths = calloc(map.slots, sizeof *map.paths);
+    char *path = malloc(PATH_MAX);
+    if (!map.keys || !map.paths || !path) goto done;
+    *path_slot(&map, ROOT_INO) = strdup(names->root);
+    for (size_t i = 0; i < plan->count && !__atomic_load_n(&names->stop, __ATOMIC_RELAXED); i++) {
+        const step *s = &plan->steps[i];
+        const char *base = *path_slot(&map, s->parent);
+        if (!base) continue;  // its directory was not reached: skipped
+        if (s->kind == STEP_LISTING) {
+            DIR *directory = opendir(base);
+            if (!directory) continue;
+            while (readdir(directory) && !__atomic_load_n(&names->stop, __ATOMIC_RELAXED)) {
+            }
+            closedir(directory);
+            continue;
+        }
+        int written = snprintf(path, PATH_MAX, "%s/%.*s", base, (int)s->length, plan->pool + s->name);
+        struct stat status;
+        if (written <= 0 || written >= PATH_MAX || lstat(path, &status) != 0) continue;
+        if (s->child != 0 && s->child != ROOT_INO && S_ISDIR(status.st_mode)) {
+            char **slot = path_slot(&map, s->child);
+            if (!*slot) *slot = strdup(path);
+        } else if (s->child != 0 && S_ISREG(status.st_mode) && names->known) {
+            names->known(names->context, s->child);
+        }
+    }
+done:
+    if (map.paths)
+        for (size_t i = 0; i < map.slots; i++) free(map.paths[i]);
+    free(map.keys);
+    free(map.paths);
+    free(path);
+    return NULL;
+}
+
+int xar_names_replay(xar_names *names, const char *mountpoint, xar_names_known known, void *context) {
+    if (names->replaying || names->plan.count == 0) return -1;
+    names->known = known;
+    names->context = context;
+    names->root = strdup(mountpoint);
+    if (!names->root) return -1;
+    // The thread blocks every signal (it inherits this mask), so SIGTERM reaches the loop thread.
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &previous);
+    names->replaying = pthread_create(&names->thread, NULL, replay, names) == 0;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    return names->replaying ? 0 : -1;
+}
