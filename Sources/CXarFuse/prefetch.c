@@ -49,6 +49,8 @@ struct xar_prefetch {
     struct fuse_session *session;
     xar_blocks *blocks;
     bool planning;
+    // Whether there was a plan at all: its pieces may be stored after the pass over it is done.
+    bool planned;
     size_t block_size;
     struct worker workers[XAR_PREFETCH_MAX_THREADS];
     size_t worker_count;
@@ -141,6 +143,7 @@ xar_prefetch *xar_prefetch_start(
     p->session = session;
     p->blocks = blocks;
     p->planning = planning;
+    p->planned = planning;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -195,7 +198,7 @@ void xar_prefetch_note_read(xar_prefetch *p, fuse_ino_t ino, const sqfs_inode *i
 }
 
 void xar_prefetch_note_known(xar_prefetch *p, fuse_ino_t ino) {
-    if (!p || !__atomic_load_n(&p->planning, __ATOMIC_RELAXED)) return;
+    if (!p || !p->planned) return;
     pthread_mutex_lock(&p->lock);
     if (p->count < XAR_PREFETCH_QUEUE) {
         size_t tail = (p->head + p->count) % XAR_PREFETCH_QUEUE;

@@ -22,7 +22,7 @@ xar_prefetch *xar_prefetch_start(
 void xar_prefetch_note_read(xar_prefetch *prefetch, fuse_ino_t ino, const sqfs_inode *inode);
 
 /// Called from any thread once the kernel knows file `ino` (looked up by the replay of the start-up plan's names):
-/// while a plan is followed, its planned pieces are queued to be stored in the page cache.
+/// if there is a plan, the file's planned pieces are queued to be stored in the page cache.
 void xar_prefetch_note_known(xar_prefetch *prefetch, fuse_ino_t ino);
 
 /// Stops and joins the threads and frees everything; NULL is ignored.

@@ -208,10 +208,17 @@ extension ServerTests {
         let second = try harness.start(idleTimeout: 0, environment: ["XAR_SERVER_TRACE": "1"])
         #expect(second.line == "ok", "\(second.status) \(harness.log)")
         #expect(harness.log.contains("reading ahead from the start-up plan \(plan)"), "\(harness.log)")
-        // The plan is followed as soon as the server starts: the names are looked up through the mount, the blocks
-        // decompressed and stored in the page cache. After a moment the application's lookups and reads find
-        // everything in the kernel's caches: not one reaches the server, and no block is decompressed twice.
-        usleep(300_000)
+        // The plan is followed as soon as the server starts: the names are looked up through the mount (nothing
+        // else touches it yet), the blocks decompressed and stored in the page cache. Then the application's
+        // lookups and reads find everything in the kernel's caches: not one reaches the server.
+        let replayed = { (name: String) in
+            harness.log.split(separator: "\n").contains { $0.hasPrefix("request lookup ") && $0.hasSuffix(" \(name)") }
+        }
+        #expect(
+            harness.wait(seconds: 10) { ["lib", "pkg", "data.bin", "hello.txt"].allSatisfy(replayed) }, "\(harness.log)"
+        )
+        #expect(harness.wait(seconds: 10) { resident("\(harness.mountPoint)/lib/pkg/data.bin") }, "\(harness.log)")
+        #expect(harness.wait(seconds: 10) { resident("\(harness.mountPoint)/hello.txt") }, "\(harness.log)")
         let served = harness.log
         #expect(same("\(harness.mountPoint)/lib/pkg/data.bin", data))
         #expect(ServerHarness.contents("\(harness.mountPoint)/hello.txt") == "hello from the image\n")
@@ -262,6 +269,21 @@ extension ServerTests {
         let log = String(harness.log.dropFirst(before))
         #expect(log.contains("ignoring \(plan): not a start-up plan"), "\(log)")
         #expect(ServerHarness.contents("\(harness.mountPoint)/hello.txt") == "hello from the image\n")
+    }
+
+    /// Whether every page of a file is in the page cache, by `mincore` over a mapping of it (which reads nothing).
+    private func resident(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0, status.st_size > 0 else { return false }
+        let size = Int(status.st_size)
+        guard let mapping = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), mapping != MAP_FAILED else { return false }
+        defer { munmap(mapping, size) }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        var pages = [UInt8](repeating: 0, count: (size + page - 1) / page)
+        return mincore(mapping, size, &pages) == 0 && pages.allSatisfy { $0 & 1 != 0 }
     }
 
     private func indexOf(_ bytes: [UInt8], _ text: String) -> Int? {

@@ -33,12 +33,13 @@ int xar_server_run(xar_server *server);
 
 /// Gives the server, before it mounts, the start-up record of an earlier server of the same image (the bytes
 /// `xar_server_startup_record` returned): its read-ahead thread then decompresses those blocks, in order, from the
-/// start, a little ahead of the application's reads. Returns 0; -1 when `bytes` are not a record or the server is
+/// start, and a thread of its own looks the recorded names up through the mount as soon as it is ready, ahead of
+/// the application. Returns 0; -1 when `bytes` are not a record or the server is
 /// already mounted, -2 when the record was made on another image (nothing changes then).
 int xar_server_set_startup_plan(xar_server *server, const uint8_t *bytes, size_t length);
 
-/// The start-up record: which image blocks the application read in the first seconds after the mount was ready,
-/// in order, in a form `xar_server_set_startup_plan` takes. Copies it to `buffer` if it fits in `capacity` and
+/// The start-up record: which image blocks the application read and which names it looked up in the first seconds
+/// after the mount was ready, in order, in a form `xar_server_set_startup_plan` takes. Copies it to `buffer` if it fits in `capacity` and
 /// returns its length (0 when there is none). Safe once `xar_server_run` has returned.
 size_t xar_server_startup_record(xar_server *server, uint8_t *buffer, size_t capacity);
 

@@ -41,8 +41,8 @@ struct FuseSession: ~Copyable {
         if result != 0 { throw .notAPlan }
     }
 
-    /// The blocks the application read in the first seconds after the mount was ready, in order: the plan for
-    /// the next server of this image. Empty when nothing was read. Call after `run()`.
+    /// The blocks the application read and the names it looked up in the first seconds after the mount was ready,
+    /// in order: the plan for the next server of this image. Empty when nothing was read. Call after `run()`.
     func startupRecord() -> [UInt8] {
         let length = xar_server_startup_record(server, nil, 0)
         guard length > 0 else { return [] }

@@ -3,15 +3,16 @@ import XarSystem
 
 extension XarMount.Server {
     /// The start-up plan kept next to a mount point (`<mount point>.startup`): which image blocks the application
-    /// read in the first seconds after the last mount of this image, in order (see docs/lifecycle.md,
-    /// "Cold starts").
+    /// read, and which names it looked up, in the first seconds after the last mount of this image, in order (see
+    /// docs/lifecycle.md, "Cold starts").
     ///
     /// The server loads it before mounting, so its read-ahead thread decompresses those blocks while the kernel
-    /// mounts and the application starts, a little ahead of the application's reads; when the session ends it saves
-    /// what this start read, for the next one. The file lives in the user's checked mount directory, is read and
-    /// replaced without following symbolic links, and is only a hint: a missing, damaged or foreign file costs the
-    /// read-ahead, never a wrong byte (every block is checked as it is decompressed). `XAR_STARTUP_PLAN=0` in the
-    /// server's environment neither loads nor saves one.
+    /// mounts and the application starts, and it looks the names up as soon as the mount is ready, ahead of the
+    /// application; when the session ends it saves what this start needed, for the next one. The file lives in the
+    /// user's checked mount directory, is read and replaced without following symbolic links, and is only a hint: a
+    /// missing, damaged or foreign file costs the read-ahead, never a wrong byte (every block is checked as it is
+    /// decompressed, and names are looked up only under the mount point). `XAR_STARTUP_PLAN=0` in the server's
+    /// environment neither loads nor saves one.
     struct StartupPlan {
         let path: String
         let enabled: Bool
