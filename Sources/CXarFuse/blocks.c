@@ -162,6 +162,12 @@ static void note(xar_blocks *blocks, const xar_piece *piece) {
     blocks->record[blocks->record_count - 1] = *piece;
 }
 
+void xar_blocks_note_piece(xar_blocks *blocks, const xar_piece *piece) {
+    pthread_mutex_lock(&blocks->lock);
+    note(blocks, piece);
+    pthread_mutex_unlock(&blocks->lock);
+}
+
 // The block `piece` lies in, decompressed by this call unless another read has it. `piece` is noted for the plan
 // and the record. The search is linear: the cache holds a few dozen blocks, and each miss costs a decompression.
 static sqfs_err take(xar_blocks *blocks, sqfs *fs, const xar_piece *piece, int reader, lease *out) {

@@ -66,6 +66,9 @@ int xar_blocks_read_plan(xar_blocks *blocks, sqfs *fs, size_t ahead, xar_plan_st
 /// that the kernel knows the file: its later reads and page faults then find their pages.
 void xar_blocks_store_planned(xar_blocks *blocks, sqfs *fs, uint64_t ino, xar_plan_store store, void *context);
 
+/// Records `piece` as if a read had taken it (to make a plan from the image's list of start-up files).
+void xar_blocks_note_piece(xar_blocks *blocks, const xar_piece *piece);
+
 /// Starts recording, for `seconds`, the pieces that reads other than the plan's take and the planned pieces put into
 /// the page cache, in order, once each.
 int xar_blocks_record(xar_blocks *blocks, double seconds);

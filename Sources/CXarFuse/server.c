@@ -488,6 +488,100 @@ int xar_server_set_startup_plan(xar_server *server, const uint8_t *bytes, size_t
     return 0;
 }
 
+// MARK: - A plan from the image's list of start-up files
+
+// Every block of regular file `inode` (FUSE inode `ino`) as planned pieces, in order, its tail too.
+static void note_whole_file(xar_server *server, uint64_t ino, sqfs_inode *inode) {
+    sqfs *fs = &server->ll.fs;
+    uint64_t size = inode->xtra.reg.file_size;
+    size_t block_size = fs->sb.block_size;
+    sqfs_blocklist list;
+    if (size == 0 || sqfs_blockidx_blocklist(fs, inode, &list, 0) != SQFS_OK) return;
+    while (list.remain > 0) {
+        if (sqfs_blocklist_next(&list) != SQFS_OK) return;
+        if (list.input_size == 0) continue;  // a hole
+        uint64_t left = size - list.pos;
+        xar_piece piece = {
+            .position = list.block, .header = list.header, .offset = 0,
+            .length = (uint32_t)(left < block_size ? left : block_size), .ino = ino, .file_offset = list.pos};
+        xar_blocks_note_piece(server->blocks, &piece);
+    }
+    uint32_t index = inode->xtra.reg.frag_idx;
+    struct squashfs_fragment_entry entry;
+    if (index == SQUASHFS_INVALID_FRAG || sqfs_frag_entry(fs, &entry, index) != SQFS_OK) return;
+    uint32_t tail = (uint32_t)(size % block_size);
+    xar_piece piece = {
+        .position = entry.start_block, .header = entry.size, .offset = inode->xtra.reg.frag_off, .length = tail,
+        .ino = ino, .file_offset = size - tail};
+    if (tail) xar_blocks_note_piece(server->blocks, &piece);
+}
+
+// Looks `path` up from the root as the kernel would, one name at a time, recording each lookup; notes the file's
+// blocks when it is a regular file.
+static void note_path(xar_server *server, char *path) {
+    uint64_t parent = FUSE_ROOT_ID;
+    char *rest = path, *name;
+    while ((name = strsep(&rest, "/"))) {
+        if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return;
+        sqfs_inode directory;
+        if (sqfs_ll_inode(&server->ll, &directory, parent) != SQFS_OK || !S_ISDIR(directory.base.mode)) return;
+        sqfs_name buffer;
+        sqfs_dir_entry entry;
+        bool found = false;
+        sqfs_dentry_init(&entry, buffer);
+        if (sqfs_dir_lookup(&server->ll.fs, &directory, name, strlen(name), &entry, &found) != SQFS_OK) return;
+        uint64_t child = found ? server->ll.ino_fuse_num(&server->ll, &entry) : 0;
+        xar_names_note_lookup(server->names, parent, name, child);
+        if (!found) return;
+        if (!rest) {
+            sqfs_inode inode;
+            if (sqfs_inode_get(&server->ll.fs, &inode, sqfs_dentry_inode(&entry)) == SQFS_OK && S_ISREG(inode.base.mode))
+                note_whole_file(server, child, &inode);
+            return;
+        }
+        parent = child;
+    }
+}
+
+// The list is at most this long (it is a hint; the rest is ignored).
+#define XAR_START_LIST_MAX (256u << 10)
+
+int xar_server_plan_from_list(xar_server *server, const char *list) {
+    if (server->session) return -1;
+    sqfs_inode inode;
+    bool found = false;
+    // libsquashfuse looks the path up from the inode it is given: the root's.
+    if (sqfs_inode_get(&server->ll.fs, &inode, sqfs_inode_root(&server->ll.fs)) != SQFS_OK
+        || sqfs_lookup_path(&server->ll.fs, &inode, list, &found) != SQFS_OK || !found || !S_ISREG(inode.base.mode))
+        return -1;
+    sqfs_off_t size = (sqfs_off_t)inode.xtra.reg.file_size;
+    if (size > XAR_START_LIST_MAX) size = XAR_START_LIST_MAX;
+    char *text = malloc((size_t)size + 1);
+    if (!text) return -1;
+    if (size > 0 && sqfs_read_range(&server->ll.fs, &inode, 0, &size, text) != SQFS_OK) {
+        free(text);
+        return -1;
+    }
+    text[size] = '\0';
+    // Recorded as a start would be, then turned into a plan the way a saved record is; the recording starts
+    // afresh at INIT.
+    if (xar_blocks_record(server->blocks, 3600) != 0 || xar_names_record(server->names, 3600) != 0) {
+        free(text);
+        return -1;
+    }
+    char *rest = text, *line;
+    while ((line = strsep(&rest, "\n")))
+        if (*line) note_path(server, line);
+    free(text);
+    size_t length = xar_server_startup_record(server, NULL, 0);
+    uint8_t *plan = length ? malloc(length) : NULL;
+    int result = plan && xar_server_startup_record(server, plan, length) == length
+        ? xar_server_set_startup_plan(server, plan, length)
+        : -1;
+    free(plan);
+    return result;
+}
+
 // The plan file: the pieces (blocks.c), then the names (names.c).
 size_t xar_server_startup_record(xar_server *server, uint8_t *buffer, size_t capacity) {
     size_t pieces = xar_blocks_copy_record(server->blocks, NULL, 0);

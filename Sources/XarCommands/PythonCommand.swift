@@ -48,6 +48,11 @@ public struct PythonCommand: ParsableCommand {
     @Flag(name: .customLong("no-strip"), help: "Keep debug information in the bundled ELF files.")
     var noStrip = false
 
+    @Flag(
+        name: .customLong("no-startup-list"),
+        help: "Do not import the default entry point's module at build time to list the files a start reads.")
+    var noStartupList = false
+
     @Option(help: "Absolute path of xarexec for the shebang (default: #!/usr/bin/env xarexec, found on PATH).")
     var launcher: String?
 
@@ -72,6 +77,7 @@ public struct PythonCommand: ParsableCommand {
         options.revision = revision
         options.keepStdlib = keepStdlib
         options.stripDebugInfo = !noStrip
+        options.startupList = !noStartupList
         if let launcher {
             do {
                 options.shebang = try XarHeader.shebang(launcher: launcher)

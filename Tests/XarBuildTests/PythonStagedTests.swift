@@ -229,6 +229,33 @@ struct PythonBuildRefusalTests {
         return "\(directory)/dist/needsz-1.0-py3-none-any.whl"
     }
 
+    /// `/.xar/startup-files` names what a start of the default entry point reads, in order: the interpreter first,
+    /// then its libraries, the bootstrap, the entry module's bytecode and what it imports; each line once, each a
+    /// file of the image. `--no-startup-list` leaves it out (and imports nothing at build time).
+    @Test func startupListNamesWhatTheDefaultEntryPointLoads() throws {
+        let f = try PythonFixtures.shared.get()
+        let text = try String(contentsOfFile: "\(f.staging)/.xar/startup-files", encoding: .utf8)
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.first == "python/python3")
+        #expect(lines.contains(".xar/bootstrap.py"))
+        let entry = lines.firstIndex { $0.hasPrefix("app/myapp/__pycache__/cli.") && $0.hasSuffix(".pyc") }
+        let json = lines.firstIndex { $0.contains("/json/__pycache__/__init__.") }
+        #expect(entry != nil && json != nil, "\(lines)")
+        #expect(!lines.contains { $0.contains("zstdcheck") }, "main() imports it, the module does not: \(lines)")
+        #expect(Set(lines).count == lines.count)
+        for line in lines {
+            #expect(FileManager.default.fileExists(atPath: "\(f.staging)/\(line)"), "\(line)")
+        }
+
+        var options = f.options()
+        options.startupList = false
+        let scratch = TemporaryDirectory(prefix: "xar-python-nolist")
+        _ = try PythonImageBuilder.build(
+            options, imageOptions: .init(compression: .zstd(level: 1)), output: scratch("nolist.xar"),
+            stagingDirectory: scratch("stage"))
+        #expect(!FileManager.default.fileExists(atPath: scratch("stage") + "/.xar/startup-files"))
+    }
+
     @Test func twoBuildsAreByteIdentical() throws {
         let f = try PythonFixtures.shared.get()
         let scratch = TemporaryDirectory(prefix: "xar-python-again")

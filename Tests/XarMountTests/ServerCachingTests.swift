@@ -230,6 +230,33 @@ extension ServerTests {
         #expect(fileBytes(plan).count == saved.count)
     }
 
+    /// An image's first start (no saved plan) follows the image's own list of start-up files, as a later start
+    /// follows its saved plan: names looked up and blocks stored before the application asks. A name the list
+    /// has that the image has not is looked up (a negative entry) and costs nothing else.
+    @Test func aFirstStartFollowsTheImagesStartupList() throws {
+        let harness = try ServerHarness(startupList: "lib/pkg/data.bin\nhello.txt\nno/such/file\n")
+        defer { harness.tearDown() }
+        #expect(access(harness.mountPoint + ".startup", F_OK) != 0)
+        let start = try harness.start(idleTimeout: 0, environment: ["XAR_SERVER_TRACE": "1"])
+        #expect(start.line == "ok", "\(start.status) \(harness.log)")
+        #expect(
+            harness.log.contains("reading ahead from the image's start-up list /.xar/startup-files"), "\(harness.log)")
+        #expect(harness.wait(seconds: 10) { resident("\(harness.mountPoint)/lib/pkg/data.bin") }, "\(harness.log)")
+        #expect(harness.wait(seconds: 10) { resident("\(harness.mountPoint)/hello.txt") }, "\(harness.log)")
+        let served = harness.log
+        #expect(same("\(harness.mountPoint)/lib/pkg/data.bin", "\(harness.tree)/lib/pkg/data.bin"))
+        #expect(ServerHarness.contents("\(harness.mountPoint)/hello.txt") == "hello from the image\n")
+        let later = String(harness.log.dropFirst(served.count))
+        #expect(!later.contains("request lookup") && !later.contains("request read"), "\(later)")
+        #expect(served.contains("lookup 1 no: negative"), "\(served)")
+        try stop(harness)
+        #expect(harness.log.contains("decompressed (0 while a read waited)"), "\(harness.log)")
+        // The start's own record is saved, and the next start follows it instead of the list.
+        #expect(fileBytes(harness.mountPoint + ".startup").starts(with: Array("xarplan3".utf8)))
+        #expect(try harness.start(idleTimeout: 0).line == "ok")
+        #expect(harness.log.contains("reading ahead from the start-up plan \(harness.mountPoint).startup"))
+    }
+
     /// A plan made on another image (same name, other superblock) or a file that is no plan is ignored with a
     /// log line, and the mount serves the right bytes.
     @Test func aPlanFromAnotherImageOrDamagedIsIgnored() throws {

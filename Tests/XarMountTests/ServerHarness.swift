@@ -24,8 +24,9 @@ final class ServerHarness {
     /// The cache directory given to the server for local copies.
     var cacheDirectory: String { directory("cache") }
 
-    /// Makes the tree and the image; `prepare` may damage the image file before any server sees it.
-    init(prepare: (String) throws -> Void = { _ in }) throws {
+    /// Makes the tree and the image; `prepare` may damage the image file before any server sees it. With
+    /// `startupList`, the image also has `/.xar/startup-files` with that text (paths without quotes).
+    init(startupList: String? = nil, prepare: (String) throws -> Void = { _ in }) throws {
         tree = directory("tree")
         imagePath = directory("app.xar")
         mountPoint = directory("mnt")
@@ -42,6 +43,7 @@ final class ServerHarness {
                 printf '#!/bin/sh\\necho run\\n' > '\(tree)/run.sh'
                 chmod 755 '\(tree)/run.sh'
                 ln -s hello.txt '\(tree)/link'
+                \(startupList.map { "mkdir '\(tree)/.xar'; printf '%s' '\($0)' > '\(tree)/.xar/startup-files'" } ?? "")
                 mksquashfs '\(tree)' '\(directory("image.sqfs"))' -comp zstd -quiet -noappend -no-progress
                 head -c 4096 /dev/zero > '\(imagePath)'
                 cat '\(directory("image.sqfs"))' >> '\(imagePath)'

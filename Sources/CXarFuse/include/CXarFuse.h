@@ -38,6 +38,13 @@ int xar_server_run(xar_server *server);
 /// already mounted, -2 when the record was made on another image (nothing changes then).
 int xar_server_set_startup_plan(xar_server *server, const uint8_t *bytes, size_t length);
 
+/// Makes a start-up plan, before the server mounts, from the image's own list of start-up files (`list`: the path
+/// in the image of a text file, one path per line, relative to the image's root, in the order a start needs them):
+/// the lookups of each path and every block of each file, as if a start had read them whole. For the first start
+/// of an image on a host, which has no recorded plan. Returns 0, or -1 when the image has no such list or it names
+/// nothing the image has.
+int xar_server_plan_from_list(xar_server *server, const char *list);
+
 /// The start-up record: which image blocks the application read and which names it looked up in the first seconds
 /// after the mount was ready, in order, in a form `xar_server_set_startup_plan` takes. Copies it to `buffer` if it fits in `capacity` and
 /// returns its length (0 when there is none). Safe once `xar_server_run` has returned.

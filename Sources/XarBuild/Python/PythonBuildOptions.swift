@@ -39,6 +39,9 @@ public struct PythonBuildOptions: Sendable {
     /// Remove debug information (`strip --strip-debug`) from the ELF files in the image: a pyenv build's
     /// libpython carries ~15 MB of it. Symbol tables stay, so tracebacks from native crashes keep their names.
     public var stripDebugInfo = true
+    /// Write `/.xar/startup-files` (the files the default entry point starts with, found by importing its module
+    /// at build time) so that an image's first cold start on a host reads ahead (`PythonStartupList`).
+    public var startupList = true
     /// The build time and the time stamp of every file: `SOURCE_DATE_EPOCH` when set.
     public var sourceDateEpoch: Int?
     /// The header's first line: `#!/usr/bin/env xarexec` unless a fixed launcher path is wanted

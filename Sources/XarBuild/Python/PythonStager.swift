@@ -225,6 +225,10 @@ public struct PythonStager {
         try PythonImportIndex.write(
             root: root, interpreter: "\(root)/python/python3",
             searchPath: searchPath.map { ("python/\($0)" as NSString).standardizingPath })
+        if options.startupList {
+            progress("listing the files a start reads")
+            try PythonStartupList.write(root: root)
+        }
 
         let revision = options.revision ?? gitRevision()
         let buildTime = options.sourceDateEpoch ?? Int(Date().timeIntervalSince1970)

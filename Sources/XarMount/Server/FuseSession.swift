@@ -41,6 +41,10 @@ struct FuseSession: ~Copyable {
         if result != 0 { throw .notAPlan }
     }
 
+    /// Makes a plan from the image's list of start-up files at `list` (a path in the image), before mounting;
+    /// false when the image has none.
+    func planFromImage(list: String) -> Bool { xar_server_plan_from_list(server, list) == 0 }
+
     /// The blocks the application read and the names it looked up in the first seconds after the mount was ready,
     /// in order: the plan for the next server of this image. Empty when nothing was read. Call after `run()`.
     func startupRecord() -> [UInt8] {

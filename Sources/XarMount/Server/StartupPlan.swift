@@ -26,17 +26,35 @@ extension XarMount.Server {
             enabled = getenv("XAR_STARTUP_PLAN").map { String(cString: $0) != "0" } ?? true
         }
 
+        /// Where an image lists the files its start reads (`xarbuild python` writes it), for a first start.
+        static let imageList = ".xar/startup-files"
+
+        /// Loads the plan saved by the last server of this image; without one (the image's first start here, or a
+        /// plan that does not fit), makes one from the image's own list of start-up files, if it has one.
         func load(into session: borrowing FuseSession) {
-            guard enabled, let bytes = SmallFile.read(path, followSymlinks: false), !bytes.isEmpty else { return }
-            guard bytes.count <= Self.maximumSize else { return log("ignoring \(path): too large for a start-up plan") }
+            guard enabled else { return }
+            if loadSaved(into: session) { return }
+            if session.planFromImage(list: Self.imageList) {
+                log("reading ahead from the image's start-up list /\(Self.imageList)")
+            }
+        }
+
+        private func loadSaved(into session: borrowing FuseSession) -> Bool {
+            guard let bytes = SmallFile.read(path, followSymlinks: false), !bytes.isEmpty else { return false }
+            guard bytes.count <= Self.maximumSize else {
+                log("ignoring \(path): too large for a start-up plan")
+                return false
+            }
             do throws(FuseSession.PlanRefusal) {
                 try session.setStartupPlan(bytes)
                 log("reading ahead from the start-up plan \(path)")
+                return true
             } catch .otherImage {
                 log("ignoring \(path): it was recorded on another image (it is replaced when this mount ends)")
             } catch {
                 log("ignoring \(path): not a start-up plan")
             }
+            return false
         }
 
         func save(from session: borrowing FuseSession) {
