@@ -241,6 +241,8 @@ struct PythonBuildRefusalTests {
         let entry = lines.firstIndex { $0.hasPrefix("app/myapp/__pycache__/cli.") && $0.hasSuffix(".pyc") }
         let json = lines.firstIndex { $0.contains("/json/__pycache__/__init__.") }
         #expect(entry != nil && json != nil, "\(lines)")
+        let bootstrap = lines.firstIndex(of: ".xar/bootstrap.py") ?? lines.count
+        #expect(bootstrap < (entry ?? -1) && (entry ?? -1) < (json ?? -1), "in the order a start needs them: \(lines)")
         #expect(!lines.contains { $0.contains("zstdcheck") }, "main() imports it, the module does not: \(lines)")
         #expect(Set(lines).count == lines.count)
         for line in lines {

@@ -5,8 +5,8 @@
 /// plan). The first start on a host has no record: the server then makes a plan from this list, which `xarbuild`
 /// writes by asking the bundled interpreter, in the staged tree, what importing the default entry point's module
 /// loads, the way `bootstrap.py` does it at run time (the import index, the `.pth` lines, no call of the entry
-/// function): the interpreter and the shared libraries it maps, then every module's bytecode or extension file in
-/// import order, then any other file opened meanwhile (package data). The list is deterministic (the same inputs
+/// function): the files in the order that start first needs them, from the interpreter and the libraries mapped
+/// at its exec to every module's bytecode, extension file and shared library, and package data. The list is deterministic (the same inputs
 /// give the same imports, with a fixed hash seed): it is part of a byte-identical image.
 ///
 /// Importing the entry module runs its top-level code at build time, which an application whose import has side
@@ -32,10 +32,47 @@ enum PythonStartupList {
         import os, sys
         sys.dont_write_bytecode = True
         root, output = sys.argv[1], sys.argv[2]
-        opened = []
+        listed, order, mapped, busy = set(), [], set(), [False]
+        def inside(path):
+            path = os.path.normpath(path)
+            return path[len(root) + 1:] if path.startswith(root + '/') and os.path.isfile(path) else None
+        def add(path):
+            name = inside(path) if isinstance(path, str) else None
+            if name and name not in listed and name != output[len(root) + 1:]:
+                listed.add(name)
+                order.append(name)
+        def newly_mapped():
+            # Shared libraries are mapped by the dynamic loader, which Python does not audit: they are listed when
+            # an import or open first finds them mapped, next to what needed them.
+            with open('/proc/self/maps') as maps:
+                for line in maps:
+                    fields = line.split(None, 5)
+                    if len(fields) == 6 and fields[5].strip() not in mapped:
+                        mapped.add(fields[5].strip())
+                        add(fields[5].strip())
+        def cached(module):
+            spec = getattr(module, '__spec__', None)
+            for path in (getattr(spec, 'cached', None), getattr(spec, 'origin', None)):
+                if isinstance(path, str) and inside(path):
+                    return path
         def hook(event, args):
-            if event == 'open' and args and isinstance(args[0], str):
-                opened.append(args[0])
+            if busy[0] or event not in ('open', 'import'):
+                return
+            busy[0] = True
+            try:
+                newly_mapped()
+                if event == 'open' and args:
+                    add(args[0])
+            finally:
+                busy[0] = False
+        # In the order a start needs them: the interpreter and the libraries mapped at its exec, the modules its
+        # own start-up imported, the bootstrap; then whatever the entry module's import opens or maps.
+        add(root + '/python/python3')
+        newly_mapped()
+        for module in list(sys.modules.values()):
+            add(cached(module))
+        for name in ('bootstrap.py', '_xar_importer.py', 'import-index.marshal'):
+            add(root + '/.xar/' + name)
         sys.addaudithook(hook)
         sys.path.insert(0, root + '/.xar')
         import bootstrap  # installs the import index's finder, as at run time
@@ -50,30 +87,11 @@ enum PythonStartupList {
                 __import__(target.partition(':')[0])
         except BaseException as error:
             print('xarbuild: importing the entry point at build time stopped: %r' % (error,), file=sys.stderr)
-        def inside(path):
-            path = os.path.normpath(path)
-            return path[len(root) + 1:] if path.startswith(root + '/') and os.path.isfile(path) else None
-        mapped = set()
-        with open('/proc/self/maps') as maps:
-            for line in maps:
-                fields = line.split(None, 5)
-                if len(fields) == 6 and inside(fields[5].strip()):
-                    mapped.add(inside(fields[5].strip()))
-        files = ['python/python3'] + sorted(mapped - {'python/python3'})
-        files += ['.xar/bootstrap.py', '.xar/_xar_importer.py', '.xar/import-index.marshal']
+        busy[0] = True
+        newly_mapped()
         for module in list(sys.modules.values()):
-            spec = getattr(module, '__spec__', None)
-            for path in (getattr(spec, 'cached', None), getattr(spec, 'origin', None)):
-                if isinstance(path, str) and inside(path):
-                    files.append(inside(path))
-                    break
-        files += [inside(path) for path in opened if inside(path)]
-        seen, unique = set(), []
-        for name in files:
-            if name not in seen and name != output[len(root) + 1:]:
-                seen.add(name)
-                unique.append(name)
+            add(cached(module))
         with open(output, 'w') as out:
-            out.write(''.join(name + '\\n' for name in unique))
+            out.write(''.join(name + '\\n' for name in order))
         """
 }
