@@ -535,8 +535,8 @@ static void note_path(xar_server *server, char *path) {
         if (!found) return;
         if (!rest) {
             sqfs_inode inode;
-            if (sqfs_inode_get(&server->ll.fs, &inode, sqfs_dentry_inode(&entry)) == SQFS_OK && S_ISREG(inode.base.mode))
-                note_whole_file(server, child, &inode);
+            sqfs_err err = sqfs_inode_get(&server->ll.fs, &inode, sqfs_dentry_inode(&entry));
+            if (err == SQFS_OK && S_ISREG(inode.base.mode)) note_whole_file(server, child, &inode);
             return;
         }
         parent = child;
