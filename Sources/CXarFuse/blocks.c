@@ -31,8 +31,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "blocks.h"
+#include "support.h"
 
 enum { EMPTY, LOADING, READY };
 
@@ -95,12 +95,6 @@ static void map_free(index_map *map) {
     *map = (index_map){0};
 }
 
-static int64_t now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 #define XAR_RECORD_MAX 4096
 // A planned block the application has not read this long after it was decompressed is taken to be one this start
 // does not need, and may be evicted.
@@ -154,18 +148,13 @@ typedef struct {
 // that followed a good plan would record only what the plan missed, and the start after it would have a poor one.
 static void note(xar_blocks *blocks, const xar_piece *piece) {
     uint64_t key = key_of(piece);
-    if (blocks->record_until == 0 || blocks->record_count >= XAR_RECORD_MAX || now_ns() > blocks->record_until) return;
+    if (blocks->record_until == 0 || blocks->record_count >= XAR_RECORD_MAX || xar_now_ns() > blocks->record_until)
+        return;
     size_t slot = slot_of(&blocks->record_index, key);
     if (blocks->record_index.values[slot] != 0) return;
     blocks->record_index.keys[slot] = key;
     blocks->record_index.values[slot] = (uint32_t)++blocks->record_count;
     blocks->record[blocks->record_count - 1] = *piece;
-}
-
-void xar_blocks_note_piece(xar_blocks *blocks, const xar_piece *piece) {
-    pthread_mutex_lock(&blocks->lock);
-    note(blocks, piece);
-    pthread_mutex_unlock(&blocks->lock);
 }
 
 // The block `piece` lies in, decompressed by this call unless another read has it. `piece` is noted for the plan
@@ -175,7 +164,7 @@ static sqfs_err take(xar_blocks *blocks, sqfs *fs, const xar_piece *piece, int r
     uint32_t header = piece->header;
     pthread_mutex_lock(&blocks->lock);
     if (reader != XAR_READ_PLAN) note(blocks, piece);
-    int64_t now = blocks->plan_count ? now_ns() : 0;
+    int64_t now = blocks->plan_count ? xar_now_ns() : 0;
     for (;;) {
         struct entry *found = NULL, *victim = NULL;
         for (size_t i = 0; i < blocks->count; i++) {
@@ -252,7 +241,7 @@ int xar_blocks_read_plan(xar_blocks *blocks, sqfs *fs, size_t ahead, xar_plan_st
         pthread_mutex_unlock(&blocks->lock);
         return -1;
     }
-    int64_t now = now_ns();
+    int64_t now = xar_now_ns();
     size_t kept = 0;
     for (size_t i = 0; i < blocks->count; i++) kept += kept_for_plan(&blocks->entries[i], now);
     if (kept >= ahead) {
@@ -287,7 +276,7 @@ int xar_blocks_read_plan(xar_blocks *blocks, sqfs *fs, size_t ahead, xar_plan_st
         // The application will not ask for it, but its file was looked up: it is part of this start too.
         blocks->plan_stored[index] = true;
         note(blocks, &next);
-    } else if (held.entry) held.entry->kept_until = now_ns() + XAR_PLAN_KEEP_NS;
+    } else if (held.entry) held.entry->kept_until = xar_now_ns() + XAR_PLAN_KEEP_NS;
     pthread_mutex_unlock(&blocks->lock);
     give_back(blocks, &held);
     return 1;
@@ -321,16 +310,6 @@ static const char plan_magic[8] = {'x', 'a', 'r', 'p', 'l', 'a', 'n', '3'};
 #define PIECE_BYTES 36
 #define PLAN_HEAD XAR_PLAN_HEAD_BYTES
 
-static uint64_t le_read(const uint8_t *bytes, int count) {
-    uint64_t value = 0;
-    for (int i = count - 1; i >= 0; i--) value = (value << 8) | bytes[i];
-    return value;
-}
-
-static void le_write(uint8_t *bytes, uint64_t value, int count) {
-    for (int i = 0; i < count; i++) bytes[i] = (uint8_t)(value >> (8 * i));
-}
-
 void xar_blocks_drop_plan(xar_blocks *blocks) {
     pthread_mutex_lock(&blocks->lock);
     free(blocks->plan);
@@ -344,7 +323,7 @@ void xar_blocks_drop_plan(xar_blocks *blocks) {
 int xar_blocks_set_plan(xar_blocks *blocks, const uint8_t *bytes, size_t length, size_t *used) {
     if (length < PLAN_HEAD || memcmp(bytes, plan_magic, sizeof plan_magic) != 0) return -1;
     if (memcmp(bytes + sizeof plan_magic, blocks->superblock, XAR_SUPERBLOCK_BYTES) != 0) return -2;
-    size_t count = (size_t)le_read(bytes + PLAN_HEAD - 4, 4);
+    size_t count = (size_t)xar_le_read(bytes + PLAN_HEAD - 4, 4);
     if (count > XAR_RECORD_MAX || (length - PLAN_HEAD) / PIECE_BYTES < count) return -1;
     xar_piece *plan = malloc((count ? count : 1) * sizeof *plan);
     bool *stored = calloc(count ? count : 1, sizeof *stored);
@@ -356,9 +335,9 @@ int xar_blocks_set_plan(xar_blocks *blocks, const uint8_t *bytes, size_t length,
     for (size_t i = 0; i < count; i++) {
         const uint8_t *entry = bytes + PLAN_HEAD + PIECE_BYTES * i;
         plan[i] = (xar_piece){
-            .position = le_read(entry, 8), .header = (uint32_t)le_read(entry + 8, 4),
-            .offset = (uint32_t)le_read(entry + 12, 4), .length = (uint32_t)le_read(entry + 16, 4),
-            .ino = le_read(entry + 20, 8), .file_offset = le_read(entry + 28, 8)};
+            .position = xar_le_read(entry, 8), .header = (uint32_t)xar_le_read(entry + 8, 4),
+            .offset = (uint32_t)xar_le_read(entry + 12, 4), .length = (uint32_t)xar_le_read(entry + 16, 4),
+            .ino = xar_le_read(entry + 20, 8), .file_offset = xar_le_read(entry + 28, 8)};
     }
     *used = PLAN_HEAD + PIECE_BYTES * count;
     pthread_mutex_lock(&blocks->lock);
@@ -386,10 +365,12 @@ int xar_blocks_record(xar_blocks *blocks, double seconds) {
     blocks->record = record;
     blocks->record_index = map;
     blocks->record_count = 0;
-    blocks->record_until = now_ns() + (int64_t)(seconds * 1e9);
+    blocks->record_until = xar_now_ns() + (int64_t)(seconds * 1e9);
     pthread_mutex_unlock(&blocks->lock);
     return 0;
 }
+
+size_t xar_blocks_plan_max_bytes(void) { return PLAN_HEAD + PIECE_BYTES * XAR_RECORD_MAX; }
 
 size_t xar_blocks_copy_record(xar_blocks *blocks, uint8_t *buffer, size_t capacity) {
     pthread_mutex_lock(&blocks->lock);
@@ -397,20 +378,63 @@ size_t xar_blocks_copy_record(xar_blocks *blocks, uint8_t *buffer, size_t capaci
     if (buffer && capacity >= length) {
         memcpy(buffer, plan_magic, sizeof plan_magic);
         memcpy(buffer + sizeof plan_magic, blocks->superblock, XAR_SUPERBLOCK_BYTES);
-        le_write(buffer + PLAN_HEAD - 4, blocks->record_count, 4);
+        xar_le_write(buffer + PLAN_HEAD - 4, blocks->record_count, 4);
         for (size_t i = 0; i < blocks->record_count; i++) {
             uint8_t *entry = buffer + PLAN_HEAD + PIECE_BYTES * i;
             const xar_piece *piece = &blocks->record[i];
-            le_write(entry, piece->position, 8);
-            le_write(entry + 8, piece->header, 4);
-            le_write(entry + 12, piece->offset, 4);
-            le_write(entry + 16, piece->length, 4);
-            le_write(entry + 20, piece->ino, 8);
-            le_write(entry + 28, piece->file_offset, 8);
+            xar_le_write(entry, piece->position, 8);
+            xar_le_write(entry + 8, piece->header, 4);
+            xar_le_write(entry + 12, piece->offset, 4);
+            xar_le_write(entry + 16, piece->length, 4);
+            xar_le_write(entry + 20, piece->ino, 8);
+            xar_le_write(entry + 28, piece->file_offset, 8);
         }
     }
     pthread_mutex_unlock(&blocks->lock);
     return length;
+}
+
+// The piece of data block `list` is at (not a hole) that belongs to file `inode` (FUSE inode `ino`).
+static xar_piece block_piece(sqfs *fs, uint64_t ino, const sqfs_inode *inode, const sqfs_blocklist *list) {
+    uint64_t left = inode->xtra.reg.file_size - list->pos;
+    return (xar_piece){
+        .position = list->block, .header = list->header, .offset = 0,
+        .length = (uint32_t)(left < fs->sb.block_size ? left : fs->sb.block_size), .ino = ino,
+        .file_offset = list->pos};
+}
+
+// The piece of its fragment block that is the tail of file `inode` (which has one).
+static sqfs_err tail_piece(sqfs *fs, uint64_t ino, const sqfs_inode *inode, xar_piece *piece) {
+    struct squashfs_fragment_entry entry;
+    sqfs_err err = sqfs_frag_entry(fs, &entry, inode->xtra.reg.frag_idx);
+    if (err != SQFS_OK) return err;
+    uint64_t size = inode->xtra.reg.file_size;
+    uint32_t length = (uint32_t)(size % fs->sb.block_size);
+    *piece = (xar_piece){
+        .position = entry.start_block, .header = entry.size, .offset = inode->xtra.reg.frag_off, .length = length,
+        .ino = ino, .file_offset = size - length};
+    return SQFS_OK;
+}
+
+void xar_blocks_note_file(xar_blocks *blocks, sqfs *fs, uint64_t ino, const sqfs_inode *inode) {
+    sqfs_blocklist list;
+    if (inode->xtra.reg.file_size == 0 || sqfs_blockidx_blocklist(fs, (sqfs_inode *)inode, &list, 0) != SQFS_OK)
+        return;
+    while (list.remain > 0) {
+        if (sqfs_blocklist_next(&list) != SQFS_OK) return;
+        if (list.input_size == 0) continue;  // a hole
+        xar_piece piece = block_piece(fs, ino, inode, &list);
+        pthread_mutex_lock(&blocks->lock);
+        note(blocks, &piece);
+        pthread_mutex_unlock(&blocks->lock);
+    }
+    xar_piece tail;
+    if (inode->xtra.reg.frag_idx == SQUASHFS_INVALID_FRAG || tail_piece(fs, ino, inode, &tail) != SQFS_OK
+        || tail.length == 0)
+        return;
+    pthread_mutex_lock(&blocks->lock);
+    note(blocks, &tail);
+    pthread_mutex_unlock(&blocks->lock);
 }
 
 // The structure of libsquashfuse's sqfs_read_range: walk the block list from the block holding `start` (its
@@ -439,21 +463,16 @@ sqfs_err xar_read_range(
         size_t available;
         bool fragment = list.remain == 0;
         if (fragment) {
-            uint32_t index = inode->xtra.reg.frag_idx;
-            if (index == SQUASHFS_INVALID_FRAG) break;
-            struct squashfs_fragment_entry entry;
-            if ((err = sqfs_frag_entry(fs, &entry, index)) != SQFS_OK) return err;
-            size_t offset = inode->xtra.reg.frag_off;
-            available = (size_t)(inode->xtra.reg.file_size % block_size);
-            xar_piece piece = {
-                .position = entry.start_block, .header = entry.size, .offset = (uint32_t)offset,
-                .length = (uint32_t)available, .ino = ino, .file_offset = (uint64_t)file_size - available};
+            if (inode->xtra.reg.frag_idx == SQUASHFS_INVALID_FRAG) break;
+            xar_piece piece;
+            if ((err = tail_piece(fs, ino, inode, &piece)) != SQFS_OK) return err;
+            available = piece.length;
             if ((err = take(blocks, fs, &piece, reader, &held)) != SQFS_OK) return err;
-            if (offset > held.block->size || available > held.block->size - offset) {
+            if (piece.offset > held.block->size || available > held.block->size - piece.offset) {
                 give_back(blocks, &held);
                 return SQFS_ERR;
             }
-            data = (const char *)held.block->data + offset;
+            data = (const char *)held.block->data + piece.offset;
         } else {
             if ((err = sqfs_blocklist_next(&list)) != SQFS_OK) return err;
             if (list.pos + block_size <= (uint64_t)start) continue;
@@ -461,10 +480,7 @@ sqfs_err xar_read_range(
                 uint64_t left = (uint64_t)file_size - list.pos;
                 available = left < block_size ? (size_t)left : block_size;
             } else {
-                uint64_t left = (uint64_t)file_size - list.pos;
-                xar_piece piece = {
-                    .position = list.block, .header = list.header, .offset = 0,
-                    .length = (uint32_t)(left < block_size ? left : block_size), .ino = ino, .file_offset = list.pos};
+                xar_piece piece = block_piece(fs, ino, inode, &list);
                 if ((err = take(blocks, fs, &piece, reader, &held)) != SQFS_OK) return err;
                 data = held.block->data;
                 available = held.block->size;

@@ -50,6 +50,9 @@ sqfs_err xar_read_range(
 /// `*used` to the bytes they took. Returns 0, -1 when it is not one, -2 when it was recorded on another image.
 int xar_blocks_set_plan(xar_blocks *blocks, const uint8_t *bytes, size_t length, size_t *used);
 
+/// The longest piece section of a plan file (XAR_PLAN_HEAD_BYTES included).
+size_t xar_blocks_plan_max_bytes(void);
+
 /// Forgets the plan.
 void xar_blocks_drop_plan(xar_blocks *blocks);
 
@@ -66,8 +69,10 @@ int xar_blocks_read_plan(xar_blocks *blocks, sqfs *fs, size_t ahead, xar_plan_st
 /// that the kernel knows the file: its later reads and page faults then find their pages.
 void xar_blocks_store_planned(xar_blocks *blocks, sqfs *fs, uint64_t ino, xar_plan_store store, void *context);
 
-/// Records `piece` as if a read had taken it (to make a plan from the image's list of start-up files).
-void xar_blocks_note_piece(xar_blocks *blocks, const xar_piece *piece);
+/// Records every block of regular file `inode` (FUSE inode `ino`), its tail too, in order, as if a read had taken
+/// them all (to make a plan from the image's list of start-up files). `fs` is the calling thread's libsquashfuse
+/// state.
+void xar_blocks_note_file(xar_blocks *blocks, sqfs *fs, uint64_t ino, const sqfs_inode *inode);
 
 /// Starts recording, for `seconds`, the pieces that reads other than the plan's take and the planned pieces put into
 /// the page cache, in order, once each.

@@ -27,8 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "names.h"
+#include "support.h"
 
 enum { STEP_LOOKUP = 1, STEP_LISTING = 2 };
 // At most this many steps, and this many bytes of names, are recorded.
@@ -67,12 +67,6 @@ struct xar_names {
     xar_names_known known;
     void *context;
 };
-
-static int64_t now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
 
 static void list_free(step_list *list) {
     free(list->steps);
@@ -113,7 +107,7 @@ int xar_names_record(xar_names *names, double seconds) {
         names->seen = NULL;
         return -1;
     }
-    names->record_until = now_ns() + (int64_t)(seconds * 1e9);
+    names->record_until = xar_now_ns() + (int64_t)(seconds * 1e9);
     return 0;
 }
 
@@ -130,7 +124,7 @@ static uint64_t step_hash(int kind, uint64_t parent, const char *name, size_t le
 
 // Records a step unless the window is over, the record is full, or it was recorded already.
 static void note(xar_names *names, int kind, uint64_t parent, const char *name, size_t length, uint64_t child) {
-    if (!names->seen || names->record.count >= XAR_NAMES_MAX || now_ns() > names->record_until) return;
+    if (!names->seen || names->record.count >= XAR_NAMES_MAX || xar_now_ns() > names->record_until) return;
     if (length > 255 || names->record.pool_used + length > XAR_NAMES_POOL) return;
     uint64_t key = step_hash(kind, parent, name, length);
     size_t slot = (size_t)(key % names->seen_slots);
@@ -155,30 +149,22 @@ void xar_names_note_listing(xar_names *names, uint64_t ino) { note(names, STEP_L
 
 // The section's form: the step count (4 bytes), then per step, little-endian: its kind (1 byte), the directory
 // (8), the inode found (8), the name's length (1) and the name (none for a listing).
-static void le_write(uint8_t *bytes, uint64_t value, int count) {
-    for (int i = 0; i < count; i++) bytes[i] = (uint8_t)(value >> (8 * i));
-}
-
-static uint64_t le_read(const uint8_t *bytes, int count) {
-    uint64_t value = 0;
-    for (int i = count - 1; i >= 0; i--) value = (value << 8) | bytes[i];
-    return value;
-}
-
 #define STEP_BYTES 18
+
+size_t xar_names_plan_max_bytes(void) { return 4 + STEP_BYTES * XAR_NAMES_MAX + XAR_NAMES_POOL; }
 
 size_t xar_names_copy_record(xar_names *names, uint8_t *buffer, size_t capacity) {
     const step_list *r = &names->record;
     size_t length = 4;
     for (size_t i = 0; i < r->count; i++) length += STEP_BYTES + r->steps[i].length;
     if (!buffer || capacity < length) return length;
-    le_write(buffer, r->count, 4);
+    xar_le_write(buffer, r->count, 4);
     uint8_t *out = buffer + 4;
     for (size_t i = 0; i < r->count; i++) {
         const step *s = &r->steps[i];
         out[0] = s->kind;
-        le_write(out + 1, s->parent, 8);
-        le_write(out + 9, s->child, 8);
+        xar_le_write(out + 1, s->parent, 8);
+        xar_le_write(out + 9, s->child, 8);
         out[17] = s->length;
         memcpy(out + STEP_BYTES, r->pool + s->name, s->length);
         out += STEP_BYTES + s->length;
@@ -197,7 +183,7 @@ static bool plain_name(const uint8_t *name, size_t length) {
 
 int xar_names_set_plan(xar_names *names, const uint8_t *bytes, size_t length) {
     if (names->replaying || length < 4) return -1;
-    size_t count = (size_t)le_read(bytes, 4);
+    size_t count = (size_t)xar_le_read(bytes, 4);
     if (count > XAR_NAMES_MAX) return -1;
     step_list plan;
     if (!list_init(&plan, count, length)) {
@@ -208,7 +194,7 @@ int xar_names_set_plan(xar_names *names, const uint8_t *bytes, size_t length) {
     for (size_t i = 0; i < count; i++) {
         if (length - at < STEP_BYTES) break;
         const uint8_t *in = bytes + at;
-        step s = {.kind = in[0], .parent = le_read(in + 1, 8), .child = le_read(in + 9, 8), .length = in[17]};
+        step s = {.kind = in[0], .parent = xar_le_read(in + 1, 8), .child = xar_le_read(in + 9, 8), .length = in[17]};
         if (length - at - STEP_BYTES < s.length) break;
         bool valid = s.kind == STEP_LOOKUP ? plain_name(in + STEP_BYTES, s.length)
                                            : s.kind == STEP_LISTING && s.length == 0 && s.child == 0;

@@ -25,6 +25,9 @@ void xar_names_note_listing(xar_names *names, uint64_t ino);
 /// length (4 bytes for an empty record). Call once the loop thread is done.
 size_t xar_names_copy_record(xar_names *names, uint8_t *buffer, size_t capacity);
 
+/// The longest section xar_names_copy_record writes.
+size_t xar_names_plan_max_bytes(void);
+
 /// Makes a section written by xar_names_copy_record the plan (before the mount). Returns 0, or -1 when `bytes`
 /// are not such a section (nothing changes then).
 int xar_names_set_plan(xar_names *names, const uint8_t *bytes, size_t length);

@@ -88,10 +88,10 @@ static void read_ahead_file(struct worker *w, fuse_ino_t ino, sqfs_inode *inode,
     uint64_t size = inode->xtra.reg.file_size;
     for (uint64_t offset = 0; offset < size && !__atomic_load_n(&p->stop, __ATOMIC_RELAXED); offset += block) {
         sqfs_off_t length = (sqfs_off_t)block;
-        if (xar_read_range(p->blocks, &w->fs, ino, inode, (sqfs_off_t)offset, &length, buffer, XAR_READ_AHEAD) != SQFS_OK
-            || length <= 0)
-            return;
-        if (!store(p, ino, offset, buffer, (size_t)length)) return;  // the kernel forgot the inode, or the mount is gone
+        sqfs_err err = xar_read_range(p->blocks, &w->fs, ino, inode, (sqfs_off_t)offset, &length, buffer, XAR_READ_AHEAD);
+        if (err != SQFS_OK || length <= 0) return;
+        // The kernel forgot the inode, or the mount is gone.
+        if (!store(p, ino, offset, buffer, (size_t)length)) return;
     }
 }
 
@@ -174,6 +174,16 @@ xar_prefetch *xar_prefetch_start(
     return p;
 }
 
+// Queues file `ino` (with the lock held): its planned pieces, or the whole of `inode`. A full queue drops it.
+static void enqueue(xar_prefetch *p, fuse_ino_t ino, const sqfs_inode *inode, bool planned) {
+    if (p->count >= XAR_PREFETCH_QUEUE) return;
+    size_t tail = (p->head + p->count) % XAR_PREFETCH_QUEUE;
+    p->queue[tail].ino = ino;
+    if (inode) p->queue[tail].inode = *inode;
+    p->queue[tail].planned = planned;
+    p->count++;
+}
+
 void xar_prefetch_note_read(xar_prefetch *p, fuse_ino_t ino, const sqfs_inode *inode) {
     if (!p || !S_ISREG(inode->base.mode)) return;
     uint64_t size = inode->xtra.reg.file_size;
@@ -185,13 +195,7 @@ void xar_prefetch_note_read(xar_prefetch *p, fuse_ino_t ino, const sqfs_inode *i
     bool whole = !planning && first && size > 2 * (uint64_t)p->block_size && size <= XAR_PREFETCH_MAX_FILE;
     if (!whole && !planning) return;
     pthread_mutex_lock(&p->lock);
-    if ((whole || (planning && first)) && p->count < XAR_PREFETCH_QUEUE) {
-        size_t tail = (p->head + p->count) % XAR_PREFETCH_QUEUE;
-        p->queue[tail].ino = ino;
-        p->queue[tail].inode = *inode;
-        p->queue[tail].planned = planning;
-        p->count++;
-    }
+    if (whole || (planning && first)) enqueue(p, ino, inode, planning);
     if (planning) pthread_cond_broadcast(&p->wake);
     else pthread_cond_signal(&p->wake);
     pthread_mutex_unlock(&p->lock);
@@ -200,13 +204,8 @@ void xar_prefetch_note_read(xar_prefetch *p, fuse_ino_t ino, const sqfs_inode *i
 void xar_prefetch_note_known(xar_prefetch *p, fuse_ino_t ino) {
     if (!p || !p->planned) return;
     pthread_mutex_lock(&p->lock);
-    if (p->count < XAR_PREFETCH_QUEUE) {
-        size_t tail = (p->head + p->count) % XAR_PREFETCH_QUEUE;
-        p->queue[tail].ino = ino;
-        p->queue[tail].planned = true;
-        p->count++;
-        pthread_cond_signal(&p->wake);
-    }
+    enqueue(p, ino, NULL, true);
+    pthread_cond_signal(&p->wake);
     pthread_mutex_unlock(&p->lock);
 }
 

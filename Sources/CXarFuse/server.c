@@ -23,6 +23,7 @@
 #include "blocks.h"
 #include "names.h"
 #include "prefetch.h"
+#include "support.h"
 #include "xattrs.h"
 
 int xar_fuse_library_version(void) { return fuse_version(); }
@@ -85,12 +86,6 @@ static void copy_fuse_message(char *error, size_t size, const char *fallback) {
 
 // MARK: - The image
 
-static uint64_t le(const unsigned char *bytes, int count) {
-    uint64_t value = 0;
-    for (int i = count - 1; i >= 0; i--) value = (value << 8) | bytes[i];
-    return value;
-}
-
 // Checks what libsquashfuse trusts blindly, so that a damaged image fails here with a sentence instead of
 // later with EIO, a huge allocation or a crash. Layout: squashfs-tools-ng doc/format.adoc, "The superblock".
 // `sb` receives the superblock's 96 bytes.
@@ -109,14 +104,14 @@ static int check_superblock(int fd, uint64_t offset, unsigned char sb[XAR_SUPERB
         snprintf(error, size, "it is truncated: no complete SquashFS superblock at byte %llu", (unsigned long long)offset);
         return -1;
     }
-    if (le(sb + 0, 4) != SQUASHFS_MAGIC) {
+    if (xar_le_read(sb + 0, 4) != SQUASHFS_MAGIC) {
         snprintf(error, size, "it is not a SquashFS image (no SquashFS magic at byte %llu)", (unsigned long long)offset);
         return -1;
     }
-    uint64_t block_size = le(sb + 12, 4), block_log = le(sb + 22, 2);
-    uint64_t major = le(sb + 28, 2), minor = le(sb + 30, 2);
-    uint64_t inodes = le(sb + 4, 4), ids = le(sb + 26, 2);
-    uint64_t bytes_used = le(sb + 40, 8);
+    uint64_t block_size = xar_le_read(sb + 12, 4), block_log = xar_le_read(sb + 22, 2);
+    uint64_t major = xar_le_read(sb + 28, 2), minor = xar_le_read(sb + 30, 2);
+    uint64_t inodes = xar_le_read(sb + 4, 4), ids = xar_le_read(sb + 26, 2);
+    uint64_t bytes_used = xar_le_read(sb + 40, 8);
     if (major != 4) {
         snprintf(error, size, "its SquashFS version is %llu.%llu; only 4.0 is supported",
             (unsigned long long)major, (unsigned long long)minor);
@@ -141,7 +136,7 @@ static int check_superblock(int fd, uint64_t offset, unsigned char sb[XAR_SUPERB
     // id, xattr id, inode, directory, fragment, export table starts; all ones marks an absent table.
     static const int table_offsets[] = {48, 56, 64, 72, 80, 88};
     for (size_t i = 0; i < sizeof table_offsets / sizeof table_offsets[0]; i++) {
-        uint64_t start = le(sb + table_offsets[i], 8);
+        uint64_t start = xar_le_read(sb + table_offsets[i], 8);
         if (start != UINT64_MAX && start >= bytes_used) {
             snprintf(error, size, "its superblock is corrupt: a table starts at byte %llu, past the image's end %llu",
                 (unsigned long long)start, (unsigned long long)bytes_used);
@@ -303,9 +298,23 @@ static void xar_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_i
 
 static void note_request(fuse_req_t req) {
     xar_server *server = fuse_req_userdata(req);
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    __atomic_store_n(&server->last_request_ns, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec, __ATOMIC_RELAXED);
+    __atomic_store_n(&server->last_request_ns, xar_now_ns(), __ATOMIC_RELAXED);
+}
+
+// Looks `name` up in directory `parent`, as the kernel asks, and records the lookup for the start-up record
+// (names.c): SQFS_OK with `*child` the FUSE inode number found (and `*entry` its entry), or 0 when the name is
+// missing; an error when `parent` is not a directory that can be read.
+static sqfs_err lookup_name(
+    xar_server *server, uint64_t parent, const char *name, sqfs_dir_entry *entry, uint64_t *child) {
+    *child = 0;
+    sqfs_inode directory;
+    bool found = false;
+    if (sqfs_ll_inode(&server->ll, &directory, parent) != SQFS_OK || !S_ISDIR(directory.base.mode)) return SQFS_ERR;
+    sqfs_err err = sqfs_dir_lookup(&server->ll.fs, &directory, name, strlen(name), entry, &found);
+    if (err != SQFS_OK) return err;
+    if (found) *child = server->ll.ino_fuse_num(&server->ll, entry);
+    xar_names_note_lookup(server->names, parent, name, *child);
+    return SQFS_OK;
 }
 
 // A missing name is answered with inode 0 and an infinite entry timeout instead of ENOENT: that is how FUSE
@@ -314,25 +323,18 @@ static void note_request(fuse_req_t req) {
 static void xar_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
     note_request(req);
     xar_server *server = fuse_req_userdata(req);
-    sqfs_inode directory;
-    if (sqfs_ll_inode(&server->ll, &directory, parent) == SQFS_OK && S_ISDIR(directory.base.mode)) {
-        sqfs_name buffer;
-        sqfs_dir_entry entry;
-        bool found = true;
-        sqfs_dentry_init(&entry, buffer);
-        if (sqfs_dir_lookup(&server->ll.fs, &directory, name, strlen(name), &entry, &found) == SQFS_OK) {
-            uint64_t child = found ? server->ll.ino_fuse_num(&server->ll, &entry) : 0;
-            xar_names_note_lookup(server->names, parent, name, child);
-            if (!found) {
-                TRACE(server, "lookup %llu %s: negative\n", (unsigned long long)parent, name);
-                struct fuse_entry_param negative;
-                memset(&negative, 0, sizeof negative);
-                negative.ino = 0;
-                negative.entry_timeout = XAR_ENTRY_TIMEOUT;
-                fuse_reply_entry(req, &negative);
-                return;
-            }
-        }
+    sqfs_name buffer;
+    sqfs_dir_entry entry;
+    uint64_t child;
+    sqfs_dentry_init(&entry, buffer);
+    if (lookup_name(server, parent, name, &entry, &child) == SQFS_OK && child == 0) {
+        TRACE(server, "lookup %llu %s: negative\n", (unsigned long long)parent, name);
+        struct fuse_entry_param negative;
+        memset(&negative, 0, sizeof negative);
+        negative.ino = 0;
+        negative.entry_timeout = XAR_ENTRY_TIMEOUT;
+        fuse_reply_entry(req, &negative);
+        return;
     }
     // Found, or an error: libsquashfuse looks it up again (cheap: the metadata block is cached) and replies.
     TRACE(server, "lookup %llu %s\n", (unsigned long long)parent, name);
@@ -490,32 +492,6 @@ int xar_server_set_startup_plan(xar_server *server, const uint8_t *bytes, size_t
 
 // MARK: - A plan from the image's list of start-up files
 
-// Every block of regular file `inode` (FUSE inode `ino`) as planned pieces, in order, its tail too.
-static void note_whole_file(xar_server *server, uint64_t ino, sqfs_inode *inode) {
-    sqfs *fs = &server->ll.fs;
-    uint64_t size = inode->xtra.reg.file_size;
-    size_t block_size = fs->sb.block_size;
-    sqfs_blocklist list;
-    if (size == 0 || sqfs_blockidx_blocklist(fs, inode, &list, 0) != SQFS_OK) return;
-    while (list.remain > 0) {
-        if (sqfs_blocklist_next(&list) != SQFS_OK) return;
-        if (list.input_size == 0) continue;  // a hole
-        uint64_t left = size - list.pos;
-        xar_piece piece = {
-            .position = list.block, .header = list.header, .offset = 0,
-            .length = (uint32_t)(left < block_size ? left : block_size), .ino = ino, .file_offset = list.pos};
-        xar_blocks_note_piece(server->blocks, &piece);
-    }
-    uint32_t index = inode->xtra.reg.frag_idx;
-    struct squashfs_fragment_entry entry;
-    if (index == SQUASHFS_INVALID_FRAG || sqfs_frag_entry(fs, &entry, index) != SQFS_OK) return;
-    uint32_t tail = (uint32_t)(size % block_size);
-    xar_piece piece = {
-        .position = entry.start_block, .header = entry.size, .offset = inode->xtra.reg.frag_off, .length = tail,
-        .ino = ino, .file_offset = size - tail};
-    if (tail) xar_blocks_note_piece(server->blocks, &piece);
-}
-
 // Looks `path` up from the root as the kernel would, one name at a time, recording each lookup; notes the file's
 // blocks when it is a regular file.
 static void note_path(xar_server *server, char *path) {
@@ -523,20 +499,16 @@ static void note_path(xar_server *server, char *path) {
     char *rest = path, *name;
     while ((name = strsep(&rest, "/"))) {
         if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return;
-        sqfs_inode directory;
-        if (sqfs_ll_inode(&server->ll, &directory, parent) != SQFS_OK || !S_ISDIR(directory.base.mode)) return;
         sqfs_name buffer;
         sqfs_dir_entry entry;
-        bool found = false;
+        uint64_t child;
         sqfs_dentry_init(&entry, buffer);
-        if (sqfs_dir_lookup(&server->ll.fs, &directory, name, strlen(name), &entry, &found) != SQFS_OK) return;
-        uint64_t child = found ? server->ll.ino_fuse_num(&server->ll, &entry) : 0;
-        xar_names_note_lookup(server->names, parent, name, child);
-        if (!found) return;
+        if (lookup_name(server, parent, name, &entry, &child) != SQFS_OK || child == 0) return;
         if (!rest) {
             sqfs_inode inode;
             sqfs_err err = sqfs_inode_get(&server->ll.fs, &inode, sqfs_dentry_inode(&entry));
-            if (err == SQFS_OK && S_ISREG(inode.base.mode)) note_whole_file(server, child, &inode);
+            if (err == SQFS_OK && S_ISREG(inode.base.mode))
+                xar_blocks_note_file(server->blocks, &server->ll.fs, child, &inode);
             return;
         }
         parent = child;
@@ -581,6 +553,8 @@ int xar_server_plan_from_list(xar_server *server, const char *list) {
     free(plan);
     return result;
 }
+
+size_t xar_startup_plan_max_bytes(void) { return xar_blocks_plan_max_bytes() + xar_names_plan_max_bytes(); }
 
 // The plan file: the pieces (blocks.c), then the names (names.c).
 size_t xar_server_startup_record(xar_server *server, uint8_t *buffer, size_t capacity) {

@@ -45,6 +45,9 @@ int xar_server_set_startup_plan(xar_server *server, const uint8_t *bytes, size_t
 /// nothing the image has.
 int xar_server_plan_from_list(xar_server *server, const char *list);
 
+/// The longest start-up record (and plan) there can be, in bytes.
+size_t xar_startup_plan_max_bytes(void);
+
 /// The start-up record: which image blocks the application read and which names it looked up in the first seconds
 /// after the mount was ready, in order, in a form `xar_server_set_startup_plan` takes. Copies it to `buffer` if it fits in `capacity` and
 /// returns its length (0 when there is none). Safe once `xar_server_run` has returned.

@@ -25,8 +25,7 @@ enum PythonImportIndex {
             [interpreter, "-I", "-S", "-c", generator, root, "\(root)/\(path)"] + searchPath, environment: [:],
             directory: root)
         guard output.status == 0 else {
-            let detail = output.stderr.split(separator: "\n").suffix(3).joined(separator: " ")
-            throw PythonBuildError("Cannot index the image's modules with \(interpreter): \(detail)")
+            throw PythonBuildError("Cannot index the image's modules with \(interpreter): \(output.stderrTail)")
         }
     }
 

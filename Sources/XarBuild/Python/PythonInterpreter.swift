@@ -71,7 +71,7 @@ public struct PythonInterpreter: Sendable {
         else {
             throw PythonBuildError(
                 "The interpreter \(path) did not describe itself (is it a CPython ≥ 3.9?): "
-                    + output.stderr.split(separator: "\n").suffix(3).joined(separator: " "))
+                    + output.stderrTail)
         }
         let interpreter = PythonInterpreter(
             executable: json["executable"] as? String ?? path,

@@ -101,9 +101,7 @@ extension PythonStager {
             let check = try ToolRunner.run(
                 ["\(root)/python/python3", "-I", "-c", "import encodings, json"], environment: [:])
             guard check.status == 0 else {
-                throw PythonBuildError(
-                    "The staged interpreter does not start: \(check.stderr.split(separator: "\n").suffix(3).joined(separator: " "))"
-                )
+                throw PythonBuildError("The staged interpreter does not start: \(check.stderrTail)")
             }
             let lines = (output.stdout + output.stderr).split(separator: "\n")
             for line in lines.prefix(5) { progress("warning: bytecode: \(line)") }

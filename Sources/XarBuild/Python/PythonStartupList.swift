@@ -22,8 +22,7 @@ enum PythonStartupList {
             ["\(root)/python/python3", "-s", "-c", generator, root, "\(root)/\(path)"],
             environment: ["PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"], directory: root)
         guard output.status == 0 else {
-            let detail = output.stderr.split(separator: "\n").suffix(3).joined(separator: " ")
-            throw PythonBuildError("Cannot list the files the application starts with: \(detail)")
+            throw PythonBuildError("Cannot list the files the application starts with: \(output.stderrTail)")
         }
     }
 

@@ -10,6 +10,9 @@ enum ToolRunner {
         var status: Int32
         var stdout: String
         var stderr: String
+
+        /// The last three lines of stderr on one line: what an error message quotes of a failed tool.
+        var stderrTail: String { stderr.split(separator: "\n").suffix(3).joined(separator: " ") }
     }
 
     /// Runs `argv` (argv[0] is an absolute path or a name looked up in `PATH`) with `environment` replacing the

@@ -41,6 +41,9 @@ struct FuseSession: ~Copyable {
         if result != 0 { throw .notAPlan }
     }
 
+    /// The longest start-up record there can be: a longer file is no plan.
+    static var startupPlanMaximumSize: Int { xar_startup_plan_max_bytes() }
+
     /// Makes a plan from the image's list of start-up files at `list` (a path in the image), before mounting;
     /// false when the image has none.
     func planFromImage(list: String) -> Bool { xar_server_plan_from_list(server, list) == 0 }

@@ -17,10 +17,6 @@ extension XarMount.Server {
         let path: String
         let enabled: Bool
 
-        /// A plan is at most this long: a magic, a superblock, a count and 4,096 pieces of 36 bytes; a count and 4,096
-        /// names of at most 18 + 255 bytes (and 256 KiB of names in all).
-        static let maximumSize = 8 + 96 + 4 + 4096 * 36 + 4 + 4096 * 18 + 256 * 1024
-
         init(_ configuration: Configuration) {
             path = configuration.mountPoint + ".startup"
             enabled = getenv("XAR_STARTUP_PLAN").map { String(cString: $0) != "0" } ?? true
@@ -41,7 +37,7 @@ extension XarMount.Server {
 
         private func loadSaved(into session: borrowing FuseSession) -> Bool {
             guard let bytes = SmallFile.read(path, followSymlinks: false), !bytes.isEmpty else { return false }
-            guard bytes.count <= Self.maximumSize else {
+            guard bytes.count <= FuseSession.startupPlanMaximumSize else {
                 log("ignoring \(path): too large for a start-up plan")
                 return false
             }
