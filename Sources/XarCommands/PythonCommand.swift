@@ -138,6 +138,7 @@ public struct PythonCommand: ParsableCommand {
         }
         if terminal { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
         let staged = summary.staged
+        for note in staged.notes { FileHandle.standardError.write(Data("xarbuild: note: \(note).\n".utf8)) }
         let megabytes = String(format: "%.1f", Double(summary.image.outputBytes) / 1_000_000)
         print(
             "\(output): \(megabytes) MB, Python \(staged.interpreter.fullVersion), \(staged.packages.count) packages, "

@@ -258,6 +258,28 @@ struct PythonBuildRefusalTests {
         #expect(!FileManager.default.fileExists(atPath: scratch("stage") + "/.xar/startup-files"))
     }
 
+    /// An entry module that raises while it is imported at build time does not stop the build: the list has what
+    /// was read until then, and the build says so in one note.
+    @Test func aFailingImportAtBuildTimeIsANoteNotAnError() throws {
+        let f = try PythonFixtures.shared.get()
+        let scratch = TemporaryDirectory(prefix: "xar-python-boom")
+        let copy = try XarTestSupport.Process.run(["/bin/cp", "-R", f.source, scratch("app")], timeout: 60)
+        try #require(copy.status == 0, "\(copy)")
+        try PythonFixtures.write(scratch("app/myapp/boom.py"), "import json\nraise ValueError('boom at import')\n")
+        var options = f.options()
+        options.source = scratch("app")
+        options.entryPoints = [.function(name: "boom", target: "myapp.boom:main")]
+        let summary = try PythonImageBuilder.build(
+            options, imageOptions: .init(compression: .zstd(level: 1)), output: scratch("boom.xar"),
+            stagingDirectory: scratch("stage"))
+        #expect(summary.staged.notes.count == 1)
+        #expect(summary.staged.notes.first?.contains("ValueError('boom at import')") == true, "\(summary.staged.notes)")
+        let list = try String(contentsOfFile: scratch("stage") + "/.xar/startup-files", encoding: .utf8)
+        #expect(list.hasPrefix("python/python3\n"))
+        #expect(list.contains("/json/__pycache__/__init__."), "\(list)")
+        #expect(f.summary.staged.notes.isEmpty)
+    }
+
     @Test func twoBuildsAreByteIdentical() throws {
         let f = try PythonFixtures.shared.get()
         let scratch = TemporaryDirectory(prefix: "xar-python-again")

@@ -32,6 +32,8 @@ public struct PythonStager {
         public var buildTime: Int
         /// The text of `/.xar/metadata.json`.
         public var metadataJSON: String
+        /// Things the build did not do and the user should know, one sentence each (`xarbuild: note: …`).
+        public var notes: [String] = []
     }
 
     /// Standard-library entries left out unless asked for with `keepStdlib`.
@@ -225,9 +227,14 @@ public struct PythonStager {
         try PythonImportIndex.write(
             root: root, interpreter: "\(root)/python/python3",
             searchPath: searchPath.map { ("python/\($0)" as NSString).standardizingPath })
+        var notes: [String] = []
         if options.startupList {
             progress("listing the files a start reads")
-            try PythonStartupList.write(root: root)
+            if let stopped = try PythonStartupList.write(root: root) {
+                notes.append(
+                    "importing the entry point's module at build time failed (\(stopped)); the start-up list has "
+                        + "the files read until then (--no-startup-list leaves it out)")
+            }
         }
 
         let revision = options.revision ?? gitRevision()
@@ -246,6 +253,6 @@ public struct PythonStager {
         return Result(
             launch: launch, entryPoints: entries, interpreter: interpreter,
             packages: installed.map { ($0.0.name, $0.0.version) }.sorted { $0.0.lowercased() < $1.0.lowercased() },
-            bundledLibraries: bundler.bundled.keys.sorted(), buildTime: buildTime, metadataJSON: json)
+            bundledLibraries: bundler.bundled.keys.sorted(), buildTime: buildTime, metadataJSON: json, notes: notes)
     }
 }

@@ -16,13 +16,17 @@ enum PythonStartupList {
 
     /// Writes the list for the staged tree at `root`, running its interpreter; the default entry point is the
     /// one `bootstrap.py` runs without a name. A failing import is not an error (the list is only a hint): the
-    /// files read until then are listed.
-    static func write(root: String) throws {
+    /// files read until then are listed, and the exception is returned, for a note.
+    static func write(root: String) throws -> String? {
         let output = try ToolRunner.run(
             ["\(root)/python/python3", "-s", "-c", generator, root, "\(root)/\(path)"],
             environment: ["PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"], directory: root)
         guard output.status == 0 else {
             throw PythonBuildError("Cannot list the files the application starts with: \(output.stderrTail)")
+        }
+        let marker = "import stopped: "
+        return output.stderr.split(separator: "\n").last { $0.hasPrefix(marker) }.map {
+            String($0.dropFirst(marker.count))
         }
     }
 
@@ -85,7 +89,7 @@ enum PythonStartupList {
             else:
                 __import__(target.partition(':')[0])
         except BaseException as error:
-            print('xarbuild: importing the entry point at build time stopped: %r' % (error,), file=sys.stderr)
+            print('import stopped: %r' % (error,), file=sys.stderr)
         busy[0] = True
         newly_mapped()
         for module in list(sys.modules.values()):
