@@ -400,6 +400,23 @@ static void xar_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
     sqfs_ll_op_readdir(req, ino, size, off, &handle);
 }
 
+// The kernel forwards every ioctl on a file of the mount, and unlike open, flush or access it does not remember
+// that a server has none: each one is a round trip, whatever the reply. CPython before 3.14 asks `isatty` (TCGETS)
+// of every file its `open()` opens, so each module a stock interpreter imports from the mount costs one
+// (docs/benchmarks.md, "Launching" (d)). Answered here rather than by libfuse so that the trace counts them.
+static void xar_op_ioctl(fuse_req_t req, fuse_ino_t ino, int cmd, void *arg, struct fuse_file_info *fi,
+    unsigned flags, const void *in_buf, size_t in_size, size_t out_size) {
+    (void)arg, (void)fi, (void)flags, (void)in_buf, (void)in_size, (void)out_size;
+    TRACE((xar_server *)fuse_req_userdata(req), "ioctl %llu %#x\n", (unsigned long long)ino, (unsigned)cmd);
+    fuse_reply_err(req, ENOTTY);
+}
+
+// The launcher's check of a mount (its file system type) is a statfs, which always reaches the server.
+static void xar_op_statfs(fuse_req_t req, fuse_ino_t ino) {
+    TRACE((xar_server *)fuse_req_userdata(req), "statfs %llu\n", (unsigned long long)ino);
+    stfs_ll_op_statfs(req, ino);
+}
+
 // squashfuse's header declares nlookup as unsigned long where fuse3 has uint64_t; the same width here.
 static void xar_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
     sqfs_ll_op_forget(req, ino, (unsigned long)nlookup);
@@ -417,7 +434,8 @@ static const struct fuse_lowlevel_ops xar_ops = {
     .opendir = xar_op_opendir,
     .readdir = xar_op_readdir,
     .releasedir = xar_op_releasedir,
-    .statfs = stfs_ll_op_statfs,
+    .statfs = xar_op_statfs,
+    .ioctl = xar_op_ioctl,
     // Not libsquashfuse's: it swaps the `trusted.` and `security.` namespaces (see xattrs.c).
     .getxattr = xar_op_getxattr,
     .listxattr = xar_op_listxattr,

@@ -93,6 +93,29 @@ extension ServerTests {
         #expect(requests.filter { $0.hasPrefix("request releasedir ") }.count == 3, "\(requests)")
     }
 
+    /// The one request the kernel never stops sending: every ioctl on a file of the mount reaches the server
+    /// (CPython before 3.14 makes one, `isatty`, per file its `open()` opens). The server answers "not a
+    /// terminal" and the trace counts each, as it does the launcher's `statfs`.
+    @Test func everyIoctlReachesTheServerAndIsAnsweredNotATerminal() throws {
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        let start = try harness.start(idleTimeout: 0, environment: ["XAR_SERVER_TRACE": "1"])
+        #expect(start.line == "ok", "\(harness.log)")
+        let fd = open("\(harness.mountPoint)/hello.txt", O_RDONLY)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        for _ in 0..<3 {
+            errno = 0
+            #expect(isatty(fd) == 0)
+            #expect(errno == ENOTTY)
+        }
+        var status = statvfs()
+        #expect(fstatvfs(fd, &status) == 0)
+        let requests = harness.log.split(separator: "\n").filter { $0.hasPrefix("request ") }
+        #expect(requests.filter { $0.hasPrefix("request ioctl ") }.count == 3, "\(requests)")
+        #expect(requests.filter { $0.hasPrefix("request statfs ") }.count == 1, "\(requests)")
+    }
+
     /// Read-ahead (prefetch.c): the first read of a multi-block file makes the server push the rest of it into
     /// the page cache, so later reads of the file send no request, and the data is the file's.
     @Test func firstReadOfAFilePrefetchesTheRestIntoThePageCache() throws {
