@@ -237,11 +237,11 @@ struct PythonBuildRefusalTests {
         let text = try String(contentsOfFile: "\(f.staging)/.xar/startup-files", encoding: .utf8)
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines.first == "python/python3")
-        #expect(lines.contains(".xar/bootstrap.py"))
+        #expect(lines.contains(".xar/bootstrap.pyc"))
         let entry = lines.firstIndex { $0.hasPrefix("app/myapp/__pycache__/cli.") && $0.hasSuffix(".pyc") }
         let json = lines.firstIndex { $0.contains("/json/__pycache__/__init__.") }
         #expect(entry != nil && json != nil, "\(lines)")
-        let bootstrap = lines.firstIndex(of: ".xar/bootstrap.py") ?? lines.count
+        let bootstrap = lines.firstIndex(of: ".xar/bootstrap.pyc") ?? lines.count
         #expect(bootstrap < (entry ?? -1) && (entry ?? -1) < (json ?? -1), "in the order a start needs them: \(lines)")
         #expect(!lines.contains { $0.contains("zstdcheck") }, "main() imports it, the module does not: \(lines)")
         #expect(Set(lines).count == lines.count)

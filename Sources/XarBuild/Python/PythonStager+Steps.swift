@@ -108,6 +108,19 @@ extension PythonStager {
         }
     }
 
+    /// Puts the bootstrap's bytecode next to its source as `/.xar/bootstrap.pyc`, which the launch runs: CPython
+    /// compiles a script given as source on every start, never caching it, and reads it
+    /// through `open()`, whose `isatty` is a round trip to the server on a FUSE mount. Its file name in tracebacks
+    /// is the image path `/.xar/bootstrap.py`, as for every module compiled here.
+    func placeBootstrapBytecode(root: String) throws {
+        let cache = "\(root)/.xar/__pycache__"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []
+        guard let name = names.sorted().first(where: { $0.hasPrefix("bootstrap.") && $0.hasSuffix(".pyc") }) else {
+            throw PythonBuildError("The staged interpreter did not compile \(root)/.xar/bootstrap.py")
+        }
+        try FileManager.default.copyItem(atPath: "\(cache)/\(name)", toPath: "\(root)/.xar/bootstrap.pyc")
+    }
+
     /// The git revision of the source directory's checkout (`+dirty` when it has uncommitted changes), or nil.
     func gitRevision() -> String? {
         guard let source = options.source, let git = try? ToolRunner.which("git"),

@@ -223,6 +223,7 @@ public struct PythonStager {
 
         progress("compiling bytecode")
         try compile(root: root, stdlib: stdlibRelative)
+        try placeBootstrapBytecode(root: root)
         progress("indexing modules")
         try PythonImportIndex.write(
             root: root, interpreter: "\(root)/python/python3",
@@ -248,7 +249,7 @@ public struct PythonStager {
 
         let launch = PythonLaunch(
             target: "python/python3",
-            arguments: (legacy ? ["-I", "-S"] : ["-I"]) + ["$MOUNT/.xar/bootstrap.py", "$ARGV0", "$ENTRY"],
+            arguments: (legacy ? ["-I", "-S"] : ["-I"]) + ["$MOUNT/.xar/bootstrap.pyc", "$ARGV0", "$ENTRY"],
             trampolineNames: entries.map(\.name))
         return Result(
             launch: launch, entryPoints: entries, interpreter: interpreter,

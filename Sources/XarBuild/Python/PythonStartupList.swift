@@ -74,7 +74,7 @@ enum PythonStartupList {
         newly_mapped()
         for module in list(sys.modules.values()):
             add(cached(module))
-        for name in ('bootstrap.py', '_xar_importer.py', 'import-index.marshal'):
+        for name in ('bootstrap.pyc', '_xar_importer.py', 'import-index.marshal'):
             add(root + '/.xar/' + name)
         sys.addaudithook(hook)
         sys.path.insert(0, root + '/.xar')
