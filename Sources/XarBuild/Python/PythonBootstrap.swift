@@ -6,8 +6,9 @@ import Foundation
 ///
 /// The bootstrap is run as a script, from its bytecode (`python3 -I /mount/.xar/bootstrap.pyc ARGV0 ENTRY
 /// args…`): it installs the import index (`PythonImportIndex`), restores `sys.argv` to `[ARGV0, args…]`, runs the
-/// `.pth` import lines resolved at build time, then calls the entry point. Its work is guarded by `__name__ == "__main__"`, so `multiprocessing`'s spawn, which re-runs the main
-/// script as `__mp_main__` in each child, does nothing twice.
+/// `.pth` import lines resolved at build time, then calls the entry point. Its work is guarded by
+/// `__name__ == "__main__"`, so `multiprocessing`'s spawn, which re-runs the main script as `__mp_main__` in each
+/// child, does nothing twice.
 enum PythonBootstrap {
     /// The text of `bootstrap.py`.
     static func script(

@@ -109,9 +109,8 @@ extension PythonStager {
     }
 
     /// Puts the bootstrap's bytecode next to its source as `/.xar/bootstrap.pyc`, which the launch runs: CPython
-    /// compiles a script given as source on every start, never caching it, and reads it
-    /// through `open()`, whose `isatty` is a round trip to the server on a FUSE mount. Its file name in tracebacks
-    /// is the image path `/.xar/bootstrap.py`, as for every module compiled here.
+    /// compiles a script given as source on every start, never caching it. Its file name in tracebacks is the
+    /// image path `/.xar/bootstrap.py`, as for every module compiled here.
     func placeBootstrapBytecode(root: String) throws {
         let cache = "\(root)/.xar/__pycache__"
         let names = (try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []
