@@ -411,7 +411,7 @@ static void xar_op_ioctl(fuse_req_t req, fuse_ino_t ino, int cmd, void *arg, str
     fuse_reply_err(req, ENOTTY);
 }
 
-// The launcher's check of a mount (its file system type) is a statfs, which always reaches the server.
+// Every statfs reaches the server (`df`, xarctl's checks of a mount; the launcher's hot path makes none).
 static void xar_op_statfs(fuse_req_t req, fuse_ino_t ino) {
     TRACE((xar_server *)fuse_req_userdata(req), "statfs %llu\n", (unsigned long long)ino);
     stfs_ll_op_statfs(req, ino);

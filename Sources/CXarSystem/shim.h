@@ -1,5 +1,5 @@
-// The few libc calls Swift's Glibc module does not reach: <sys/vfs.h> is not part of it, and `flock` the
-// function is shadowed by `struct flock`. Static inline, so nothing is linked.
+// The few libc calls Swift's Glibc module does not reach: <sys/vfs.h> is not part of it, `statx` needs
+// `_GNU_SOURCE`, and `flock` the function is shadowed by `struct flock`. Static inline, so nothing is linked.
 #ifndef CXARSYSTEM_SHIM_H
 #define CXARSYSTEM_SHIM_H
 
@@ -8,6 +8,8 @@
 #endif
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <sys/vfs.h>
 
@@ -16,6 +18,15 @@ static inline long xar_fstatfs_type(int fd) {
     struct statfs info;
     if (fstatfs(fd, &info) != 0) return -1;
     return (long)info.f_type;
+}
+
+/// The device number (`st_dev`) of `path` as the kernel has it cached, or 0 with `errno` set: `statx(2)` with
+/// `AT_STATX_DONT_SYNC` and an empty mask asks a FUSE server nothing, so a server may call it on its own mount
+/// point before it answers requests.
+static inline unsigned long long xar_cached_device(const char *path) {
+    struct statx status;
+    if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, 0, &status) != 0) return 0;
+    return (unsigned long long)makedev(status.stx_dev_major, status.stx_dev_minor);
 }
 
 /// `pipe2(2)` with `O_CLOEXEC` (hidden from Swift without `_GNU_SOURCE`).

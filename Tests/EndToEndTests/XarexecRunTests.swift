@@ -19,6 +19,24 @@ struct XarexecRunTests {
         #expect(try fixture.mountCount() == 1)
     }
 
+    /// The hot path asks the server nothing: the server's state file names its mount's device number, which the
+    /// launcher compares with the mount point's instead of asking `statfs` (a round trip that wakes the server).
+    @Test func aHotLaunchSendsTheServerNoRequest() throws {
+        let fixture = try XarexecFixture()
+        defer { fixture.unmountAll() }
+        let xar = try fixture.makeShowXar("t")
+        let log = fixture.dir("server.log")
+        let env = ["XAR_SERVER_TRACE": "1", "XAR_SERVER_LOG": log]
+        // The first launch mounts; the second may still fetch the mount root's attributes once.
+        for _ in 0..<2 { #expect(try fixture.xarexec([xar, "exit", "0"], env: env).status == 0) }
+        let requests = { (try? fixture.run("grep -c '^request ' '\(log)' || true").stdout) ?? "?" }
+        let before = requests()
+        for _ in 0..<3 { #expect(try fixture.xarexec([xar, "exit", "0"], env: env).status == 0) }
+        #expect(requests() == before, "\((try? fixture.run("cat '\(log)'").stdout) ?? "")")
+        let state = try fixture.run("cat \(fixture.mountRoot)/uid-\(getuid())/*.state").stdout
+        #expect(state.split(separator: "\n").contains { $0.hasPrefix("dev=") && $0 != "dev=0" }, "\(state)")
+    }
+
     @Test func aSignalThatEndsTheProgramEndsTheLaunch() throws {
         let fixture = try XarexecFixture()
         let xar = try fixture.makeShowXar("t")

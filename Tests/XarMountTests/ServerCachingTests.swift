@@ -95,7 +95,7 @@ extension ServerTests {
 
     /// The one request the kernel never stops sending: every ioctl on a file of the mount reaches the server
     /// (CPython before 3.14 makes one, `isatty`, per file its `open()` opens). The server answers "not a
-    /// terminal" and the trace counts each, as it does the launcher's `statfs`.
+    /// terminal" and the trace counts each, as it does every `statfs`.
     @Test func everyIoctlReachesTheServerAndIsAnsweredNotATerminal() throws {
         let harness = try ServerHarness()
         defer { harness.tearDown() }

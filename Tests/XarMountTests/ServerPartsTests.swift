@@ -64,7 +64,8 @@ import XarTestSupport
             pid: 1234, imagePath: "/srv/a b/app.xar", uuid: "0123456789abcdef",
             digest: String(repeating: "a", count: 64),
             mountPoint: "/dev/shm/uid-0/x-ns-1", started: 1_700_000_000, idleTimeout: 1.5, lockPath: "/dev/shm/l",
-            readSource: "copying 42%", copyPath: "/dev/shm/uid-0/images/\(String(repeating: "a", count: 64)).xar")
+            readSource: "copying 42%", copyPath: "/dev/shm/uid-0/images/\(String(repeating: "a", count: 64)).xar",
+            device: 0x1_0000_002A)
         try state.write(to: directory("state"))
         #expect(XarMount.ServerState.read(from: directory("state")) == state)
         #expect(access(directory("state.tmp.\(getpid())"), F_OK) != 0)
@@ -74,6 +75,7 @@ import XarTestSupport
     @Test func unknownKeysAreIgnoredAndMissingPidIsRejected() {
         let text = "pid=5\nmountpoint=/m\nfuture_key=1\nsource=local copy\n"
         #expect(XarMount.ServerState(parsing: text)?.readSource == "local copy")
+        #expect(XarMount.ServerState(parsing: text)?.device == 0, "a state without dev (an older server)")
         #expect(XarMount.ServerState(parsing: "mountpoint=/m\n") == nil)
         #expect(XarMount.ServerState.read(from: "/nonexistent/state") == nil)
     }

@@ -72,10 +72,17 @@ enum MountProbe: ~Copyable {
             return .dead
         }
         if mounted.st_dev == parent.st_dev { return state == nil ? .absent : .dead }
-        guard (try? FileSystemType.of(root)) == .fuse else {
-            throw LaunchError(
-                .unsafePath,
-                "something other than a FUSE file system is mounted at \(location.mountPoint); unmount it")
+        // The state file names the device number of the server's mount: the same number here is that mount, and
+        // proving it asks the server nothing (a `statfs` is a round trip that has to wake the server). Without the
+        // number (an older server), ask the file system's type.
+        let device = state?.device ?? 0
+        let ours = device != 0 && device == UInt64(mounted.st_dev)
+        if !ours {
+            guard (try? FileSystemType.of(root)) == .fuse else {
+                throw LaunchError(
+                    .unsafePath,
+                    "something other than a FUSE file system is mounted at \(location.mountPoint); unmount it")
+            }
         }
         guard state != nil else { return .dead }
         return .live(root)
@@ -86,9 +93,10 @@ enum MountProbe: ~Copyable {
         var pid: Int32
         var uuid: String
         var digest: String
+        var device: UInt64
     }
 
-    /// Reads `pid`, `uuid` and `digest` from the state file; nil when it is missing or has no pid.
+    /// Reads `pid`, `uuid`, `digest` and `dev` from the state file; nil when it is missing or has no pid.
     ///
     /// A byte scan rather than `ServerState(parsing:)`: in a static binary every new generic instantiation
     /// (its dictionary) costs a scan of the conformance tables, measurable on the hot path (perf).
@@ -99,7 +107,7 @@ enum MountProbe: ~Copyable {
         else { return nil }
         return withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 1) { buffer -> StateFields? in
             guard let n = try? file.readFully(into: buffer, at: 0), n > 0 else { return nil }
-            var fields = StateFields(pid: 0, uuid: "", digest: "")
+            var fields = StateFields(pid: 0, uuid: "", digest: "", device: 0)
             var lineStart = 0
             for index in 0...n where index == n || buffer[index] == 0x0A {
                 let line = UnsafeRawBufferPointer(rebasing: buffer[lineStart..<index])
@@ -113,6 +121,12 @@ enum MountProbe: ~Copyable {
                         pid = pid * 10 + Int32(byte - 0x30)
                     }
                     fields.pid = pid
+                } else if key.elementsEqual("dev".utf8) {
+                    var device: UInt64 = 0
+                    for byte in value where byte >= 0x30 && byte <= 0x39 && device < UInt64.max / 10 - 9 {
+                        device = device * 10 + UInt64(byte - 0x30)
+                    }
+                    fields.device = device
                 } else if key.elementsEqual("uuid".utf8) {
                     fields.uuid = String(decoding: value, as: UTF8.self)
                 } else if key.elementsEqual("digest".utf8) {

@@ -1,4 +1,5 @@
 import Glibc
+import XarSystem
 
 extension XarMount {
     /// The FUSE server: `xarexec` runs as this when invoked as `xarfs` (see docs/lifecycle.md).
@@ -75,7 +76,8 @@ extension XarMount {
             let state = ServerState(
                 pid: getpid(), imagePath: image, uuid: configuration.uuid ?? "", digest: configuration.digest ?? "",
                 mountPoint: configuration.mountPoint, started: Int64(time(nil)), idleTimeout: configuration.idleTimeout,
-                lockPath: configuration.lockPath, readSource: "source")
+                lockPath: configuration.lockPath, readSource: "source",
+                device: (try? DeviceNumber.cached(configuration.mountPoint)) ?? 0)
             try state.write(to: configuration.statePath)
 
             var monitor: UsageMonitor?

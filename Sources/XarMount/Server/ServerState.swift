@@ -7,7 +7,9 @@ extension XarMount {
     /// `key=value` lines, one per field, in this order:
     /// `pid`, `image`, `uuid`, `digest`, `mountpoint`, `started` (seconds since the epoch), `idle_timeout`,
     /// `lock`, `source` (where reads go: `source`, `copying N%`, `local copy`), `copy` (the local copy's path,
-    /// empty until there is one; `xarctl gc` keeps copies that a live server names). Unknown keys are ignored on
+    /// empty until there is one; `xarctl gc` keeps copies that a live server names), `dev` (the mount's device
+    /// number, `st_dev`; 0 when unknown: the launcher's proof that the mount point holds this server's mount, without
+    /// a request to it). Unknown keys are ignored on
     /// reading, so later servers may add some. Written to a temporary name and renamed, so a reader sees a
     /// whole file or none; not fsynced, because it describes a mount that does not outlive a reboot either.
     public struct ServerState: Sendable, Equatable {
@@ -31,11 +33,13 @@ extension XarMount {
         public var readSource: String
         /// The local copy reads are (or will be) served from, empty when there is none.
         public var copyPath: String
+        /// The mount's device number (`st_dev` of the mount point once mounted), 0 when unknown.
+        public var device: UInt64
 
         /// A state with every field given.
         public init(
             pid: Int32, imagePath: String, uuid: String, digest: String, mountPoint: String, started: Int64,
-            idleTimeout: Double, lockPath: String, readSource: String, copyPath: String = ""
+            idleTimeout: Double, lockPath: String, readSource: String, copyPath: String = "", device: UInt64 = 0
         ) {
             self.pid = pid
             self.imagePath = imagePath
@@ -47,6 +51,7 @@ extension XarMount {
             self.lockPath = lockPath
             self.readSource = readSource
             self.copyPath = copyPath
+            self.device = device
         }
 
         /// The file's text.
@@ -62,6 +67,7 @@ extension XarMount {
             lock=\(lockPath)
             source=\(readSource)
             copy=\(copyPath)
+            dev=\(device)
 
             """
         }
@@ -82,7 +88,7 @@ extension XarMount {
                 started: values["started"].flatMap { Int64($0) } ?? 0,
                 idleTimeout: values["idle_timeout"].flatMap { Double($0) } ?? 0,
                 lockPath: String(values["lock"] ?? ""), readSource: String(values["source"] ?? ""),
-                copyPath: String(values["copy"] ?? ""))
+                copyPath: String(values["copy"] ?? ""), device: values["dev"].flatMap { UInt64($0) } ?? 0)
         }
 
         /// Reads and parses the state file at `path`; nil when it does not exist or is not a state file.
