@@ -21,7 +21,6 @@
 #include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -214,8 +213,6 @@ int xar_names_set_plan(xar_names *names, const uint8_t *bytes, size_t length) {
     return 0;
 }
 
-int xar_names_planned(const xar_names *names) { return names->plan.count > 0; }
-
 // The replay's map from a directory's inode to its path under the mount point (open addressing, 0 = empty).
 typedef struct {
     uint64_t *keys;
@@ -276,11 +273,6 @@ int xar_names_replay(xar_names *names, const char *mountpoint, xar_names_known k
     names->context = context;
     names->root = strdup(mountpoint);
     if (!names->root) return -1;
-    // The thread blocks every signal (it inherits this mask), so SIGTERM reaches the loop thread.
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &previous);
-    names->replaying = pthread_create(&names->thread, NULL, replay, names) == 0;
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    names->replaying = xar_thread_start(&names->thread, replay, names) == 0;
     return names->replaying ? 0 : -1;
 }

@@ -32,9 +32,6 @@ size_t xar_names_plan_max_bytes(void);
 /// are not such a section (nothing changes then).
 int xar_names_set_plan(xar_names *names, const uint8_t *bytes, size_t length);
 
-/// True when there is a plan to replay.
-int xar_names_planned(const xar_names *names);
-
 /// Called by the replay with the inode number of each regular file it looked up: the kernel knows the file now.
 typedef void (*xar_names_known)(void *context, uint64_t ino);
 

@@ -16,13 +16,13 @@
 #include <sys/stat.h>
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "prefetch.h"
+#include "support.h"
 
 // Files between two blocks and this size are read ahead; smaller ones are one read anyway, larger ones are
 // rarely read whole (data sets, archives) and would fill the page cache for nothing.
@@ -148,23 +148,17 @@ xar_prefetch *xar_prefetch_start(
     pthread_cond_init(&p->wake, NULL);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     size_t wanted = cpus <= 2 ? 1 : cpus - 1 > XAR_PREFETCH_MAX_THREADS ? XAR_PREFETCH_MAX_THREADS : (size_t)cpus - 1;
-    // The threads block every signal (they inherit this mask), so SIGTERM reaches the loop thread and ends its
-    // read of /dev/fuse instead of landing here.
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &previous);
     while (p->worker_count < wanted) {
         struct worker *w = &p->workers[p->worker_count];
         w->p = p;
         if (sqfs_init(&w->fs, image_fd, offset) != SQFS_OK) break;
         p->block_size = w->fs.sb.block_size;
-        if (pthread_create(&w->thread, NULL, run, w) != 0) {
+        if (xar_thread_start(&w->thread, run, w) != 0) {
             sqfs_destroy(&w->fs);
             break;
         }
         p->worker_count++;
     }
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
     if (p->worker_count == 0) {
         pthread_cond_destroy(&p->wake);
         pthread_mutex_destroy(&p->lock);

@@ -1,6 +1,8 @@
 // Small helpers the server's C files share: little-endian fields (the SquashFS superblock, the start-up plan's
-// file) and the monotonic clock.
+// file), the monotonic clock, and starting the server's helper threads.
 #pragma once
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -21,4 +23,15 @@ static inline int64_t xar_now_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/// Starts a helper thread (read-ahead, the replay of names) that blocks every signal, so that SIGTERM reaches the
+/// loop thread and ends its read of /dev/fuse instead of landing there. Returns pthread_create's result.
+static inline int xar_thread_start(pthread_t *thread, void *(*run)(void *), void *argument) {
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &previous);  // the new thread inherits this mask
+    int result = pthread_create(thread, NULL, run, argument);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    return result;
 }
