@@ -1,3 +1,5 @@
+import XarFormat
+
 /// `/.xar/startup-files`: the files a start of the default entry point reads, in the order it needs them, so that
 /// an image's very first cold start on a host already reads ahead (see docs/lifecycle.md, "Cold starts").
 ///
@@ -6,13 +8,14 @@
 /// writes by asking the bundled interpreter, in the staged tree, what importing the default entry point's module
 /// loads, the way `bootstrap.py` does it at run time (the import index, the `.pth` lines, no call of the entry
 /// function): the files in the order that start first needs them, from the interpreter and the libraries mapped
-/// at its exec to every module's bytecode, extension file and shared library, and package data. The list is deterministic (the same inputs
-/// give the same imports, with a fixed hash seed): it is part of a byte-identical image.
+/// at its exec to every module's bytecode, extension file and shared library, and package data. The list is
+/// deterministic (the same inputs give the same imports, with a fixed hash seed): it is part of a byte-identical
+/// image.
 ///
 /// Importing the entry module runs its top-level code at build time, which an application whose import has side
 /// effects may not want: `--no-startup-list` leaves the list out (the first start then reads as it goes).
 enum PythonStartupList {
-    static let path = ".xar/startup-files"
+    static let path = XarImageLayout.startupList
 
     /// Writes the list for the staged tree at `root`, running its interpreter; the default entry point is the
     /// one `bootstrap.py` runs without a name. A failing import is not an error (the list is only a hint): the
@@ -33,7 +36,6 @@ enum PythonStartupList {
     /// Run by the staged interpreter: argv = root, output.
     static let generator = """
         import os, sys
-        sys.dont_write_bytecode = True
         root, output = sys.argv[1], sys.argv[2]
         listed, order, mapped, busy = set(), [], set(), [False]
         def inside(path):

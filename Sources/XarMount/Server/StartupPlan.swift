@@ -1,4 +1,5 @@
 import Glibc
+import XarFormat
 import XarSystem
 
 extension XarMount.Server {
@@ -22,16 +23,13 @@ extension XarMount.Server {
             enabled = getenv("XAR_STARTUP_PLAN").map { String(cString: $0) != "0" } ?? true
         }
 
-        /// Where an image lists the files its start reads (`xarbuild python` writes it), for a first start.
-        static let imageList = ".xar/startup-files"
-
         /// Loads the plan saved by the last server of this image; without one (the image's first start here, or a
         /// plan that does not fit), makes one from the image's own list of start-up files, if it has one.
         func load(into session: borrowing FuseSession) {
             guard enabled else { return }
             if loadSaved(into: session) { return }
-            if session.planFromImage(list: Self.imageList) {
-                log("reading ahead from the image's start-up list /\(Self.imageList)")
+            if session.planFromImage(list: XarImageLayout.startupList) {
+                log("reading ahead from the image's start-up list /\(XarImageLayout.startupList)")
             }
         }
 
