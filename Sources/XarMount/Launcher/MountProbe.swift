@@ -116,17 +116,9 @@ enum MountProbe: ~Copyable {
                 let key = UnsafeRawBufferPointer(rebasing: line[..<equals])
                 let value = UnsafeRawBufferPointer(rebasing: line[(equals + 1)...])
                 if key.elementsEqual("pid".utf8) {
-                    var pid: Int32 = 0
-                    for byte in value where byte >= 0x30 && byte <= 0x39 && pid < 100_000_000 {
-                        pid = pid * 10 + Int32(byte - 0x30)
-                    }
-                    fields.pid = pid
+                    fields.pid = Int32(truncatingIfNeeded: decimal(value, below: 1_000_000_000))
                 } else if key.elementsEqual("dev".utf8) {
-                    var device: UInt64 = 0
-                    for byte in value where byte >= 0x30 && byte <= 0x39 && device < UInt64.max / 10 - 9 {
-                        device = device * 10 + UInt64(byte - 0x30)
-                    }
-                    fields.device = device
+                    fields.device = decimal(value, below: UInt64.max)
                 } else if key.elementsEqual("uuid".utf8) {
                     fields.uuid = String(decoding: value, as: UTF8.self)
                 } else if key.elementsEqual("digest".utf8) {
@@ -135,6 +127,15 @@ enum MountProbe: ~Copyable {
             }
             return fields.pid > 0 ? fields : nil
         }
+    }
+
+    /// The decimal number in `digits` (other bytes skipped), its digits taken while the number stays below `limit`.
+    static func decimal(_ digits: UnsafeRawBufferPointer, below limit: UInt64) -> UInt64 {
+        var number: UInt64 = 0
+        for byte in digits where byte >= 0x30 && byte <= 0x39 && number < limit / 10 {
+            number = number * 10 + UInt64(byte - 0x30)
+        }
+        return number
     }
 
     /// The state letter of process `pid` from `/proc/PID/stat` (proc(5)): the byte after the last `)` and a
