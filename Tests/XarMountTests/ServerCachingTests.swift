@@ -27,7 +27,7 @@ extension ServerTests {
         // A name under a regular file is not a negative entry: the server still says ENOTDIR.
         #expect(statErrno("\(mount)/hello.txt/x") == ENOTDIR)
 
-        let lookups = harness.log.split(separator: "\n").filter { $0.hasPrefix("request lookup ") }
+        let lookups = harness.requests("lookup")
         let probe = lookups.filter { $0.hasSuffix(" __init__.abi3.so: negative") }
         let missing = lookups.filter { $0.hasSuffix(" missing: negative") }
         let present = lookups.filter { $0.hasSuffix(" hello.txt") }
@@ -54,7 +54,7 @@ extension ServerTests {
         }
         #expect(listings.allSatisfy { $0 == ["data.bin"] }, "\(listings)")
 
-        let requests = harness.log.split(separator: "\n").filter { $0.hasPrefix("request ") }
+        let requests = harness.requests()
         let opens = requests.filter { $0.hasPrefix("request open ") }
         let opendirs = requests.filter { $0.hasPrefix("request opendir ") }
         #expect(opens.count == 1 && opens.allSatisfy { $0.hasSuffix(": ENOSYS") }, "\(opens)")
@@ -82,10 +82,10 @@ extension ServerTests {
         }
         // The kernel sends release in the background after close: wait for the last one.
         let count = { (kind: String) in
-            harness.log.split(separator: "\n").filter { $0.hasPrefix("request \(kind) ") }.count
+            harness.requests(kind).count
         }
         _ = harness.wait(seconds: 5) { count("release") >= 3 && count("releasedir") >= 3 }
-        let requests = harness.log.split(separator: "\n").filter { $0.hasPrefix("request ") }
+        let requests = harness.requests()
         let opens = requests.filter { $0.hasPrefix("request open ") }
         #expect(opens.count == 3 && !opens.contains { $0.hasSuffix("ENOSYS") }, "\(requests)")
         #expect(requests.filter { $0.hasPrefix("request release ") }.count == 3, "\(requests)")
@@ -111,7 +111,7 @@ extension ServerTests {
         }
         var status = statvfs()
         #expect(fstatvfs(fd, &status) == 0)
-        let requests = harness.log.split(separator: "\n").filter { $0.hasPrefix("request ") }
+        let requests = harness.requests()
         #expect(requests.filter { $0.hasPrefix("request ioctl ") }.count == 3, "\(requests)")
         #expect(requests.filter { $0.hasPrefix("request statfs ") }.count == 1, "\(requests)")
     }
@@ -129,7 +129,7 @@ extension ServerTests {
         var first = [UInt8](repeating: 0, count: 4096)
         #expect(read(fd, &first, first.count) == 4096)
         close(fd)
-        let reads = { harness.log.split(separator: "\n").filter { $0.hasPrefix("request read ") }.count }
+        let reads = { harness.requests("read").count }
         // The page cache fills in the background; then a whole read finds everything there.
         var settled = false
         for _ in 0..<100 where !settled {
@@ -149,7 +149,7 @@ extension ServerTests {
         #expect(start.line == "ok", "\(harness.log)")
         let path = "\(harness.mountPoint)/lib/pkg/data.bin"
         #expect(same(path, "\(harness.tree)/lib/pkg/data.bin"))
-        let reads = harness.log.split(separator: "\n").filter { $0.hasPrefix("request read ") }.count
+        let reads = harness.requests("read").count
         #expect(reads >= 4, "\(harness.log)")
     }
 
@@ -235,7 +235,7 @@ extension ServerTests {
         // else touches it yet), the blocks decompressed and stored in the page cache. Then the application's
         // lookups and reads find everything in the kernel's caches: not one reaches the server.
         let replayed = { (name: String) in
-            harness.log.split(separator: "\n").contains { $0.hasPrefix("request lookup ") && $0.hasSuffix(" \(name)") }
+            harness.requests("lookup").contains { $0.hasSuffix(" \(name)") }
         }
         #expect(
             harness.wait(seconds: 10) { ["lib", "pkg", "data.bin", "hello.txt"].allSatisfy(replayed) }, "\(harness.log)"

@@ -137,6 +137,13 @@ final class ServerHarness {
         .map(String.init)
     }
 
+    /// The request lines of the server's trace (`XAR_SERVER_TRACE=1`) so far whose kind is `kind` (`lookup`,
+    /// `read`, …), or every request line.
+    func requests(_ kind: String? = nil) -> [Substring] {
+        let prefix = kind.map { "request \($0) " } ?? "request "
+        return log.split(separator: "\n").filter { $0.hasPrefix(prefix) }
+    }
+
     /// Polls `condition` every 50 ms for at most `seconds`; returns whether it became true.
     func wait(seconds: Double, for condition: () -> Bool) -> Bool {
         let deadline = now() + seconds
