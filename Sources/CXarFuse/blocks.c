@@ -22,16 +22,22 @@
 // time) for the application's read. A plan carries the image's superblock and is refused for any other image;
 // every planned block is checked as it is decompressed, and the first that fails ends the plan.
 //
+// A block an earlier server saved decompressed (saved.c, `<mount point>.startup-blocks`) is read from there
+// instead of decompressed; when the session ends, the record's blocks are saved for the next server
+// (xar_blocks_save), unless the saved ones are exactly those already.
+//
 // Each thread passes its own `sqfs`: libsquashfuse's metadata and block-index caches are not thread-safe, so only
 // data and fragment blocks, keyed by their position in the image, are shared.
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "blocks.h"
+#include "saved.h"
 #include "support.h"
 
 enum { EMPTY, LOADING, READY };
@@ -72,6 +78,8 @@ struct xar_blocks {
     index_map record_index;
     // The image's superblock: a plan carries the one it was recorded on and is refused for any other image.
     uint8_t superblock[XAR_SUPERBLOCK_BYTES];
+    // Decompressed blocks kept on the host by an earlier server (saved.c), read instead of decompressed; or NULL.
+    xar_saved *saved;
     size_t count;
     struct entry entries[];
 };
@@ -120,6 +128,7 @@ void xar_blocks_free(xar_blocks *blocks) {
     free(blocks->plan_stored);
     free(blocks->record);
     map_free(&blocks->record_index);
+    xar_saved_close(blocks->saved);
     for (size_t i = 0; i < blocks->count; i++)
         if (blocks->entries[i].block) sqfs_block_dispose(blocks->entries[i].block);
     pthread_cond_destroy(&blocks->loaded);
@@ -155,6 +164,12 @@ static void note(xar_blocks *blocks, const xar_piece *piece) {
     blocks->record_index.keys[slot] = key;
     blocks->record_index.values[slot] = (uint32_t)++blocks->record_count;
     blocks->record[blocks->record_count - 1] = *piece;
+}
+
+// Block `position` (size word `header`): the saved copy when there is a good one, else decompressed from the image.
+static sqfs_err read_block(xar_blocks *blocks, sqfs *fs, uint64_t position, uint32_t header, sqfs_block **out) {
+    if (blocks->saved && xar_saved_read(blocks->saved, position, header, out) == SQFS_OK) return SQFS_OK;
+    return sqfs_data_block_read(fs, (sqfs_off_t)position, header, out);
 }
 
 // The block `piece` lies in, decompressed by this call unless another read has it. `piece` is noted for the plan
@@ -203,13 +218,13 @@ static sqfs_err take(xar_blocks *blocks, sqfs *fs, const xar_piece *piece, int r
         if (!victim) {
             pthread_mutex_unlock(&blocks->lock);
             *out = (lease){.entry = NULL, .block = NULL};
-            return sqfs_data_block_read(fs, (sqfs_off_t)position, header, &out->block);
+            return read_block(blocks, fs, position, header, &out->block);
         }
         if (victim->block) sqfs_block_dispose(victim->block);
         *victim = (struct entry){.position = position, .state = LOADING, .readers = 1};
         pthread_mutex_unlock(&blocks->lock);
         sqfs_block *block = NULL;
-        sqfs_err err = sqfs_data_block_read(fs, (sqfs_off_t)position, header, &block);
+        sqfs_err err = read_block(blocks, fs, position, header, &block);
         pthread_mutex_lock(&blocks->lock);
         if (err == SQFS_OK) {
             victim->block = block;
@@ -502,4 +517,86 @@ sqfs_err xar_read_range(
     }
     *size = out - (char *)buffer;
     return *size ? SQFS_OK : SQFS_ERR;
+}
+
+// MARK: - Saved blocks (saved.c)
+
+const uint8_t *xar_blocks_superblock(const xar_blocks *blocks) { return blocks->superblock; }
+
+void xar_blocks_use_saved(xar_blocks *blocks, xar_saved *saved) {
+    xar_saved_close(blocks->saved);
+    blocks->saved = saved;
+}
+
+void xar_blocks_saved_counts(xar_blocks *blocks, unsigned long long *read, unsigned long long *damaged) {
+    xar_saved_counts(blocks->saved, read, damaged);
+}
+
+// Calls `each` with every block of the record, once, in the order the record first met it; stops at a non-zero
+// result and returns it. The record must be complete (the session over).
+static int each_recorded_block(xar_blocks *blocks, int (*each)(void *, const xar_piece *), void *context) {
+    index_map seen;
+    if (!map_init(&seen, blocks->record_count ? blocks->record_count : 1)) return ENOMEM;
+    int result = 0;
+    for (size_t i = 0; i < blocks->record_count && result == 0; i++) {
+        const xar_piece *piece = &blocks->record[i];
+        size_t slot = slot_of(&seen, piece->position);
+        if (seen.values[slot] != 0) continue;
+        seen.keys[slot] = piece->position;
+        seen.values[slot] = 1;
+        result = each(context, piece);
+    }
+    map_free(&seen);
+    return result;
+}
+
+static int count_block(void *context, const xar_piece *piece) {
+    (void)piece;
+    ++*(size_t *)context;
+    return 0;
+}
+
+static int check_saved(void *context, const xar_piece *piece) {
+    return xar_saved_has(context, piece->position, piece->header) ? 0 : 1;
+}
+
+bool xar_blocks_saved_current(xar_blocks *blocks) {
+    size_t count = 0;
+    unsigned long long read, damaged;
+    xar_saved_counts(blocks->saved, &read, &damaged);
+    return blocks->saved && damaged == 0 && each_recorded_block(blocks, count_block, &count) == 0
+        && count == xar_saved_block_count(blocks->saved) && each_recorded_block(blocks, check_saved, blocks->saved) == 0;
+}
+
+struct save_context {
+    xar_blocks *blocks;
+    sqfs *fs;
+    xar_saved_writer *writer;
+    size_t max_bytes;
+};
+
+static int save_block(void *context, const xar_piece *piece) {
+    struct save_context *save = context;
+    if (xar_saved_writer_bytes(save->writer) >= save->max_bytes) return -1;  // full: the rest is decompressed
+    lease held;
+    if (take(save->blocks, save->fs, piece, XAR_READ_PLAN, &held) != SQFS_OK) return 0;  // not saved, not fatal
+    if (!held.block) {  // every cache entry in use: a block of our own
+        if (sqfs_data_block_read(save->fs, (sqfs_off_t)piece->position, piece->header, &held.block) != SQFS_OK)
+            return 0;
+    }
+    int error = xar_saved_writer_add(save->writer, piece->position, piece->header, held.block->data, held.block->size);
+    give_back(save->blocks, &held);
+    return error;
+}
+
+int xar_blocks_save(xar_blocks *blocks, sqfs *fs, int fd, size_t max_bytes) {
+    size_t count = 0;
+    if (each_recorded_block(blocks, count_block, &count) != 0) return ENOMEM;
+    if (count == 0) return ENODATA;
+    xar_saved_writer *writer = xar_saved_writer_new(fd, blocks->superblock, count);
+    if (!writer) return ENOMEM;
+    struct save_context save = {.blocks = blocks, .fs = fs, .writer = writer, .max_bytes = max_bytes};
+    int result = each_recorded_block(blocks, save_block, &save);
+    int finished = xar_saved_writer_finish(writer);
+    return result > 0 ? result : finished;
 }

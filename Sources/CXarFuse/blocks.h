@@ -8,6 +8,7 @@
 #endif
 #include <fuse_lowlevel.h>
 #include <squashfuse/ll.h>
+#include "saved.h"
 
 typedef struct xar_blocks xar_blocks;
 
@@ -82,7 +83,27 @@ int xar_blocks_record(xar_blocks *blocks, double seconds);
 /// returns its length.
 size_t xar_blocks_copy_record(xar_blocks *blocks, uint8_t *buffer, size_t capacity);
 
-/// Counts, since the cache was made: blocks decompressed, those of them decompressed for an application's read
-/// (which waited for it), and blocks a read found decompressed (or being decompressed) by another.
+/// Counts, since the cache was made: blocks loaded (decompressed, or read from the saved copies), those of them
+/// loaded for an application's read (which waited for it), and blocks a read found loaded (or being loaded) by
+/// another.
 void xar_blocks_counts(
     xar_blocks *blocks, unsigned long long *decompressed, unsigned long long *waited, unsigned long long *shared);
+
+/// The 96 bytes of the image's superblock the cache was made for.
+const uint8_t *xar_blocks_superblock(const xar_blocks *blocks);
+
+/// Makes `saved` (decompressed blocks an earlier server kept, saved.c) the first place blocks are read from, before
+/// any thread reads; the cache owns and closes it.
+void xar_blocks_use_saved(xar_blocks *blocks, xar_saved *saved);
+
+/// How many blocks were read from the saved copies, and how many copies failed their checksum.
+void xar_blocks_saved_counts(xar_blocks *blocks, unsigned long long *read, unsigned long long *damaged);
+
+/// True when the saved blocks in use are exactly the blocks of the record, none found damaged: saving again would
+/// write the same file. Call after the session.
+bool xar_blocks_saved_current(xar_blocks *blocks);
+
+/// Writes every block of the record, decompressed, once, in the record's order, as a saved-blocks file to `fd` (a
+/// new empty file; the caller syncs and renames it), until `max_bytes` of data. Returns 0 or an errno value
+/// (ENODATA: nothing was recorded). Call after the session, with the loop thread's `fs`.
+int xar_blocks_save(xar_blocks *blocks, sqfs *fs, int fd, size_t max_bytes);

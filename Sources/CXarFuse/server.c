@@ -488,8 +488,10 @@ int xar_server_run(xar_server *server) {
     if (server->trace) {
         unsigned long long decompressed, waited, shared;
         xar_blocks_counts(server->blocks, &decompressed, &waited, &shared);
-        fprintf(stderr, "data blocks: %llu decompressed (%llu while a read waited), %llu shared\n", decompressed,
-            waited, shared);
+        unsigned long long saved, damaged;
+        xar_blocks_saved_counts(server->blocks, &saved, &damaged);
+        fprintf(stderr, "data blocks: %llu loaded (%llu while a read waited; %llu from saved copies, %llu damaged), "
+            "%llu shared\n", decompressed, waited, saved, damaged, shared);
     }
     fuse_remove_signal_handlers(server->session);
     return result;
@@ -506,6 +508,23 @@ int xar_server_set_startup_plan(xar_server *server, const uint8_t *bytes, size_t
     }
     server->planned = 1;
     return 0;
+}
+
+int xar_server_use_saved_blocks(xar_server *server, int fd) {
+    if (server->session) {
+        close(fd);
+        return -1;
+    }
+    int result;
+    xar_saved *saved = xar_saved_open(fd, xar_blocks_superblock(server->blocks), server->ll.fs.sb.block_size, &result);
+    if (saved) xar_blocks_use_saved(server->blocks, saved);
+    return result;
+}
+
+int xar_server_saved_blocks_current(xar_server *server) { return xar_blocks_saved_current(server->blocks); }
+
+int xar_server_save_blocks(xar_server *server, int fd, size_t max_bytes) {
+    return -xar_blocks_save(server->blocks, &server->ll.fs, fd, max_bytes);
 }
 
 // MARK: - A plan from the image's list of start-up files

@@ -45,22 +45,33 @@ public enum SmallFile {
     /// a symbolic link), then `rename`. Readers see the old file or the new one, never a part. On failure the
     /// temporary file is removed and `path` is untouched.
     public static func replace(_ path: String, with bytes: [UInt8]) throws(WriteError) {
+        try replace(path) { fd in
+            var done = 0
+            while done < bytes.count {
+                let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return n == 0 ? EIO : errno }
+                done += n
+            }
+            return 0
+        }
+    }
+
+    /// Replaces the file at `path` atomically with what `write` writes to the descriptor it is given (a new, empty
+    /// temporary file next to `path`, mode 0600, never through a symbolic link); `write` returns 0 or an `errno`
+    /// value. With `sync` the file is flushed to its device before the `rename`. On failure the temporary file is
+    /// removed and `path` is untouched.
+    public static func replace(_ path: String, sync: Bool = false, write: (Int32) -> Int32) throws(WriteError) {
         let temporary = "\(path).tmp.\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw WriteError(temporary: temporary, renaming: false, code: errno) }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 {
-                let code = n == 0 ? EIO : errno
-                close(fd)
-                unlink(temporary)
-                throw WriteError(temporary: temporary, renaming: false, code: code)
-            }
-            done += n
-        }
+        var code = write(fd)
+        if code == 0 && sync && fsync(fd) != 0 { code = errno }
         close(fd)
+        guard code == 0 else {
+            unlink(temporary)
+            throw WriteError(temporary: temporary, renaming: false, code: code)
+        }
         guard rename(temporary, path) == 0 else {
             let code = errno
             unlink(temporary)

@@ -248,7 +248,7 @@ extension ServerTests {
         let later = String(harness.log.dropFirst(served.count))
         #expect(!later.contains("request lookup") && !later.contains("request read"), "\(later)")
         try stop(harness)
-        #expect(harness.log.contains("decompressed (0 while a read waited)"), "\(harness.log)")
+        #expect(harness.log.contains("loaded (0 while a read waited"), "\(harness.log)")
         // A start that followed the plan records it again (its pieces went to the page cache without a request).
         #expect(fileBytes(plan).count == saved.count)
     }
@@ -273,7 +273,7 @@ extension ServerTests {
         #expect(!later.contains("request lookup") && !later.contains("request read"), "\(later)")
         #expect(served.contains("lookup 1 no: negative"), "\(served)")
         try stop(harness)
-        #expect(harness.log.contains("decompressed (0 while a read waited)"), "\(harness.log)")
+        #expect(harness.log.contains("loaded (0 while a read waited"), "\(harness.log)")
         // The start's own record is saved, and the next start follows it instead of the list.
         #expect(fileBytes(harness.mountPoint + ".startup").starts(with: Array("xarplan3".utf8)))
         #expect(try harness.start(idleTimeout: 0).line == "ok")
@@ -319,6 +319,76 @@ extension ServerTests {
         let log = String(harness.log.dropFirst(before))
         #expect(log.contains("ignoring \(plan): not a start-up plan"), "\(log)")
         #expect(ServerHarness.contents("\(harness.mountPoint)/hello.txt") == "hello from the image\n")
+    }
+
+    /// The blocks a start read are kept decompressed next to the plan (`.startup-blocks`); the next server reads
+    /// them from there instead of decompressing, and rewrites the file only when the start needed other blocks. A
+    /// damaged copy is decompressed from the image instead (the bytes served are the image's) and the file is
+    /// replaced; one saved for another image is not used; `XAR_STARTUP_BLOCKS=0` neither reads nor writes one.
+    @Test func theStartupBlocksAreKeptDecompressedAndCheckedBlockByBlock() throws {
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        let blocks = harness.mountPoint + ".startup-blocks"
+        let data = "\(harness.tree)/lib/pkg/data.bin"
+        let readBoth = {
+            #expect(self.same("\(harness.mountPoint)/lib/pkg/data.bin", data))
+            #expect(ServerHarness.contents("\(harness.mountPoint)/hello.txt") == "hello from the image\n")
+        }
+        #expect(try harness.start(idleTimeout: 0, environment: ["XAR_STARTUP_BLOCKS": "0"]).line == "ok")
+        readBoth()
+        try stop(harness)
+        #expect(access(blocks, F_OK) != 0, "XAR_STARTUP_BLOCKS=0 saves none")
+
+        #expect(try harness.start(idleTimeout: 0).line == "ok", "\(harness.log)")
+        readBoth()
+        try stop(harness)
+        let saved = fileBytes(blocks)
+        // "xarblks1", the superblock, the count (data.bin's 8 blocks and hello.txt's fragment block), the index,
+        // then the blocks: data.bin's million bytes and the fragment block.
+        #expect(saved.starts(with: Array("xarblks1".utf8)))
+        #expect(saved.count >= 112 && Int(saved[104]) == 9, "\(saved.prefix(112))")
+        #expect(saved.count > 1_000_000, "\(saved.count)")
+        let firstInode = try inode(blocks)
+
+        var before = harness.log.count
+        #expect(try harness.start(idleTimeout: 0, environment: ["XAR_SERVER_TRACE": "1"]).line == "ok")
+        readBoth()
+        try stop(harness)
+        var log = String(harness.log.dropFirst(before))
+        #expect(log.contains("reading saved start-up blocks from \(blocks)"), "\(log)")
+        #expect(log.contains("; 9 from saved copies, 0 damaged)"), "\(log)")
+        #expect(try inode(blocks) == firstInode, "the same blocks were needed: the file is not rewritten")
+
+        // The last byte of the last block flipped: that block is decompressed instead, and the file replaced.
+        var damaged = saved
+        damaged[damaged.count - 1] ^= 0x55
+        try write(damaged, to: blocks)
+        before = harness.log.count
+        #expect(try harness.start(idleTimeout: 0, environment: ["XAR_SERVER_TRACE": "1"]).line == "ok")
+        readBoth()
+        try stop(harness)
+        log = String(harness.log.dropFirst(before))
+        #expect(log.contains("8 from saved copies, 1 damaged)"), "\(log)")
+        #expect(try inode(blocks) != firstInode && fileBytes(blocks).count == saved.count, "rewritten whole")
+        let secondInode = try inode(blocks)
+
+        // Saved for another image (another superblock): not used, and replaced.
+        var other = saved
+        other[8 + 40] ^= 0xff
+        try write(other, to: blocks)
+        before = harness.log.count
+        #expect(try harness.start(idleTimeout: 0).line == "ok")
+        readBoth()
+        try stop(harness)
+        log = String(harness.log.dropFirst(before))
+        #expect(log.contains("ignoring \(blocks): it was saved for another image"), "\(log)")
+        #expect(try inode(blocks) != secondInode && fileBytes(blocks).count == saved.count, "replaced")
+    }
+
+    private func inode(_ path: String) throws -> ino_t {
+        var status = stat()
+        try #require(lstat(path, &status) == 0)
+        return status.st_ino
     }
 
     /// Whether every page of a file is in the page cache, by `mincore` over a mapping of it (which reads nothing).

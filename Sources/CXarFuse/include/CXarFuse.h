@@ -53,6 +53,21 @@ size_t xar_startup_plan_max_bytes(void);
 /// returns its length (0 when there is none). Safe once `xar_server_run` has returned.
 size_t xar_server_startup_record(xar_server *server, uint8_t *buffer, size_t capacity);
 
+/// Gives the server, before it mounts, a file of decompressed start-up blocks that an earlier server of the same
+/// image saved (`fd`, open for reading; the server owns it from here on, and closes it when refusing it): the blocks
+/// it holds are read from it instead of decompressed. Returns 0; -1 when it is no such file, is damaged, or the
+/// server is already mounted; -2 when it was saved for another image.
+int xar_server_use_saved_blocks(xar_server *server, int fd);
+
+/// True when the saved blocks in use are exactly the blocks this session's start-up record names, none found
+/// damaged: saving them again would write the same file. Safe once `xar_server_run` has returned.
+int xar_server_saved_blocks_current(xar_server *server);
+
+/// Writes the blocks of the start-up record, decompressed, to `fd` (a new, empty file; the caller syncs and renames
+/// it), up to `max_bytes` of block data, in the form `xar_server_use_saved_blocks` takes. Returns 0 or a negative
+/// errno (-ENODATA: nothing was recorded). Safe once `xar_server_run` has returned.
+int xar_server_save_blocks(xar_server *server, int fd, size_t max_bytes);
+
 /// CLOCK_MONOTONIC time in nanoseconds of the last lookup, readdir or read request (0 before the first);
 /// safe to call from any thread. The local copy slows down while requests are coming in.
 int64_t xar_server_last_request_ns(const xar_server *server);

@@ -60,6 +60,23 @@ struct FuseSession: ~Copyable {
         return copied == length ? bytes : []
     }
 
+    /// Makes the decompressed start-up blocks an earlier server of this image saved (`fd`, open for reading; the
+    /// session owns it from here on, and closes it when it throws) the first place blocks are read from. Call
+    /// before `mount`.
+    func useSavedBlocks(_ fd: Int32) throws(PlanRefusal) {
+        let result = xar_server_use_saved_blocks(server, fd)
+        if result == -2 { throw .otherImage }
+        if result != 0 { throw .notAPlan }
+    }
+
+    /// True when the saved blocks in use are exactly those of this session's start-up record: writing them again
+    /// would give the same file. Call after `run()`.
+    var savedBlocksAreCurrent: Bool { xar_server_saved_blocks_current(server) != 0 }
+
+    /// Writes the start-up record's blocks, decompressed, to `fd` (a new, empty file), up to `maxBytes` of block
+    /// data. Returns 0 or an `errno` value (`ENODATA`: nothing was recorded). Call after `run()`.
+    func saveBlocks(to fd: Int32, maxBytes: Int) -> Int32 { -xar_server_save_blocks(server, fd, maxBytes) }
+
     /// Serves requests until the mount goes away (unmounted by the usage monitor or by someone else) or a
     /// SIGTERM, SIGINT or SIGHUP arrives. Returns libfuse's result (0, or a negative errno).
     func run() -> Int32 { xar_server_run(server) }

@@ -107,8 +107,10 @@ extension XarMount {
             let idleUnmount = monitor?.stop() ?? false
             if result < 0 { log("the session ended with: \(ServerError.text(errno: -result))") }
             plan.save(from: session)
-            session.close()
             cleanUp(configuration, lockFD: lockFD, locked: idleUnmount)
+            flock(lockFD, LOCK_UN)  // a launcher may start the next server while the blocks are written
+            plan.saveBlocks(from: session)
+            session.close()
             exit(0)
         }
 

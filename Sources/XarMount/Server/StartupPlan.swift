@@ -14,22 +14,52 @@ extension XarMount.Server {
     /// missing, damaged or foreign file costs the read-ahead, never a wrong byte (every block is checked as it is
     /// decompressed, and names are looked up only under the mount point). `XAR_STARTUP_PLAN=0` in the server's
     /// environment neither loads nor saves one.
+    ///
+    /// Next to it, `<mount point>.startup-blocks` keeps the plan's blocks decompressed (at most
+    /// `savedBlocksMaximumBytes`), so that the next cold start reads them instead of decompressing them: the image
+    /// travels compressed, the host that runs it keeps its start-up set ready. It is a cache, checked block by
+    /// block (`Sources/CXarFuse/saved.c`); `XAR_STARTUP_BLOCKS=0` neither loads nor saves it.
     struct StartupPlan {
         let path: String
+        let blocksPath: String
         let enabled: Bool
+        let blocksEnabled: Bool
+
+        /// The most block data a `.startup-blocks` file holds; the plan's blocks past it are decompressed.
+        static let savedBlocksMaximumBytes = 64 << 20
 
         init(_ configuration: Configuration) {
             path = configuration.mountPoint + ".startup"
+            blocksPath = configuration.mountPoint + ".startup-blocks"
             enabled = getenv("XAR_STARTUP_PLAN").map { String(cString: $0) != "0" } ?? true
+            blocksEnabled = enabled && (getenv("XAR_STARTUP_BLOCKS").map { String(cString: $0) != "0" } ?? true)
         }
 
         /// Loads the plan saved by the last server of this image; without one (the image's first start here, or a
-        /// plan that does not fit), makes one from the image's own list of start-up files, if it has one.
+        /// plan that does not fit), makes one from the image's own list of start-up files, if it has one. Then
+        /// takes the saved blocks, if there are any.
         func load(into session: borrowing FuseSession) {
             guard enabled else { return }
-            if loadSaved(into: session) { return }
-            if session.planFromImage(list: XarImageLayout.startupList) {
+            if !loadSaved(into: session) && session.planFromImage(list: XarImageLayout.startupList) {
                 log("reading ahead from the image's start-up list /\(XarImageLayout.startupList)")
+            }
+            if blocksEnabled { loadBlocks(into: session) }
+        }
+
+        private func loadBlocks(into session: borrowing FuseSession) {
+            let fd = open(blocksPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            guard fd >= 0 else { return }
+            // Its access time says when it was last used (`xarctl gc --blocks-limit` removes the least recent).
+            // (UTIME_NOW and UTIME_OMIT, which Swift does not import: <sys/stat.h>.)
+            let times = [timespec(tv_sec: 0, tv_nsec: (1 << 30) - 1), timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2)]
+            _ = futimens(fd, times)
+            do throws(FuseSession.PlanRefusal) {
+                try session.useSavedBlocks(fd)
+                log("reading saved start-up blocks from \(blocksPath)")
+            } catch .otherImage {
+                log("ignoring \(blocksPath): it was saved for another image (it is replaced when this mount ends)")
+            } catch {
+                log("ignoring \(blocksPath): not a saved-blocks file, or damaged (it is replaced when this mount ends)")
             }
         }
 
@@ -59,6 +89,24 @@ extension XarMount.Server {
                 try SmallFile.replace(path, with: record)
             } catch {
                 log("\(error.step(target: path)) (the start-up plan): \(XarMount.ServerError.text(errno: error.code))")
+            }
+        }
+
+        /// Saves the start-up record's blocks, decompressed, unless the saved ones already are exactly those. Slower
+        /// than `save` (it decompresses what the cache no longer holds, writes and syncs some MB): call it once the
+        /// image's lock is released, so that no launcher waits for it.
+        func saveBlocks(from session: borrowing FuseSession) {
+            guard blocksEnabled, !session.savedBlocksAreCurrent else { return }
+            do throws(SmallFile.WriteError) {
+                try SmallFile.replace(blocksPath, sync: true) { fd in
+                    let code = session.saveBlocks(to: fd, maxBytes: Self.savedBlocksMaximumBytes)
+                    return code == ENODATA ? ECANCELED : code
+                }
+            } catch {
+                guard error.code != ECANCELED else { return }  // nothing was recorded: the saved blocks stay
+                log(
+                    "\(error.step(target: blocksPath)) (the saved start-up blocks): "
+                        + XarMount.ServerError.text(errno: error.code))
             }
         }
     }
