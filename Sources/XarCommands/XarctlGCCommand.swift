@@ -2,7 +2,7 @@ public import ArgumentParser
 import Foundation
 internal import XarMount
 
-/// `xarctl gc [--idle DURATION] [--cache-limit SIZE] [--copy-limit SIZE] [--dry-run] [--json]`.
+/// `xarctl gc [--idle DURATION] [--cache-limit SIZE] [--copy-limit SIZE] [--blocks-limit SIZE] [--dry-run] [--json]`.
 public struct XarctlGC: ParsableCommand {
     /// The command's help.
     public static let configuration = CommandConfiguration(
@@ -12,7 +12,8 @@ public struct XarctlGC: ParsableCommand {
             Unmounts mounts nobody used for --idle (never one in use or pinned), detaches dead ones (their server \
             was killed), removes leftover mount directories, state and lock files, and prunes the extraction \
             cache least recently used first down to --cache-limit, and the servers' local copies of images that \
-            no live server reads, least recently used first, down to --copy-limit. Never touches a mount that \
+            no live server reads, least recently used first, down to --copy-limit, and the saved start-up blocks \
+            of images not mounted, least recently used first, down to --blocks-limit. Never touches a mount that \
             is not an xarfs mount in a uid-<uid> directory. Safe while launches happen: it takes each image's \
             lock like the launcher and skips what is busy. Examples: xarctl gc --idle 15m; xarctl gc --dry-run --json.
             """
@@ -28,6 +29,11 @@ public struct XarctlGC: ParsableCommand {
         name: .customLong("copy-limit"),
         help: "Prune the local copies of images (images/ beside the mounts) that no server reads down to this size.")
     public var copyLimit: String = "2G"
+
+    @Option(
+        name: .customLong("blocks-limit"),
+        help: "Prune the saved start-up blocks (.startup-blocks beside the mounts) of unmounted images to this size.")
+    public var blocksLimit: String = "1G"
 
     @Flag(name: .customLong("dry-run"), help: "Say what would be done; change nothing.")
     public var dryRun = false
@@ -47,6 +53,9 @@ public struct XarctlGC: ParsableCommand {
         guard Self.bytes(copyLimit) != nil else {
             throw ValidationError("--copy-limit \(copyLimit) is not a size like 2G")
         }
+        guard Self.bytes(blocksLimit) != nil else {
+            throw ValidationError("--blocks-limit \(blocksLimit) is not a size like 1G")
+        }
     }
 
     /// What `--json` prints.
@@ -59,7 +68,7 @@ public struct XarctlGC: ParsableCommand {
     public func run() throws {
         let actions = GarbageCollector.collect(
             idleSeconds: Self.seconds(idle) ?? 900, cacheLimit: Self.bytes(cacheLimit),
-            copyLimit: Self.bytes(copyLimit), dryRun: dryRun)
+            copyLimit: Self.bytes(copyLimit), blocksLimit: Self.bytes(blocksLimit), dryRun: dryRun)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

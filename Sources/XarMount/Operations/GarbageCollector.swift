@@ -2,7 +2,7 @@ internal import Glibc
 internal import XarSystem
 
 /// `xarctl gc`: unmounts idle and dead mounts, removes what crashed servers left behind, and prunes the
-/// extraction cache and the servers' local copies of images.
+/// extraction cache, the servers' local copies of images and their saved start-up blocks.
 ///
 /// Safe at any moment while launches happen: every change to a mount is made holding the image's lock
 /// exclusively without waiting (a launch in progress holds it shared, so its mount is skipped this round),
@@ -13,7 +13,7 @@ internal import XarSystem
 public enum GarbageCollector {
     /// One thing gc did, would do (dry run) or left alone, and why.
     public struct Action: Sendable, Codable, Equatable {
-        /// `unmount`, `detach-dead`, `remove-leftover`, `prune-cache`, `prune-copy`, or `keep`.
+        /// `unmount`, `detach-dead`, `remove-leftover`, `prune-cache`, `prune-copy`, `prune-blocks`, or `keep`.
         public var action: String
         /// The mount point or cache entry.
         public var path: String
@@ -26,10 +26,11 @@ public enum GarbageCollector {
     /// Runs one collection: mounts idle for at least `idleSeconds`, dead mounts, leftovers; then the cache down
     /// to `cacheLimit` bytes (nil: leave the cache alone); then the local copies of images down to `copyLimit`
     /// bytes (nil: leave them alone), after the unmounts, so a copy whose server just went is prunable at
-    /// once. With `dryRun` nothing is changed.
-    public static func collect(idleSeconds: Int, cacheLimit: Int64?, copyLimit: Int64? = nil, dryRun: Bool)
-        -> [Action]
-    {
+    /// once; then the saved start-up blocks of unmounted images down to `blocksLimit` bytes (nil: leave them
+    /// alone). With `dryRun` nothing is changed.
+    public static func collect(
+        idleSeconds: Int, cacheLimit: Int64?, copyLimit: Int64? = nil, blocksLimit: Int64? = nil, dryRun: Bool
+    ) -> [Action] {
         var actions: [Action] = []
         for record in MountInventory.records() {
             actions.append(collect(record, idleSeconds: idleSeconds, dryRun: dryRun))
@@ -42,6 +43,11 @@ public enum GarbageCollector {
         if let copyLimit {
             actions += LocalCopyInventory.prune(limit: copyLimit, dryRun: dryRun).map {
                 Action(action: "prune-copy", path: $0.path, reason: $0.reason, done: !dryRun)
+            }
+        }
+        if let blocksLimit {
+            actions += StartupBlocksInventory.prune(limit: blocksLimit, dryRun: dryRun).map {
+                Action(action: "prune-blocks", path: $0.path, reason: $0.reason, done: !dryRun)
             }
         }
         return actions

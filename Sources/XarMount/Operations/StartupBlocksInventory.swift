@@ -1,0 +1,58 @@
+internal import Glibc
+internal import XarSystem
+
+/// The decompressed start-up blocks servers keep next to their mount points (`<mount point>.startup-blocks`;
+/// docs/lifecycle.md, "Cold starts"), for `xarctl gc`.
+///
+/// A server writes one when its session ends and the next server of the image reads it, touching its access time;
+/// nothing else removes them, so without pruning every image ever started on the host keeps its start-up set here
+/// (~25 MB for `black`).
+public enum StartupBlocksInventory {
+    /// A removal `prune` made or would make.
+    public typealias Removal = LocalCopyInventory.Removal
+
+    /// Removes abandoned temporary files (their server is gone), then the saved blocks of images that are not
+    /// mounted, least recently used first (the later of their access and modification times), until the saved
+    /// blocks take at most `limit` bytes. With `dryRun` nothing is removed. Removing one costs the next cold start of
+    /// its image the decompression it saved, nothing else; a server reading it keeps its descriptor.
+    public static func prune(limit: Int64, dryRun: Bool) -> [Removal] {
+        let info = MountInfo.current()
+        var removals: [Removal] = []
+        var saved: [LocalCopyInventory.Copy] = []
+        for directory in MountInventory.userDirectories(info) {
+            MountInventory.forEachEntry(of: directory.path) { name in
+                let path = directory.path + "/" + name
+                var st = stat()
+                guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return }
+                let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+                if parts.count == 4, parts[1] == "startup-blocks", parts[2] == "tmp" {
+                    // `<mount name>.startup-blocks.tmp.<pid>`: being written, or its server died.
+                    guard MountInventory.isMountName(parts[0]), let pid = Int32(parts[3]),
+                        kill(pid, 0) != 0 && errno == ESRCH
+                    else { return }
+                    removals.append(.init(path: path, reason: "abandoned saved blocks (pid \(pid) is gone)"))
+                } else if name.hasSuffix(suffix), MountInventory.isMountName(name.dropLast(suffix.count)),
+                    info.entries[String(path.dropLast(suffix.count))] == nil
+                {
+                    saved.append(
+                        .init(
+                            path: path, bytes: Int64(st.st_blocks) * 512,
+                            lastUsed: Int64(max(st.st_atim.tv_sec, st.st_mtim.tv_sec))))
+                }
+            }
+        }
+        saved.sort { $0.lastUsed < $1.lastUsed }
+        var total = saved.reduce(Int64(0)) { $0 + $1.bytes }
+        for file in saved where total > limit {
+            total -= file.bytes
+            removals.append(.init(path: file.path, reason: "least recently used, not mounted, \(file.bytes) bytes"))
+        }
+        if !dryRun {
+            for removal in removals { unlink(removal.path) }
+        }
+        return removals
+    }
+
+    /// What follows a mount point's path in the name of its saved blocks.
+    static let suffix = ".startup-blocks"
+}

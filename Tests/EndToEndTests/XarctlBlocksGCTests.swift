@@ -1,0 +1,70 @@
+import Foundation
+import Glibc
+import Testing
+import XarTestSupport
+
+/// `xarctl gc --blocks-limit` and the decompressed start-up blocks servers keep beside their mounts
+/// (`.startup-blocks`, docs/lifecycle.md "Cold starts"): real files written by real servers.
+@Suite(.serialized, .tags(.fuse, .root), .enabled(if: XarctlOpsFixture.canRun))
+struct XarctlBlocksGCTests {
+    /// Mounts `name`, reads its data file (so that its start records a block), unmounts it and waits for the
+    /// server to save the block; returns the mount point and the saved blocks' path.
+    func startAndStop(_ fixture: XarctlOpsFixture, _ name: String) throws -> (mount: String, blocks: String) {
+        let mounted = try fixture.xarctl(["mount", try fixture.makeHello(name)], timeout: 60)
+        try #require(mounted.status == 0, "\(mounted)")
+        let mount = mounted.stdout.trimmingCharacters(in: .newlines)
+        #expect(try String(contentsOfFile: mount + "/data.txt", encoding: .utf8) == "\(name)\n")
+        let unmounted = try fixture.xarctl(["unmount", mount])
+        #expect(unmounted.status == 0, "\(unmounted)")
+        let blocks = mount + ".startup-blocks"
+        try #require(fixture.eventually(within: 30) { FileManager.default.fileExists(atPath: blocks) }, "\(blocks)")
+        return (mount, blocks)
+    }
+
+    func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    func size(_ path: String) -> Int64 {
+        var st = stat()
+        return lstat(path, &st) == 0 ? Int64(st.st_blocks) * 512 : -1
+    }
+
+    @Test func gcPrunesSavedBlocksOfUnmountedImagesLeastRecentlyUsedFirst() throws {
+        let fixture = XarctlOpsFixture()
+        defer { fixture.unmountAll() }
+        let live = try startAndStop(fixture, "live")
+        let old = try startAndStop(fixture, "old")
+        let recent = try startAndStop(fixture, "recent")
+        // The live image is mounted again: its server read its saved blocks, and gc leaves them alone.
+        let again = try fixture.xarctl(["mount", try fixture.makeHello("live")], timeout: 60)
+        #expect(again.status == 0 && again.stdout.hasPrefix(live.mount), "\(again)")
+        try XarTestSupport.Process.shell(
+            "touch -d '2 days ago' '\(old.blocks)' && touch -d '1 day ago' '\(recent.blocks)' "
+                + "&& touch -d '3 days ago' '\(live.blocks)'")
+        // A temporary file whose server is gone (pid_max is at most 2^22).
+        let abandoned = old.mount + ".startup-blocks.tmp.4194305"
+        #expect(FileManager.default.createFile(atPath: abandoned, contents: Data("torn".utf8)))
+
+        let dry = try fixture.xarctl(["gc", "--blocks-limit", "0", "--dry-run"])
+        #expect(dry.status == 0, "\(dry)")
+        #expect(dry.stdout.contains("would prune-blocks \(old.blocks)"), "\(dry)")
+        #expect(dry.stdout.contains("would prune-blocks \(recent.blocks)"), "\(dry)")
+        #expect(dry.stdout.contains("would prune-blocks \(abandoned): abandoned saved blocks"), "\(dry)")
+        #expect(!dry.stdout.contains(live.blocks), "\(dry)")
+        for path in [live.blocks, old.blocks, recent.blocks, abandoned] { #expect(exists(path), "\(path)") }
+
+        // Room for one: the older of the two unmounted images' blocks goes.
+        let first = try fixture.xarctl(["gc", "--blocks-limit", String(size(recent.blocks)), "--json"])
+        #expect(first.status == 0, "\(first)")
+        #expect(first.stdout.contains("\"prune-blocks\""), "\(first)")
+        #expect(!exists(old.blocks) && !exists(abandoned))
+        #expect(exists(recent.blocks) && exists(live.blocks))
+
+        let second = try fixture.xarctl(["gc", "--blocks-limit", "0"])
+        #expect(second.stdout.contains("prune-blocks \(recent.blocks)"), "\(second)")
+        #expect(!exists(recent.blocks) && exists(live.blocks))
+        // Pruned blocks cost only decompression: the image starts and serves as before.
+        let remounted = try fixture.xarctl(["mount", try fixture.makeHello("recent")], timeout: 60)
+        #expect(remounted.status == 0, "\(remounted)")
+        #expect(try String(contentsOfFile: recent.mount + "/data.txt", encoding: .utf8) == "recent\n")
+    }
+}
