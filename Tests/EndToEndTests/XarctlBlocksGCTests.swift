@@ -21,13 +21,6 @@ struct XarctlBlocksGCTests {
         return (mount, blocks)
     }
 
-    func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
-
-    func size(_ path: String) -> Int64 {
-        var st = stat()
-        return lstat(path, &st) == 0 ? Int64(st.st_blocks) * 512 : -1
-    }
-
     @Test func gcPrunesSavedBlocksOfUnmountedImagesLeastRecentlyUsedFirst() throws {
         let fixture = XarctlOpsFixture()
         defer { fixture.unmountAll() }
@@ -50,18 +43,20 @@ struct XarctlBlocksGCTests {
         #expect(dry.stdout.contains("would prune-blocks \(recent.blocks)"), "\(dry)")
         #expect(dry.stdout.contains("would prune-blocks \(abandoned): abandoned saved blocks"), "\(dry)")
         #expect(!dry.stdout.contains(live.blocks), "\(dry)")
-        for path in [live.blocks, old.blocks, recent.blocks, abandoned] { #expect(exists(path), "\(path)") }
+        for path in [live.blocks, old.blocks, recent.blocks, abandoned] { #expect(fixture.exists(path), "\(path)") }
 
         // Room for one: the older of the two unmounted images' blocks goes.
-        let first = try fixture.xarctl(["gc", "--blocks-limit", String(size(recent.blocks)), "--json"])
+        let first = try fixture.xarctl([
+            "gc", "--blocks-limit", String(fixture.allocatedBytes(recent.blocks)), "--json",
+        ])
         #expect(first.status == 0, "\(first)")
         #expect(first.stdout.contains("\"prune-blocks\""), "\(first)")
-        #expect(!exists(old.blocks) && !exists(abandoned))
-        #expect(exists(recent.blocks) && exists(live.blocks))
+        #expect(!fixture.exists(old.blocks) && !fixture.exists(abandoned))
+        #expect(fixture.exists(recent.blocks) && fixture.exists(live.blocks))
 
         let second = try fixture.xarctl(["gc", "--blocks-limit", "0"])
         #expect(second.stdout.contains("prune-blocks \(recent.blocks)"), "\(second)")
-        #expect(!exists(recent.blocks) && exists(live.blocks))
+        #expect(!fixture.exists(recent.blocks) && fixture.exists(live.blocks))
         // Pruned blocks cost only decompression: the image starts and serves as before.
         let remounted = try fixture.xarctl(["mount", try fixture.makeHello("recent")], timeout: 60)
         #expect(remounted.status == 0, "\(remounted)")

@@ -24,13 +24,6 @@ struct XarctlCopyGCTests {
         return (mount, String(line.dropFirst("copy=".count)))
     }
 
-    func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
-
-    func size(_ path: String) -> Int64 {
-        var st = stat()
-        return lstat(path, &st) == 0 ? Int64(st.st_blocks) * 512 : -1
-    }
-
     @Test func gcPrunesCopiesNoLiveServerReadsLeastRecentlyUsedFirst() throws {
         let fixture = XarctlOpsFixture()
         defer { fixture.unmountAll() }
@@ -57,21 +50,21 @@ struct XarctlCopyGCTests {
         #expect(dry.stdout.contains("would prune-copy \(recent.copy)"), "\(dry)")
         #expect(dry.stdout.contains("would prune-copy \(abandoned): abandoned copy"), "\(dry)")
         #expect(!dry.stdout.contains(live.copy), "\(dry)")
-        for path in [live.copy, old.copy, recent.copy, abandoned] { #expect(exists(path), "\(path)") }
+        for path in [live.copy, old.copy, recent.copy, abandoned] { #expect(fixture.exists(path), "\(path)") }
 
         // Room for the live copy and one more: the older of the two unused ones goes.
-        let limit = size(live.copy) + size(recent.copy)
+        let limit = fixture.allocatedBytes(live.copy) + fixture.allocatedBytes(recent.copy)
         let first = try fixture.xarctl(["gc", "--copy-limit", String(limit), "--json"])
         #expect(first.status == 0, "\(first)")
         #expect(first.stdout.contains("\"prune-copy\""), "\(first)")
-        #expect(!exists(old.copy) && !exists(abandoned))
-        #expect(exists(recent.copy) && exists(live.copy))
+        #expect(!fixture.exists(old.copy) && !fixture.exists(abandoned))
+        #expect(fixture.exists(recent.copy) && fixture.exists(live.copy))
 
         let second = try fixture.xarctl(["gc", "--copy-limit", "0"])
         #expect(second.stdout.contains("prune-copy \(recent.copy)"), "\(second)")
-        #expect(!exists(recent.copy))
+        #expect(!fixture.exists(recent.copy))
         // The live server's copy stays, and the mount keeps serving from it.
-        #expect(exists(live.copy))
+        #expect(fixture.exists(live.copy))
         #expect(try String(contentsOfFile: live.mount + "/data.txt", encoding: .utf8) == "live\n")
         let listed = try fixture.listedMounts()
         #expect(listed.count == 1 && listed.first?["read_source"] as? String == "local copy", "\(listed)")

@@ -89,6 +89,15 @@ final class XarctlOpsFixture: @unchecked Sendable {
     }
 
     /// Polls `condition` every 100 ms for at most `seconds`; true when it held.
+    /// Whether anything is at `path`.
+    func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    /// The disk space the file at `path` takes (allocated blocks), or -1 when there is none.
+    func allocatedBytes(_ path: String) -> Int64 {
+        var st = stat()
+        return lstat(path, &st) == 0 ? Int64(st.st_blocks) * 512 : -1
+    }
+
     func eventually(within seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
