@@ -611,6 +611,12 @@ int64_t xar_server_last_request_ns(const xar_server *server) {
 
 int xar_server_is_ready(const xar_server *server) { return __atomic_load_n(&server->ready, __ATOMIC_SEQ_CST); }
 
+void xar_server_unmount(xar_server *server) {
+    // A no-op when the mount is already gone (libfuse sees POLLERR on the device); otherwise a lazy unmount.
+    // libfuse forgets the mount point once done, so xar_server_close's call is then a no-op too.
+    if (server->session) fuse_session_unmount(server->session);
+}
+
 void xar_server_close(xar_server *server) {
     if (!server) return;
     stop_prefetch(server);  // mounted but never run

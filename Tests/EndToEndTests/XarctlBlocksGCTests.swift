@@ -8,9 +8,12 @@ import XarTestSupport
 @Suite(.serialized, .tags(.fuse, .root), .enabled(if: XarctlOpsFixture.canRun))
 struct XarctlBlocksGCTests {
     /// Mounts `name`, reads its data file (so that its start records a block), unmounts it and waits for the
-    /// server to save the block; returns the mount point and the saved blocks' path.
-    func startAndStop(_ fixture: XarctlOpsFixture, _ name: String) throws -> (mount: String, blocks: String) {
-        let mounted = try fixture.xarctl(["mount", try fixture.makeHello(name)], timeout: 60)
+    /// server to save the block; returns the image, the mount point and the saved blocks' path.
+    func startAndStop(_ fixture: XarctlOpsFixture, _ name: String) throws -> (
+        image: String, mount: String, blocks: String
+    ) {
+        let image = try fixture.makeHello(name)
+        let mounted = try fixture.xarctl(["mount", image], timeout: 60)
         try #require(mounted.status == 0, "\(mounted)")
         let mount = mounted.stdout.trimmingCharacters(in: .newlines)
         #expect(try String(contentsOfFile: mount + "/data.txt", encoding: .utf8) == "\(name)\n")
@@ -18,7 +21,7 @@ struct XarctlBlocksGCTests {
         #expect(unmounted.status == 0, "\(unmounted)")
         let blocks = mount + ".startup-blocks"
         try #require(fixture.eventually(within: 30) { FileManager.default.fileExists(atPath: blocks) }, "\(blocks)")
-        return (mount, blocks)
+        return (image, mount, blocks)
     }
 
     @Test func gcPrunesSavedBlocksOfUnmountedImagesLeastRecentlyUsedFirst() throws {
@@ -28,7 +31,7 @@ struct XarctlBlocksGCTests {
         let old = try startAndStop(fixture, "old")
         let recent = try startAndStop(fixture, "recent")
         // The live image is mounted again: its server read its saved blocks, and gc leaves them alone.
-        let again = try fixture.xarctl(["mount", try fixture.makeHello("live")], timeout: 60)
+        let again = try fixture.xarctl(["mount", live.image], timeout: 60)
         #expect(again.status == 0 && again.stdout.hasPrefix(live.mount), "\(again)")
         try XarTestSupport.Process.shell(
             "touch -d '2 days ago' '\(old.blocks)' && touch -d '1 day ago' '\(recent.blocks)' "
@@ -58,7 +61,7 @@ struct XarctlBlocksGCTests {
         #expect(second.stdout.contains("prune-blocks \(recent.blocks)"), "\(second)")
         #expect(!fixture.exists(recent.blocks) && fixture.exists(live.blocks))
         // Pruned blocks cost only decompression: the image starts and serves as before.
-        let remounted = try fixture.xarctl(["mount", try fixture.makeHello("recent")], timeout: 60)
+        let remounted = try fixture.xarctl(["mount", recent.image], timeout: 60)
         #expect(remounted.status == 0, "\(remounted)")
         #expect(try String(contentsOfFile: recent.mount + "/data.txt", encoding: .utf8) == "recent\n")
     }

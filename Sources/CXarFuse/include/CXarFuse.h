@@ -53,6 +53,10 @@ size_t xar_startup_plan_max_bytes(void);
 /// returns its length (0 when there is none). Safe once `xar_server_run` has returned.
 size_t xar_server_startup_record(xar_server *server, uint8_t *buffer, size_t capacity);
 
+/// Unmounts (lazily) if the mount is still there, once `xar_server_run` has returned; the session's state stays for
+/// `xar_server_save_blocks` until `xar_server_close`.
+void xar_server_unmount(xar_server *server);
+
 /// Gives the server, before it mounts, a file of decompressed start-up blocks that an earlier server of the same
 /// image saved (`fd`, open for reading; the server owns it from here on, and closes it when refusing it): the blocks
 /// it holds are read from it instead of decompressed. Returns 0; -1 when it is no such file, is damaged, or the

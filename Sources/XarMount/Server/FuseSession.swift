@@ -92,6 +92,9 @@ struct FuseSession: ~Copyable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Unmounts (lazily) if the mount is still there, after `run()`: what the session recorded stays readable.
+    func unmount() { xar_server_unmount(server) }
+
     /// Unmounts (lazily, if the mount is still there), ends the session and frees libsquashfuse's state.
     consuming func close() {}
 

@@ -107,6 +107,7 @@ extension XarMount {
             let idleUnmount = monitor?.stop() ?? false
             if result < 0 { log("the session ended with: \(ServerError.text(errno: -result))") }
             plan.save(from: session)
+            session.unmount()  // (after a signal the mount is still there, and cleanUp's rmdir needs it gone)
             cleanUp(configuration, lockFD: lockFD, locked: idleUnmount)
             flock(lockFD, LOCK_UN)  // a launcher may start the next server while the blocks are written
             plan.saveBlocks(from: session)
