@@ -14,6 +14,7 @@ public struct XarctlCommand: ParsableCommand {
               xarctl list --json                the same for scripts
               xarctl unmount tool.xar           unmount, unless a process still uses it
               xarctl gc --idle 15m --dry-run    what a clean-up would do
+              xarctl warm tool.xar              after a deploy: make its first cold start here a fast one
               xarctl run tool.xar -- --help     run without FUSE, from the extraction cache
               xarctl inspect tool.xar           header, image summary, the builder's metadata
               xarctl verify tool.xar            exit 0 when sound, 1 with the first problem
@@ -26,7 +27,7 @@ public struct XarctlCommand: ParsableCommand {
             """,
         version: XarVersion.current,
         subcommands: [
-            XarctlMount.self, XarctlUnmount.self, XarctlList.self, XarctlGC.self, XarctlRun.self,
+            XarctlMount.self, XarctlUnmount.self, XarctlList.self, XarctlGC.self, XarctlWarm.self, XarctlRun.self,
             XarctlInspect.self, XarctlVerify.self, XarctlExtract.self,
         ]
     )

@@ -1,0 +1,46 @@
+public import ArgumentParser
+internal import XarMount
+
+/// `xarctl warm FILE.xar...`: makes each image's first cold start on this host as fast as a repeat one.
+public struct XarctlWarm: ParsableCommand {
+    /// The command's help.
+    public static let configuration = CommandConfiguration(
+        commandName: "warm",
+        abstract: "Prepare .xar files' cold starts on this host (after a deploy): save their start-up blocks.",
+        discussion: """
+            Mounts each image, reads the files its start-up list names (/.xar/startup-files, written by xarbuild \
+            python) through the mount as a start would, and unmounts it: its server saves the start-up plan and \
+            the blocks decompressed beside the mount, so the image's next cold start reads them instead of \
+            decompressing (docs/lifecycle.md, "Saved blocks"). An image that is mounted is left alone: its server \
+            saves them when it ends. Mounts are per user: warm as the user who runs the tool. \
+            Example: xarctl warm /opt/tools/*.xar
+            """
+    )
+
+    @Argument(help: "The .xar files.")
+    public var files: [String]
+
+    /// Creates the command; ArgumentParser calls this.
+    public init() {}
+
+    /// Warms each file, one line each.
+    public func run() throws {
+        for file in files {
+            let report: ImageWarmer.Report
+            do { report = try ImageWarmer.warm(imagePath: file) } catch { throw CommandFailure(error.message) }
+            if report.alreadyMounted {
+                print("\(file): mounted at \(report.mountPoint); its server saves the start-up blocks when it ends")
+            } else if !report.hasList {
+                print("\(file): no start-up list (/.xar/startup-files) in the image; nothing to warm")
+            } else if let saved = report.savedBlocks {
+                print(
+                    "\(file): warmed: \(report.files) files, \(ByteSize.human(report.bytes)) read; "
+                        + "\(ByteSize.human(saved.bytes)) of start-up blocks in \(saved.path)")
+            } else {
+                print(
+                    "\(file): \(report.files) files, \(ByteSize.human(report.bytes)) read, but no start-up blocks were "
+                        + "saved (XAR_STARTUP_BLOCKS=0?)")
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+internal import Glibc
+internal import XarFormat
+internal import XarSystem
+
+/// `xarctl warm`: makes an image's first cold start on this host as fast as a repeat one, at deploy time.
+///
+/// A repeat cold start reads the start-up blocks the last server saved decompressed (docs/lifecycle.md, "Saved
+/// blocks"); the first start of a new image on a host has none and decompresses them while the application
+/// waits. Warming mounts the image as the launcher would, reads every file of the image's start-up list
+/// (`/.xar/startup-files`, written by `xarbuild python`) through the mount, as a start would, and unmounts it; the
+/// server saves its record (the plan) and those blocks when it ends, exactly as after a real start. Mounts and
+/// saved blocks are per user: warm as the user who runs the tool.
+public enum ImageWarmer {
+    /// What `warm` did.
+    public struct Report: Sendable {
+        /// The image's mount point (gone again unless `alreadyMounted`).
+        public var mountPoint: String
+        /// True when the image was mounted already: nothing was done (its server saves its blocks when it ends).
+        public var alreadyMounted = false
+        /// False when the image has no start-up list: nothing was read.
+        public var hasList = false
+        /// Files read and their bytes.
+        public var files = 0
+        public var bytes: Int64 = 0
+        /// The saved blocks' path and size once the server has ended, nil when it saved none
+        /// (`XAR_STARTUP_BLOCKS=0`, or nothing was read).
+        public var savedBlocks: (path: String, bytes: Int64)?
+    }
+
+    /// Warms `imagePath`; waits at most `timeout` seconds for its server to end after the unmount.
+    public static func warm(imagePath: String, timeout: Double = 60) throws(OperationError) -> Report {
+        if let record = try? MountRemover.find(imagePath), record.status == .live || record.status == .stopped {
+            return Report(mountPoint: record.mountPoint, alreadyMounted: true)
+        }
+        let mountPoint = try MountStager.mount(imagePath: imagePath, pin: false)
+        var report = Report(mountPoint: mountPoint)
+        let server = XarMount.ServerState.read(from: mountPoint + ".state")?.pid
+        readStartupFiles(into: &report)
+        try MountRemover.unmount(try MountRemover.find(mountPoint), force: false)
+        // The server saves the plan and the blocks after its mount is gone, then exits.
+        let deadline = MonotonicTime.now() + timeout
+        // (A zombie has ended: the server is not our child, and init may take a while to reap it.)
+        while let server, let status = ProcessStatus.read(pid: server), status.state != .dead,
+            MonotonicTime.now() < deadline
+        {
+            usleep(10_000)
+        }
+        var st = stat()
+        if report.files > 0, lstat(mountPoint + ".startup-blocks", &st) == 0 {
+            report.savedBlocks = (mountPoint + ".startup-blocks", Int64(st.st_size))
+        }
+        return report
+    }
+
+    /// Reads, through the mount, every regular file of the mount the image's start-up list names.
+    private static func readStartupFiles(into report: inout Report) {
+        let mountPoint = report.mountPoint
+        var root = stat()
+        guard stat(mountPoint, &root) == 0,
+            let list = SmallFile.read(mountPoint + "/" + XarImageLayout.startupList, followSymlinks: false)
+        else { return }
+        report.hasList = true
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        for line in list.split(separator: UInt8(ascii: "\n")) {
+            let path = String(decoding: line, as: UTF8.self)
+            guard !path.split(separator: "/").contains("..") else { continue }
+            let fd = open(mountPoint + "/" + path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var st = stat()
+            // Only files of this mount: a symbolic link on the way could lead elsewhere.
+            guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_dev == root.st_dev else { continue }
+            report.files += 1
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                report.bytes += Int64(n)
+            }
+        }
+    }
+}
