@@ -65,6 +65,11 @@ public struct PythonCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The .xar to write.")
     var output: String
 
+    @Option(
+        name: .customLong("depfile"),
+        help: "Also write FILE: a Makefile rule naming every input, for Make, Ninja and CMake (docs/building.md).")
+    var depfile: String?
+
     public init() {}
 
     public func run() throws {
@@ -138,12 +143,32 @@ public struct PythonCommand: ParsableCommand {
         }
         if terminal { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
         let staged = summary.staged
+        if let depfile {
+            try dependencies(metadataJSON: staged.metadataJSON, python: options.python).write(to: depfile)
+        }
         for note in staged.notes { FileHandle.standardError.write(Data("xarbuild: note: \(note).\n".utf8)) }
         let megabytes = String(format: "%.1f", Double(summary.image.outputBytes) / 1_000_000)
         print(
             "\(output): \(megabytes) MB, Python \(staged.interpreter.fullVersion), \(staged.packages.count) packages, "
                 + "\(staged.bundledLibraries.count) bundled libraries, entry points: "
                 + staged.entryPoints.map(\.name).joined(separator: ", ") + " (default \(staged.entryPoints[0].name))")
+    }
+
+    /// What the build read: the interpreter's executable, the lock and the wheels installed from it (named in the
+    /// image's metadata), the application's wheels and source tree.
+    func dependencies(metadataJSON: String, python: String) -> Depfile {
+        var rule = Depfile(output: output)
+        rule.add(file: (python as NSString).resolvingSymlinksInPath)
+        if let requirements { rule.add(file: requirements) }
+        for path in wheel { rule.add(file: path) }
+        if let source { rule.add(tree: source) }
+        let metadata = (try? JSONSerialization.jsonObject(with: Data(metadataJSON.utf8))) as? [String: Any]
+        for package in metadata?["packages"] as? [[String: Any]] ?? [] {
+            guard package["from"] as? String == "lock", let file = package["wheel"] as? String, let wheelhouse
+            else { continue }
+            rule.add(file: wheelhouse + "/" + file)
+        }
+        return rule
     }
 
     /// `--python python3.11` may name a program in PATH.

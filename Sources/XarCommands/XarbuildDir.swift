@@ -26,6 +26,11 @@ public struct XarbuildDir: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: "The .xar file to write.")
     public var output: String
 
+    @Option(
+        name: .customLong("depfile"),
+        help: "Also write FILE: a Makefile rule naming every input, for Make, Ninja and CMake (docs/building.md).")
+    public var depfile: String?
+
     @Option(name: .customLong("exec"), help: "The program to run, relative to DIR; makes the output executable (0755).")
     public var executable: String?
 
@@ -101,6 +106,12 @@ public struct XarbuildDir: ParsableCommand {
             sortFirst: sortFirst, sourceDateEpoch: epoch,
             header: { digest in try makeHeader(digest: digest, buildTime: buildTime).rendered() })
         let report = try request.build()
+        if let depfile {
+            var rule = Depfile(output: output)
+            rule.add(tree: directory)
+            if let sortFile = options.sortFile { rule.add(file: sortFile) }
+            try rule.write(to: depfile)
+        }
         if hasXattrs { ToolMain.printError("xarbuild: note: \(directory): extended attributes were dropped.") }
         if json {
             print(try report.json())

@@ -43,9 +43,10 @@ public enum SmallFile {
 
     /// Replaces the file at `path` with `bytes` atomically: a temporary file next to it (mode 0600, never through
     /// a symbolic link), then `rename`. Readers see the old file or the new one, never a part. On failure the
-    /// temporary file is removed and `path` is untouched.
-    public static func replace(_ path: String, with bytes: [UInt8]) throws(WriteError) {
-        try replace(path) { fd in
+    /// temporary file is removed and `path` is untouched. With `sync` the file is flushed to its device before the
+    /// `rename`.
+    public static func replace(_ path: String, with bytes: [UInt8], sync: Bool = false) throws(WriteError) {
+        try replace(path, sync: sync) { fd in
             var done = 0
             while done < bytes.count {
                 let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
