@@ -1,0 +1,91 @@
+import Foundation
+import Glibc
+import Testing
+import XarTestSupport
+
+/// FUSE for running the images, CMake and Debian's python3 (`scripts/install-deps` installs both).
+private let canRunBuildRules =
+    XarctlOpsFixture.canRun && TestEnvironment.hasTool("cmake") && access("/usr/bin/python3", X_OK) == 0
+
+/// The CMake build rules (`cmake/Xar.cmake`) and `xarbuild --depfile` under them: a real CMake project with a
+/// directory image and a Python application, built, run, and rebuilt only when an input changes.
+@Suite(.serialized, .tags(.fuse, .root, .python, .slow), .enabled(if: canRunBuildRules))
+struct BuildRuleTests {
+    /// The repository's `cmake/Xar.cmake`, found from this file's path.
+    static let module = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("cmake/Xar.cmake").path
+
+    func write(_ text: String, to path: String, executable: Bool = false) throws {
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
+        if executable { #expect(chmod(path, 0o755) == 0) }
+    }
+
+    func inode(_ path: String) -> ino_t {
+        var st = stat()
+        return lstat(path, &st) == 0 ? st.st_ino : 0
+    }
+
+    @Test func cmakeBuildsImagesAndRebuildsOnlyWhatAnInputChanged() throws {
+        let fixture = XarctlOpsFixture()
+        defer { fixture.unmountAll() }
+        let source = fixture.dir("project"), build = fixture.dir("build")
+        try write("#!/bin/sh\necho hello \"$@\"\n", to: "\(source)/hello/bin/hi", executable: true)
+        try write("data\n", to: "\(source)/hello/data.txt")
+        try write("def main():\n    print('greetings')\n", to: "\(source)/app/greet_app/__init__.py")
+        try write(
+            """
+            cmake_minimum_required(VERSION 3.20)
+            project(tools NONE)
+            include("\(Self.module)")
+            xar_directory(hello DIRECTORY hello OUTPUT hello.xar EXEC bin/hi)
+            xar_python(greet OUTPUT greet.xar PYTHON /usr/bin/python3 SOURCE app ENTRY_POINTS greet=greet_app:main)
+
+            """, to: "\(source)/CMakeLists.txt")
+        let configured = try XarTestSupport.Process.run(
+            ["cmake", "-S", source, "-B", build, "-DXARBUILD=\(TestEnvironment.product("xarbuild"))"])
+        try #require(configured.status == 0, "\(configured)")
+        let cmakeBuild = { () throws -> XarTestSupport.Process.Result in
+            let result = try XarTestSupport.Process.run(["cmake", "--build", build], timeout: 600)
+            #expect(result.status == 0, "\(result)")
+            return result
+        }
+        let run = { (image: String, arguments: [String]) throws -> String in
+            let result = try XarTestSupport.Process.run(
+                ["\(build)/\(image)"] + arguments, environment: fixture.environment(), timeout: 60)
+            #expect(result.status == 0, "\(result)")
+            return result.stdout
+        }
+
+        let first = try cmakeBuild()
+        #expect(first.stdout.contains("xarbuild dir: hello.xar") && first.stdout.contains("xarbuild python: greet.xar"))
+        #expect(try run("hello.xar", ["x"]) == "hello x\n")
+        #expect(try run("greet.xar", []) == "greetings\n")
+        // The depfiles name the inputs: the files under the directories, the interpreter.
+        let depfile = try String(contentsOfFile: "\(build)/greet.xar.d", encoding: .utf8)
+        #expect(depfile.hasPrefix("\(build)/greet.xar:"), "\(depfile)")
+        #expect(depfile.contains("\(source)/app/greet_app/__init__.py") && depfile.contains("/usr/bin/python3"))
+
+        // Nothing changed: nothing is rebuilt.
+        let (hello, greet) = (inode("\(build)/hello.xar"), inode("\(build)/greet.xar"))
+        #expect(!(try cmakeBuild().stdout.contains("xarbuild")))
+        #expect(inode("\(build)/hello.xar") == hello && inode("\(build)/greet.xar") == greet)
+
+        // A changed file, then a new one: the directory image only.
+        sleep(1)  // file times in whole seconds on some file systems
+        try write("data, changed\n", to: "\(source)/hello/data.txt")
+        var again = try cmakeBuild()
+        #expect(again.stdout.contains("xarbuild dir: hello.xar") && !again.stdout.contains("xarbuild python"))
+        try write("new\n", to: "\(source)/hello/new.txt")
+        again = try cmakeBuild()
+        #expect(again.stdout.contains("xarbuild dir: hello.xar") && !again.stdout.contains("xarbuild python"))
+        #expect(inode("\(build)/greet.xar") == greet)
+
+        // The application's source: the Python image only, and it runs the new code.
+        try write("def main():\n    print('greetings, changed')\n", to: "\(source)/app/greet_app/__init__.py")
+        again = try cmakeBuild()
+        #expect(again.stdout.contains("xarbuild python: greet.xar") && !again.stdout.contains("xarbuild dir"))
+        #expect(try run("greet.xar", []) == "greetings, changed\n")
+    }
+}

@@ -1,0 +1,103 @@
+# Build rules for .xar files, for monorepos built with CMake (3.20 or newer). docs/building.md, "Build systems".
+#
+#   include(path/to/xar/cmake/Xar.cmake)
+#
+#   xar_python(<target> OUTPUT <file.xar>
+#              [PYTHON <interpreter>] [SOURCE <dir>] [WHEELS <wheel>...]
+#              [REQUIREMENTS <lock>] [WHEELHOUSE <dir>]
+#              [ENTRY_POINTS <name=module:function>...] [MODULES <[name=]module>...] [DEFAULT <name>]
+#              [SOURCE_DATE_EPOCH <seconds>] [ARGS <more xarbuild python options>...])
+#
+#   xar_directory(<target> DIRECTORY <dir> OUTPUT <file.xar>
+#                 [EXEC <program in dir>] [SOURCE_DATE_EPOCH <seconds>] [ARGS <more xarbuild dir options>...])
+#
+# Each adds a custom command that runs xarbuild with --depfile, so the build reruns it when any input changes
+# (every file under SOURCE or DIRECTORY, the lock, the wheels it installs, the interpreter) and only then, and a
+# target <target>, built by default, that depends on the output. SOURCE_DATE_EPOCH (default 0) makes the output
+# byte-identical for the same inputs. The xarbuild run is the cache variable XARBUILD (default: xarbuild on PATH).
+
+if(CMAKE_VERSION VERSION_LESS 3.20)
+  message(FATAL_ERROR "Xar.cmake needs CMake 3.20 or newer (DEPFILE with every generator); this is ${CMAKE_VERSION}")
+endif()
+
+find_program(XARBUILD xarbuild DOC "The xarbuild that xar_python and xar_directory run")
+
+# The command prefix shared by both rules: xarbuild under a fixed SOURCE_DATE_EPOCH.
+function(_xar_command out_var epoch)
+  if(NOT XARBUILD)
+    message(FATAL_ERROR "xarbuild was not found: put it on PATH or set -DXARBUILD=/path/to/xarbuild")
+  endif()
+  if(epoch STREQUAL "")
+    set(epoch 0)
+  endif()
+  set(${out_var} ${CMAKE_COMMAND} -E env SOURCE_DATE_EPOCH=${epoch} ${XARBUILD} PARENT_SCOPE)
+endfunction()
+
+# The output's absolute path and its depfile's.
+function(_xar_paths output out_var depfile_var)
+  get_filename_component(absolute "${output}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
+  set(${out_var} "${absolute}" PARENT_SCOPE)
+  set(${depfile_var} "${absolute}.d" PARENT_SCOPE)
+endfunction()
+
+function(xar_python target)
+  cmake_parse_arguments(PARSE_ARGV 1 X ""
+    "OUTPUT;PYTHON;SOURCE;REQUIREMENTS;WHEELHOUSE;DEFAULT;SOURCE_DATE_EPOCH"
+    "WHEELS;ENTRY_POINTS;MODULES;ARGS")
+  if(NOT X_OUTPUT)
+    message(FATAL_ERROR "xar_python(${target}): OUTPUT <file.xar> is required")
+  endif()
+  _xar_paths("${X_OUTPUT}" output depfile)
+  _xar_command(command "${X_SOURCE_DATE_EPOCH}")
+  list(APPEND command python -o "${output}" --depfile "${depfile}")
+  if(X_PYTHON)
+    list(APPEND command --python "${X_PYTHON}")
+  endif()
+  if(X_SOURCE)
+    get_filename_component(source "${X_SOURCE}" ABSOLUTE)
+    list(APPEND command --source "${source}")
+  endif()
+  foreach(wheel IN LISTS X_WHEELS)
+    get_filename_component(wheel "${wheel}" ABSOLUTE)
+    list(APPEND command --wheel "${wheel}")
+  endforeach()
+  if(X_REQUIREMENTS)
+    get_filename_component(lock "${X_REQUIREMENTS}" ABSOLUTE)
+    list(APPEND command --requirements "${lock}")
+  endif()
+  if(X_WHEELHOUSE)
+    get_filename_component(wheelhouse "${X_WHEELHOUSE}" ABSOLUTE)
+    list(APPEND command --wheelhouse "${wheelhouse}")
+  endif()
+  foreach(entry IN LISTS X_ENTRY_POINTS)
+    list(APPEND command --entry-point "${entry}")
+  endforeach()
+  foreach(module IN LISTS X_MODULES)
+    list(APPEND command --module "${module}")
+  endforeach()
+  if(X_DEFAULT)
+    list(APPEND command --default "${X_DEFAULT}")
+  endif()
+  list(APPEND command ${X_ARGS})
+  add_custom_command(OUTPUT "${output}" COMMAND ${command} DEPFILE "${depfile}" VERBATIM
+    COMMENT "xarbuild python: ${X_OUTPUT}")
+  add_custom_target(${target} ALL DEPENDS "${output}")
+endfunction()
+
+function(xar_directory target)
+  cmake_parse_arguments(PARSE_ARGV 1 X "" "DIRECTORY;OUTPUT;EXEC;SOURCE_DATE_EPOCH" "ARGS")
+  if(NOT X_OUTPUT OR NOT X_DIRECTORY)
+    message(FATAL_ERROR "xar_directory(${target}): DIRECTORY <dir> and OUTPUT <file.xar> are required")
+  endif()
+  _xar_paths("${X_OUTPUT}" output depfile)
+  get_filename_component(directory "${X_DIRECTORY}" ABSOLUTE)
+  _xar_command(command "${X_SOURCE_DATE_EPOCH}")
+  list(APPEND command dir "${directory}" -o "${output}" --depfile "${depfile}")
+  if(X_EXEC)
+    list(APPEND command --exec "${X_EXEC}")
+  endif()
+  list(APPEND command ${X_ARGS})
+  add_custom_command(OUTPUT "${output}" COMMAND ${command} DEPFILE "${depfile}" VERBATIM
+    COMMENT "xarbuild dir: ${X_OUTPUT}")
+  add_custom_target(${target} ALL DEPENDS "${output}")
+endfunction()
