@@ -40,6 +40,12 @@ function(_xar_paths output out_var depfile_var)
   set(${depfile_var} "${absolute}.d" PARENT_SCOPE)
 endfunction()
 
+# The custom command that runs `command` (the rest of the arguments) to make `output`, and the target.
+function(_xar_add target output depfile comment)
+  add_custom_command(OUTPUT "${output}" COMMAND ${ARGN} DEPFILE "${depfile}" VERBATIM COMMENT "${comment}")
+  add_custom_target(${target} ALL DEPENDS "${output}")
+endfunction()
+
 function(xar_python target)
   cmake_parse_arguments(PARSE_ARGV 1 X ""
     "OUTPUT;PYTHON;SOURCE;REQUIREMENTS;WHEELHOUSE;DEFAULT;SOURCE_DATE_EPOCH"
@@ -78,10 +84,7 @@ function(xar_python target)
   if(X_DEFAULT)
     list(APPEND command --default "${X_DEFAULT}")
   endif()
-  list(APPEND command ${X_ARGS})
-  add_custom_command(OUTPUT "${output}" COMMAND ${command} DEPFILE "${depfile}" VERBATIM
-    COMMENT "xarbuild python: ${X_OUTPUT}")
-  add_custom_target(${target} ALL DEPENDS "${output}")
+  _xar_add(${target} "${output}" "${depfile}" "xarbuild python: ${X_OUTPUT}" ${command} ${X_ARGS})
 endfunction()
 
 function(xar_directory target)
@@ -96,8 +99,5 @@ function(xar_directory target)
   if(X_EXEC)
     list(APPEND command --exec "${X_EXEC}")
   endif()
-  list(APPEND command ${X_ARGS})
-  add_custom_command(OUTPUT "${output}" COMMAND ${command} DEPFILE "${depfile}" VERBATIM
-    COMMENT "xarbuild dir: ${X_OUTPUT}")
-  add_custom_target(${target} ALL DEPENDS "${output}")
+  _xar_add(${target} "${output}" "${depfile}" "xarbuild dir: ${X_OUTPUT}" ${command} ${X_ARGS})
 endfunction()
