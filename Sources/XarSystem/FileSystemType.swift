@@ -13,6 +13,9 @@ public struct FileSystemType: RawRepresentable, Equatable, Sendable {
     /// Every FUSE file system: `FUSE_SUPER_MAGIC` from `<linux/magic.h>`.
     public static let fuse = FileSystemType(rawValue: 0x6573_5546)
 
+    /// tmpfs (`/dev/shm`, `$XDG_RUNTIME_DIR`): `TMPFS_MAGIC`. Its pages are memory the kernel cannot reclaim.
+    public static let tmpfs = FileSystemType(rawValue: 0x0102_1994)
+
     /// The type of the file system that holds `fd`.
     ///
     /// The corresponding C function is `fstatfs`.

@@ -16,8 +16,8 @@ struct XarctlBlocksGCTests {
         let mounted = try fixture.xarctl(["mount", image], timeout: 60)
         try #require(mounted.status == 0, "\(mounted)")
         let mount = mounted.stdout.trimmingCharacters(in: .newlines)
-        #expect(try String(contentsOfFile: mount + "/data.txt", encoding: .utf8) == "\(name)\n")
-        let unmounted = try fixture.xarctl(["unmount", mount])
+        #expect(try fixture.contents(mount + "/data.txt") == "\(name)\n")
+        let unmounted = try fixture.unmount(mount)
         #expect(unmounted.status == 0, "\(unmounted)")
         let blocks = mount + ".startup-blocks"
         try #require(fixture.eventually(within: 30) { FileManager.default.fileExists(atPath: blocks) }, "\(blocks)")
@@ -63,6 +63,43 @@ struct XarctlBlocksGCTests {
         // Pruned blocks cost only decompression: the image starts and serves as before.
         let remounted = try fixture.xarctl(["mount", recent.image], timeout: 60)
         #expect(remounted.status == 0, "\(remounted)")
-        #expect(try String(contentsOfFile: recent.mount + "/data.txt", encoding: .utf8) == "recent\n")
+        #expect(try fixture.contents(recent.mount + "/data.txt") == "recent\n")
+    }
+
+    /// On a tmpfs mount root the saved blocks go to the user's cache directory (ordinary, reclaimable file pages),
+    /// the next server reads them from there, and gc finds and prunes them there.
+    @Test func onATmpfsRootTheBlocksLiveInTheCacheDirectory() throws {
+        let fixture = XarctlOpsFixture()
+        defer { fixture.unmountAll() }
+        let root = "/dev/shm/xar-blocks-test-\(getpid())"
+        try #require(mkdir(root, 0o700) == 0 || errno == EEXIST)
+        defer { _ = try? XarTestSupport.Process.run(["/bin/rm", "-rf", root]) }
+        let log = fixture.dir("server.log")
+        let env = ["XAR_MOUNT_ROOT": root, "XAR_SERVER_LOG": log, "XAR_SERVER_TRACE": "1"]
+        let image = try fixture.makeHello("tmpfs")
+        let mountAndRead = { () throws -> String in
+            let mounted = try fixture.xarctl(["mount", image], env: env, timeout: 60)
+            try #require(mounted.status == 0, "\(mounted)")
+            let mount = mounted.stdout.trimmingCharacters(in: .newlines)
+            #expect(try fixture.contents(mount + "/data.txt") == "tmpfs\n")
+            #expect(try fixture.unmount(mount, env: env).status == 0)
+            return mount
+        }
+        let mount = try mountAndRead()
+        let name = String(mount.split(separator: "/").last ?? "")
+        let saved = fixture.dir("cache") + "/xar/startup-blocks/\(name).startup-blocks"
+        try #require(fixture.eventually(within: 30) { fixture.exists(saved) }, "\(saved)")
+        #expect(!fixture.exists(mount + ".startup-blocks"), "nothing beside a mount on a tmpfs")
+        #expect(fixture.exists(mount + ".startup"), "the plan, small, stays beside it")
+
+        _ = try mountAndRead()
+        #expect(
+            fixture.eventually(within: 30) {
+                ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains(
+                    "reading saved start-up blocks from \(saved)")
+            })
+        let pruned = try fixture.xarctl(["gc", "--blocks-limit", "0"], env: env)
+        #expect(pruned.stdout.contains("prune-blocks \(saved)"), "\(pruned)")
+        #expect(!fixture.exists(saved))
     }
 }

@@ -89,6 +89,24 @@ final class XarctlOpsFixture: @unchecked Sendable {
     }
 
     /// Polls `condition` every 100 ms for at most `seconds`; true when it held.
+    /// The text of `path`, read by a child process (`cat`): no descriptor of this process, which a concurrent test's
+    /// child could inherit, is left to keep a mount busy.
+    func contents(_ path: String) throws -> String {
+        try XarTestSupport.Process.run(["/bin/cat", path], timeout: 30).stdout
+    }
+
+    /// `xarctl unmount MOUNT`, tried again for up to 10 s while it fails (a concurrent test's process may be
+    /// passing through the mount).
+    func unmount(_ mount: String, env: [String: String] = [:]) throws -> XarTestSupport.Process.Result {
+        var result = try xarctl(["unmount", mount], env: env)
+        let deadline = Date().addingTimeInterval(10)
+        while result.status != 0 && Date() < deadline {
+            usleep(200_000)
+            result = try xarctl(["unmount", mount], env: env)
+        }
+        return result
+    }
+
     /// Whether anything is at `path`.
     func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 

@@ -32,12 +32,12 @@ struct XarctlWarmTests {
         let mounted = try fixture.xarctl(["mount", image], env: ["XAR_SERVER_LOG": log, "XAR_SERVER_TRACE": "1"])
         try #require(mounted.status == 0, "\(mounted)")
         let mount = mounted.stdout.trimmingCharacters(in: .newlines)
-        #expect(try String(contentsOfFile: mount + "/data.txt", encoding: .utf8) == data)
+        #expect(try fixture.contents(mount + "/data.txt") == data)
         // Mounted: warm leaves it alone.
         let again = try fixture.xarctl(["warm", image])
         #expect(again.status == 0 && again.stdout.contains("mounted at \(mount)"), "\(again)")
         #expect(try fixture.mountPoints() == [mount])
-        #expect(try fixture.xarctl(["unmount", mount]).status == 0)
+        #expect(try fixture.unmount(mount).status == 0)
         var text = ""
         #expect(
             fixture.eventually(within: 30) {

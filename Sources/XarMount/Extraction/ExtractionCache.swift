@@ -14,14 +14,11 @@ public import XarSystem
 public enum ExtractionCache {
     /// The cache directory's path: `$XDG_CACHE_HOME/xar/extract`, else `$HOME/.cache/xar/extract`.
     public static func path() throws(LaunchError) -> String {
-        if let xdg = getenv("XDG_CACHE_HOME"), xdg.pointee == UInt8(ascii: "/") {
-            return String(cString: xdg) + "/xar/extract"
-        }
-        guard let home = getenv("HOME"), home.pointee == UInt8(ascii: "/") else {
+        guard let home = UserCache.home() else {
             throw LaunchError(
                 .noFuse, "neither XDG_CACHE_HOME nor HOME is set, so there is no cache to extract into; set one")
         }
-        return String(cString: home) + "/.cache/xar/extract"
+        return home + "/xar/extract"
     }
 
     /// The cache key of an image: its `XAR_IMAGE_SHA256`, or `uuid-<UUID>` for Facebook's images, which have
@@ -73,25 +70,6 @@ public enum ExtractionCache {
 
     /// Opens (creating) the cache directory; `xar` and `extract` must be ours with mode 0700.
     static func openCache(_ cachePath: String) throws(LaunchError) -> FileDescriptor {
-        let base = String(cachePath.dropLast("/xar/extract".count))
-        var st = stat()
-        if stat(base, &st) != 0 {
-            // mkdir -p for the cache home itself (~/.cache), mode 0700 as the XDG spec asks.
-            var prefix = ""
-            for component in base.split(separator: "/") {
-                prefix += "/" + component
-                _ = mkdir(prefix, 0o700)
-            }
-        }
-        let baseFD: FileDescriptor
-        do { baseFD = try FileDescriptor.open(base, flags: O_RDONLY | O_DIRECTORY) } catch {
-            throw LaunchError(.noFuse, "cannot open the cache directory \(base): \(error)")
-        }
-        do {
-            let xar = try SecureDirectory.openOwnedDirectory("xar", in: baseFD.rawValue, mode: 0o700, create: true)
-            return try SecureDirectory.openOwnedDirectory("extract", in: xar.rawValue, mode: 0o700, create: true)
-        } catch let refusal {
-            throw LaunchError(.unsafePath, "unsafe cache directory: " + refusal.message(for: cachePath))
-        }
+        try UserCache.open("extract", home: String(cachePath.dropLast("/xar/extract".count)))
     }
 }

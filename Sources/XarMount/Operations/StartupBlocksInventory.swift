@@ -1,8 +1,9 @@
 internal import Glibc
 internal import XarSystem
 
-/// The decompressed start-up blocks servers keep next to their mount points (`<mount point>.startup-blocks`;
-/// docs/lifecycle.md, "Cold starts"), for `xarctl gc`.
+/// The decompressed start-up blocks servers keep next to their mount points (`<mount point>.startup-blocks`), or
+/// in the user's cache directory when the mount root is a tmpfs (docs/lifecycle.md, "Saved blocks"), for
+/// `xarctl gc`.
 ///
 /// A server writes one when its session ends and the next server of the image reads it, touching its access time;
 /// nothing else removes them, so without pruning every image ever started on the host keeps its start-up set here
@@ -12,16 +13,21 @@ public enum StartupBlocksInventory {
     public typealias Removal = LocalCopyInventory.Removal
 
     /// Removes abandoned temporary files (their server is gone), then the saved blocks of images that are not
-    /// mounted, least recently used first (the later of their access and modification times), until the saved
+    /// mounted (beside any mount root gc looks at, and in the caller's own cache directory), least recently used first (the later of their access and modification times), until the saved
     /// blocks take at most `limit` bytes. With `dryRun` nothing is removed. Removing one costs the next cold start of
     /// its image the decompression it saved, nothing else; a server reading it keeps its descriptor.
     public static func prune(limit: Int64, dryRun: Bool) -> [Removal] {
         let info = MountInfo.current()
+        // Beside the mounts, and in the caller's cache directory (mounts on a tmpfs keep theirs there).
+        var directories = MountInventory.userDirectories(info).map(\.path)
+        if let home = UserCache.home() { directories.append("\(home)/xar/\(cacheLeaf)") }
+        let mounted = Set(
+            info.entries.filter { $0.value.type == "fuse.xarfs" }.keys.map { $0.split(separator: "/").last ?? "" })
         var removals: [Removal] = []
         var saved: [LocalCopyInventory.Copy] = []
-        for directory in MountInventory.userDirectories(info) {
-            MountInventory.forEachEntry(of: directory.path) { name in
-                let path = directory.path + "/" + name
+        for directory in directories {
+            MountInventory.forEachEntry(of: directory) { name in
+                let path = directory + "/" + name
                 var st = stat()
                 guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return }
                 let parts = name.split(separator: ".", omittingEmptySubsequences: false)
@@ -31,8 +37,8 @@ public enum StartupBlocksInventory {
                         kill(pid, 0) != 0 && errno == ESRCH
                     else { return }
                     removals.append(.init(path: path, reason: "abandoned saved blocks (pid \(pid) is gone)"))
-                } else if name.hasSuffix(suffix), MountInventory.isMountName(name.dropLast(suffix.count)),
-                    info.entries[String(path.dropLast(suffix.count))] == nil
+                } else if name.hasSuffix(suffix), case let mount = name.dropLast(suffix.count),
+                    MountInventory.isMountName(mount), !mounted.contains(mount)
                 {
                     saved.append(
                         .init(
@@ -53,6 +59,9 @@ public enum StartupBlocksInventory {
         return removals
     }
 
-    /// What follows a mount point's path in the name of its saved blocks.
+    /// What follows a mount point's path (or, in the cache directory, its name) in the name of its saved blocks.
     static let suffix = ".startup-blocks"
+
+    /// The directory under `$XDG_CACHE_HOME/xar` that holds the saved blocks of mounts on a tmpfs.
+    static let cacheLeaf = "startup-blocks"
 }

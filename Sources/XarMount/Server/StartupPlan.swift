@@ -30,9 +30,26 @@ extension XarMount.Server {
 
         init(_ configuration: Configuration) {
             path = configuration.mountPoint + ".startup"
-            blocksPath = configuration.mountPoint + ".startup-blocks"
             enabled = getenv("XAR_STARTUP_PLAN").map { String(cString: $0) != "0" } ?? true
-            blocksEnabled = enabled && (getenv("XAR_STARTUP_BLOCKS").map { String(cString: $0) != "0" } ?? true)
+            let wanted = enabled && (getenv("XAR_STARTUP_BLOCKS").map { String(cString: $0) != "0" } ?? true)
+            let place = wanted ? Self.blocksPath(mountPoint: configuration.mountPoint) : nil
+            blocksPath = place ?? ""
+            blocksEnabled = place != nil
+        }
+
+        /// Where the saved blocks of the mount at `mountPoint` live: beside it, unless its directory is a tmpfs
+        /// (`/dev/shm`, `$XDG_RUNTIME_DIR`), whose pages are memory the kernel cannot reclaim; then in the user's
+        /// cache directory, `$XDG_CACHE_HOME/xar/startup-blocks/<mount name>.startup-blocks` (else `~/.cache/…`),
+        /// where they are ordinary file pages. nil (none read, none saved) when that directory is unusable.
+        static func blocksPath(mountPoint: String) -> String? {
+            let slash = mountPoint.lastIndex(of: "/") ?? mountPoint.startIndex
+            let directory = String(mountPoint[..<slash]), name = String(mountPoint[slash...].dropFirst())
+            guard let fd = try? FileDescriptor.open(directory, flags: O_RDONLY | O_DIRECTORY),
+                (try? FileSystemType.of(fd)) == .tmpfs
+            else { return mountPoint + StartupBlocksInventory.suffix }
+            guard let home = UserCache.home() else { return nil }
+            do { _ = try UserCache.open(StartupBlocksInventory.cacheLeaf, home: home) } catch { return nil }
+            return "\(home)/xar/\(StartupBlocksInventory.cacheLeaf)/\(name)\(StartupBlocksInventory.suffix)"
         }
 
         /// Loads the plan saved by the last server of this image; without one (the image's first start here, or a
