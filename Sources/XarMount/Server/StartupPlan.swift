@@ -15,10 +15,11 @@ extension XarMount.Server {
     /// decompressed, and names are looked up only under the mount point). `XAR_STARTUP_PLAN=0` in the server's
     /// environment neither loads nor saves one.
     ///
-    /// Next to it, `<mount point>.startup-blocks` keeps the plan's blocks decompressed (at most
-    /// `savedBlocksMaximumBytes`), so that the next cold start reads them instead of decompressing them: the image
-    /// travels compressed, the host that runs it keeps its start-up set ready. It is a cache, checked block by
-    /// block (`Sources/CXarFuse/saved.c`); `XAR_STARTUP_BLOCKS=0` neither loads nor saves it.
+    /// Next to it (or in the user's cache directory, on a tmpfs: `blocksPath`), `<mount point>.startup-blocks` keeps
+    /// the plan's blocks decompressed (at most `savedBlocksMaximumBytes`), so that the next cold start reads them
+    /// instead of decompressing them: the image travels compressed, the host that runs it keeps its start-up set
+    /// ready. It is a cache, checked block by block (`Sources/CXarFuse/saved.c`); `XAR_STARTUP_BLOCKS=0` neither
+    /// loads nor saves it.
     struct StartupPlan {
         let path: String
         let blocksPath: String
