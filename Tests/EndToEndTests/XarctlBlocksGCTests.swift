@@ -76,7 +76,12 @@ struct XarctlBlocksGCTests {
         defer { _ = try? XarTestSupport.Process.run(["/bin/rm", "-rf", root]) }
         let log = fixture.dir("server.log")
         let env = ["XAR_MOUNT_ROOT": root, "XAR_SERVER_LOG": log, "XAR_SERVER_TRACE": "1"]
-        let image = try fixture.makeHello("tmpfs")
+        let image = try fixture.makeXar(
+            "tmpfs",
+            files: [
+                "bin/hi": ("#!/bin/sh\necho hi\n", true), "data.txt": ("tmpfs\n", false),
+                ".xar/startup-files": ("data.txt\n", false),
+            ], exec: "bin/hi")
         let mountAndRead = { () throws -> String in
             let mounted = try fixture.xarctl(["mount", image], env: env, timeout: 60)
             try #require(mounted.status == 0, "\(mounted)")
@@ -101,5 +106,9 @@ struct XarctlBlocksGCTests {
         let pruned = try fixture.xarctl(["gc", "--blocks-limit", "0"], env: env)
         #expect(pruned.stdout.contains("prune-blocks \(saved)"), "\(pruned)")
         #expect(!fixture.exists(saved))
+        // xarctl warm saves them there too, and says where.
+        let warmed = try fixture.xarctl(["warm", image], env: env, timeout: 60)
+        #expect(warmed.status == 0 && warmed.stdout.contains("of start-up blocks in \(saved)"), "\(warmed)")
+        #expect(fixture.exists(saved))
     }
 }

@@ -46,8 +46,10 @@ public enum ImageWarmer {
             usleep(10_000)
         }
         var st = stat()
-        if report.files > 0, lstat(mountPoint + ".startup-blocks", &st) == 0 {
-            report.savedBlocks = (mountPoint + ".startup-blocks", Int64(st.st_size))
+        if report.files > 0, let saved = XarMount.Server.StartupPlan.blocksPath(mountPoint: mountPoint),
+            lstat(saved, &st) == 0
+        {
+            report.savedBlocks = (saved, Int64(st.st_size))
         }
         return report
     }
