@@ -55,13 +55,6 @@ struct entry {
 
 static uint64_t key_of(const xar_piece *piece) { return piece->position ^ (piece->ino * 0x9E3779B97F4A7C15ull); }
 
-// The set of pieces recorded so far, by key_of: open addressing, a slot's value is non-zero when it is taken.
-typedef struct {
-    uint64_t *keys;
-    uint32_t *values;
-    size_t slots;
-} index_map;
-
 struct xar_blocks {
     pthread_mutex_t lock;
     pthread_cond_t loaded;
@@ -75,7 +68,7 @@ struct xar_blocks {
     xar_piece *record;
     size_t record_count;
     int64_t record_until;
-    index_map record_index;
+    xar_map record_index;  // the record's pieces by key_of: 1 + their place in `record`
     // The image's superblock: a plan carries the one it was recorded on and is refused for any other image.
     uint8_t superblock[XAR_SUPERBLOCK_BYTES];
     // Decompressed blocks kept on the host by an earlier server (saved.c), read instead of decompressed; or NULL.
@@ -83,25 +76,6 @@ struct xar_blocks {
     size_t count;
     struct entry entries[];
 };
-
-static size_t slot_of(const index_map *map, uint64_t position) {
-    size_t i = (size_t)((position * 0x9E3779B97F4A7C15ull) >> 17) % map->slots;
-    while (map->values[i] != 0 && map->keys[i] != position) i = (i + 1) % map->slots;
-    return i;
-}
-
-static bool map_init(index_map *map, size_t capacity) {
-    map->slots = capacity * 2 + 1;
-    map->keys = calloc(map->slots, sizeof *map->keys);
-    map->values = calloc(map->slots, sizeof *map->values);
-    return map->keys && map->values;
-}
-
-static void map_free(index_map *map) {
-    free(map->keys);
-    free(map->values);
-    *map = (index_map){0};
-}
 
 #define XAR_RECORD_MAX 4096
 // A planned block the application has not read this long after it was decompressed is taken to be one this start
@@ -127,7 +101,7 @@ void xar_blocks_free(xar_blocks *blocks) {
     free(blocks->plan);
     free(blocks->plan_stored);
     free(blocks->record);
-    map_free(&blocks->record_index);
+    xar_map_free(&blocks->record_index);
     xar_saved_close(blocks->saved);
     for (size_t i = 0; i < blocks->count; i++)
         if (blocks->entries[i].block) sqfs_block_dispose(blocks->entries[i].block);
@@ -159,7 +133,7 @@ static void note(xar_blocks *blocks, const xar_piece *piece) {
     uint64_t key = key_of(piece);
     if (blocks->record_until == 0 || blocks->record_count >= XAR_RECORD_MAX || xar_now_ns() > blocks->record_until)
         return;
-    size_t slot = slot_of(&blocks->record_index, key);
+    size_t slot = xar_map_slot(&blocks->record_index, key);
     if (blocks->record_index.values[slot] != 0) return;
     blocks->record_index.keys[slot] = key;
     blocks->record_index.values[slot] = (uint32_t)++blocks->record_count;
@@ -368,15 +342,15 @@ int xar_blocks_set_plan(xar_blocks *blocks, const uint8_t *bytes, size_t length,
 
 int xar_blocks_record(xar_blocks *blocks, double seconds) {
     xar_piece *record = malloc(XAR_RECORD_MAX * sizeof *record);
-    index_map map;
-    if (!record || !map_init(&map, XAR_RECORD_MAX)) {
+    xar_map map;
+    if (!record || !xar_map_init(&map, XAR_RECORD_MAX)) {
         free(record);
-        map_free(&map);
+        xar_map_free(&map);
         return -1;
     }
     pthread_mutex_lock(&blocks->lock);
     free(blocks->record);
-    map_free(&blocks->record_index);
+    xar_map_free(&blocks->record_index);
     blocks->record = record;
     blocks->record_index = map;
     blocks->record_count = 0;
@@ -535,18 +509,18 @@ void xar_blocks_saved_counts(xar_blocks *blocks, unsigned long long *read, unsig
 // Calls `each` with every block of the record, once, in the order the record first met it; stops at a non-zero
 // result and returns it. The record must be complete (the session over).
 static int each_recorded_block(xar_blocks *blocks, int (*each)(void *, const xar_piece *), void *context) {
-    index_map seen;
-    if (!map_init(&seen, blocks->record_count ? blocks->record_count : 1)) return ENOMEM;
+    xar_map seen;
+    if (!xar_map_init(&seen, blocks->record_count ? blocks->record_count : 1)) return ENOMEM;
     int result = 0;
     for (size_t i = 0; i < blocks->record_count && result == 0; i++) {
         const xar_piece *piece = &blocks->record[i];
-        size_t slot = slot_of(&seen, piece->position);
+        size_t slot = xar_map_slot(&seen, piece->position);
         if (seen.values[slot] != 0) continue;
         seen.keys[slot] = piece->position;
         seen.values[slot] = 1;
         result = each(context, piece);
     }
-    map_free(&seen);
+    xar_map_free(&seen);
     return result;
 }
 
@@ -556,16 +530,25 @@ static int count_block(void *context, const xar_piece *piece) {
     return 0;
 }
 
+struct saved_check {
+    xar_saved *saved;
+    size_t count;
+};
+
+// Counts the block, or stops at one the saved blocks lack.
 static int check_saved(void *context, const xar_piece *piece) {
-    return xar_saved_has(context, piece->position, piece->header) ? 0 : 1;
+    struct saved_check *check = context;
+    check->count++;
+    return xar_saved_has(check->saved, piece->position, piece->header) ? 0 : 1;
 }
 
 bool xar_blocks_saved_current(xar_blocks *blocks) {
-    size_t count = 0;
+    if (!blocks->saved) return false;
     unsigned long long read, damaged;
     xar_saved_counts(blocks->saved, &read, &damaged);
-    return blocks->saved && damaged == 0 && each_recorded_block(blocks, count_block, &count) == 0
-        && count == xar_saved_block_count(blocks->saved) && each_recorded_block(blocks, check_saved, blocks->saved) == 0;
+    struct saved_check check = {.saved = blocks->saved};
+    return damaged == 0 && each_recorded_block(blocks, check_saved, &check) == 0
+        && check.count == xar_saved_block_count(blocks->saved);
 }
 
 struct save_context {
@@ -580,10 +563,9 @@ static int save_block(void *context, const xar_piece *piece) {
     if (xar_saved_writer_bytes(save->writer) >= save->max_bytes) return -1;  // full: the rest is decompressed
     lease held;
     if (take(save->blocks, save->fs, piece, XAR_READ_PLAN, &held) != SQFS_OK) return 0;  // not saved, not fatal
-    if (!held.block) {  // every cache entry in use: a block of our own
-        if (sqfs_data_block_read(save->fs, (sqfs_off_t)piece->position, piece->header, &held.block) != SQFS_OK)
-            return 0;
-    }
+    // Every cache entry in use: a block of our own.
+    if (!held.block && read_block(save->blocks, save->fs, piece->position, piece->header, &held.block) != SQFS_OK)
+        return 0;
     int error = xar_saved_writer_add(save->writer, piece->position, piece->header, held.block->data, held.block->size);
     give_back(save->blocks, &held);
     return error;

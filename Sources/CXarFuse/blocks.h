@@ -9,6 +9,7 @@
 #include <fuse_lowlevel.h>
 #include <squashfuse/ll.h>
 #include "saved.h"
+#include "support.h"
 
 typedef struct xar_blocks xar_blocks;
 
@@ -26,7 +27,6 @@ typedef struct {
 /// bytes went into the kernel's page cache (the block then need not be kept for the application's read).
 typedef bool (*xar_plan_store)(void *context, const xar_piece *piece, const char *data);
 
-#define XAR_SUPERBLOCK_BYTES 96
 
 /// A cache of up to `bytes` of decompressed data blocks of `block_size` bytes each (at least a few blocks), for
 /// the image whose superblock is `superblock`; NULL when out of memory.

@@ -27,7 +27,7 @@
 #include "support.h"
 
 static const char saved_magic[8] = {'x', 'a', 'r', 'b', 'l', 'k', 's', '1'};
-#define HEAD_BYTES (8 + 96 + 4 + 4)
+#define HEAD_BYTES (8 + XAR_SUPERBLOCK_BYTES + 4 + 4)
 #define ENTRY_BYTES 32
 
 static inline uint64_t rotate(uint64_t x, int bits) { return (x << bits) | (x >> (64 - bits)); }
@@ -53,20 +53,14 @@ struct saved_block {
 
 struct xar_saved {
     int fd;
-    size_t count, slots;
+    size_t count;
     struct saved_block *blocks;
-    uint32_t *index;  // open addressing by position: 1 + the block's number, 0 for a free slot
+    xar_map index;  // by position: 1 + the block's number
     unsigned long long read, damaged;
 };
 
-static size_t slot_of(const xar_saved *saved, uint64_t position) {
-    size_t i = (size_t)((position * 0x9E3779B97F4A7C15ull) >> 17) % saved->slots;
-    while (saved->index[i] != 0 && saved->blocks[saved->index[i] - 1].position != position) i = (i + 1) % saved->slots;
-    return i;
-}
-
 static struct saved_block *find(xar_saved *saved, uint64_t position, uint32_t header) {
-    uint32_t number = saved->index[slot_of(saved, position)];
+    uint32_t number = saved->index.values[xar_map_slot(&saved->index, position)];
     if (number == 0) return NULL;
     struct saved_block *block = &saved->blocks[number - 1];
     return block->header == header && !__atomic_load_n(&block->damaged, __ATOMIC_RELAXED) ? block : NULL;
@@ -87,7 +81,7 @@ void xar_saved_close(xar_saved *saved) {
     if (!saved) return;
     close(saved->fd);
     free(saved->blocks);
-    free(saved->index);
+    xar_map_free(&saved->index);
     free(saved);
 }
 
@@ -100,7 +94,7 @@ xar_saved *xar_saved_open(int fd, const uint8_t *superblock, size_t block_size, 
         close(fd);
         return NULL;
     }
-    if (memcmp(head + 8, superblock, 96) != 0) {
+    if (memcmp(head + 8, superblock, XAR_SUPERBLOCK_BYTES) != 0) {
         close(fd);
         *result = -2;
         return NULL;
@@ -117,22 +111,21 @@ xar_saved *xar_saved_open(int fd, const uint8_t *superblock, size_t block_size, 
     }
     saved->fd = fd;
     saved->count = count;
-    saved->slots = count * 2 + 1;
     saved->blocks = calloc(count, sizeof *saved->blocks);
-    saved->index = calloc(saved->slots, sizeof *saved->index);
     uint64_t data_start = HEAD_BYTES + (uint64_t)count * ENTRY_BYTES, size = (uint64_t)st.st_size;
-    bool whole = saved->blocks && saved->index;
+    bool whole = xar_map_init(&saved->index, count) && saved->blocks;
     for (size_t i = 0; whole && i < count; i++) {
         const uint8_t *e = entries + ENTRY_BYTES * i;
         struct saved_block block = {
             .position = xar_le_read(e, 8), .header = (uint32_t)xar_le_read(e + 8, 4),
             .length = (uint32_t)xar_le_read(e + 12, 4), .offset = xar_le_read(e + 16, 8),
             .checksum = xar_le_read(e + 24, 8)};
-        size_t slot = slot_of(saved, block.position);
+        size_t slot = xar_map_slot(&saved->index, block.position);
         whole = block.length > 0 && block.length <= block_size && block.offset >= data_start
-            && block.offset <= size && block.length <= size - block.offset && saved->index[slot] == 0;
+            && block.offset <= size && block.length <= size - block.offset && saved->index.values[slot] == 0;
         saved->blocks[i] = block;
-        saved->index[slot] = (uint32_t)i + 1;
+        saved->index.keys[slot] = block.position;
+        saved->index.values[slot] = (uint32_t)i + 1;
     }
     free(entries);
     if (!whole) {
@@ -180,7 +173,7 @@ void xar_saved_counts(xar_saved *saved, unsigned long long *read, unsigned long 
 struct xar_saved_writer {
     int fd, error;
     size_t capacity, count, bytes;
-    uint8_t superblock[96];
+    uint8_t superblock[XAR_SUPERBLOCK_BYTES];
     uint8_t *entries;
 };
 
@@ -194,7 +187,7 @@ xar_saved_writer *xar_saved_writer_new(int fd, const uint8_t *superblock, size_t
         return NULL;
     }
     *writer = (xar_saved_writer){.fd = fd, .capacity = capacity, .entries = entries};
-    memcpy(writer->superblock, superblock, 96);
+    memcpy(writer->superblock, superblock, XAR_SUPERBLOCK_BYTES);
     return writer;
 }
 
@@ -232,7 +225,7 @@ int xar_saved_writer_finish(xar_saved_writer *writer) {
         // The index has room for `capacity` entries; the unused ones stay zero bytes between it and the data.
         uint8_t head[HEAD_BYTES] = {0};
         memcpy(head, saved_magic, sizeof saved_magic);
-        memcpy(head + 8, writer->superblock, 96);
+        memcpy(head + 8, writer->superblock, XAR_SUPERBLOCK_BYTES);
         xar_le_write(head + 104, writer->count, 4);
         error = write_all(writer->fd, head, sizeof head, 0);
         if (!error) error = write_all(writer->fd, writer->entries, writer->count * ENTRY_BYTES, HEAD_BYTES);

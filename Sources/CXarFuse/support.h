@@ -1,10 +1,15 @@
 // Small helpers the server's C files share: little-endian fields (the SquashFS superblock, the start-up plan's
-// file), the monotonic clock, and starting the server's helper threads.
+// file), the monotonic clock, starting the server's helper threads, and a map of 64-bit keys.
 #pragma once
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
+
+/// The SquashFS superblock's size: a plan and a saved-blocks file carry the image's, and fit no other image.
+#define XAR_SUPERBLOCK_BYTES 96
 
 /// The `count`-byte little-endian number at `bytes`.
 static inline uint64_t xar_le_read(const uint8_t *bytes, int count) {
@@ -34,4 +39,33 @@ static inline int xar_thread_start(pthread_t *thread, void *(*run)(void *), void
     int result = pthread_create(thread, NULL, run, argument);
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     return result;
+}
+
+/// A map from 64-bit keys to non-zero 32-bit values, of a capacity fixed when made: open addressing, a slot whose
+/// value is 0 is free. (The start-up record's pieces, the blocks of a saved-blocks file.)
+typedef struct {
+    uint64_t *keys;
+    uint32_t *values;
+    size_t slots;
+} xar_map;
+
+/// The slot of `key`: the one holding it, or the free one where it goes.
+static inline size_t xar_map_slot(const xar_map *map, uint64_t key) {
+    size_t i = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 17) % map->slots;
+    while (map->values[i] != 0 && map->keys[i] != key) i = (i + 1) % map->slots;
+    return i;
+}
+
+/// Makes an empty map for up to `capacity` keys; false when out of memory (free it all the same).
+static inline bool xar_map_init(xar_map *map, size_t capacity) {
+    map->slots = capacity * 2 + 1;
+    map->keys = calloc(map->slots, sizeof *map->keys);
+    map->values = calloc(map->slots, sizeof *map->values);
+    return map->keys && map->values;
+}
+
+static inline void xar_map_free(xar_map *map) {
+    free(map->keys);
+    free(map->values);
+    *map = (xar_map){0};
 }
