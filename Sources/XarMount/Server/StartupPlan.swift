@@ -22,9 +22,9 @@ extension XarMount.Server {
     /// loads nor saves it.
     struct StartupPlan {
         let path: String
-        let blocksPath: String
         let enabled: Bool
-        let blocksEnabled: Bool
+        /// Where the saved blocks are read from and written to; nil when they are not kept.
+        let blocksPath: String?
 
         /// The most block data a `.startup-blocks` file holds; the plan's blocks past it are decompressed.
         static let savedBlocksMaximumBytes = 64 << 20
@@ -33,9 +33,7 @@ extension XarMount.Server {
             path = configuration.mountPoint + ".startup"
             enabled = getenv("XAR_STARTUP_PLAN").map { String(cString: $0) != "0" } ?? true
             let wanted = enabled && (getenv("XAR_STARTUP_BLOCKS").map { String(cString: $0) != "0" } ?? true)
-            let place = wanted ? Self.blocksPath(mountPoint: configuration.mountPoint) : nil
-            blocksPath = place ?? ""
-            blocksEnabled = place != nil
+            blocksPath = wanted ? Self.blocksPath(mountPoint: configuration.mountPoint) : nil
         }
 
         /// Where the saved blocks of the mount at `mountPoint` live: beside it, unless its directory is a tmpfs
@@ -61,10 +59,10 @@ extension XarMount.Server {
             if !loadSaved(into: session) && session.planFromImage(list: XarImageLayout.startupList) {
                 log("reading ahead from the image's start-up list /\(XarImageLayout.startupList)")
             }
-            if blocksEnabled { loadBlocks(into: session) }
+            if let blocksPath { loadBlocks(from: blocksPath, into: session) }
         }
 
-        private func loadBlocks(into session: borrowing FuseSession) {
+        private func loadBlocks(from blocksPath: String, into session: borrowing FuseSession) {
             let fd = open(blocksPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
             guard fd >= 0 else { return }
             // Its access time says when it was last used (`xarctl gc --blocks-limit` removes the least recent).
@@ -114,14 +112,13 @@ extension XarMount.Server {
         /// than `save` (it decompresses what the cache no longer holds, writes and syncs some MB): call it once the
         /// image's lock is released, so that no launcher waits for it.
         func saveBlocks(from session: borrowing FuseSession) {
-            guard blocksEnabled, !session.savedBlocksAreCurrent else { return }
+            guard let blocksPath, !session.savedBlocksAreCurrent else { return }
             do throws(SmallFile.WriteError) {
-                try SmallFile.replace(blocksPath, sync: true) { fd in
-                    let code = session.saveBlocks(to: fd, maxBytes: Self.savedBlocksMaximumBytes)
-                    return code == ENODATA ? ECANCELED : code
+                try SmallFile.replace(blocksPath, sync: true) {
+                    session.saveBlocks(to: $0, maxBytes: Self.savedBlocksMaximumBytes)
                 }
             } catch {
-                guard error.code != ECANCELED else { return }  // nothing was recorded: the saved blocks stay
+                guard error.code != ENODATA else { return }  // nothing was recorded: the saved blocks stay
                 log(
                     "\(error.step(target: blocksPath)) (the saved start-up blocks): "
                         + XarMount.ServerError.text(errno: error.code))
