@@ -19,12 +19,7 @@ public enum ExtractionCacheInventory {
     }
 
     /// A removal `prune` made or would make.
-    public struct Removal: Sendable {
-        /// The removed tree.
-        public var path: String
-        /// Why.
-        public var reason: String
-    }
+    public typealias Removal = Pruning.Removal
 
     /// The cache's entries, least recently used first; empty when there is no cache.
     public static func entries() -> [Entry] {
@@ -52,16 +47,15 @@ public enum ExtractionCacheInventory {
         MountInventory.forEachEntry(of: cache) { name in
             // `.tmp-<key>-<pid>`: an extraction in progress, or one whose process died.
             guard name.hasPrefix(".tmp-"), let pid = name.split(separator: "-").last.flatMap({ Int32($0) }),
-                kill(pid, 0) != 0 && errno == ESRCH
+                Pruning.isGone(pid)
             else { return }
             removals.append(Removal(path: cache + "/" + name, reason: "abandoned extraction (pid \(pid) is gone)"))
         }
-        var entries = entries()
-        var total = entries.reduce(Int64(0)) { $0 + $1.bytes }
-        while total > limit, let index = entries.firstIndex(where: { $0.users == 0 }) {
-            let entry = entries.remove(at: index)
-            total -= entry.bytes
-            removals.append(Removal(path: entry.path, reason: "least recently used, \(entry.bytes) bytes"))
+        let trees = entries().map {
+            Pruning.Candidate(path: $0.path, bytes: $0.bytes, lastUsed: $0.lastUsed, inUse: $0.users > 0)
+        }
+        for tree in Pruning.leastRecentlyUsed(trees, limit: limit) {
+            removals.append(Removal(path: tree.path, reason: "least recently used, \(tree.bytes) bytes"))
         }
         if !dryRun {
             guard let fd = try? FileDescriptor.open(cache, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW) else {

@@ -8,22 +8,7 @@ internal import XarSystem
 /// pruning every version ever launched from NFS stays on the local disk.
 public enum LocalCopyInventory {
     /// A removal `prune` made or would make.
-    public struct Removal: Sendable {
-        /// The removed copy.
-        public var path: String
-        /// Why.
-        public var reason: String
-    }
-
-    /// One copy in a cache directory.
-    struct Copy {
-        /// Its path.
-        var path: String
-        /// Disk space used (allocated blocks), in bytes.
-        var bytes: Int64
-        /// Seconds since the epoch.
-        var lastUsed: Int64
-    }
+    public typealias Removal = Pruning.Removal
 
     /// Removes abandoned temporary copies (their server is gone), then copies that no live server names in its
     /// state file and no process has open, least recently used first (the later of their access and modification
@@ -44,7 +29,7 @@ public enum LocalCopyInventory {
             if let slash = copy.lastIndex(of: "/") { directories.insert(String(copy[..<slash])) }
         }
         var removals: [Removal] = []
-        var copies: [Copy] = []
+        var copies: [Pruning.Candidate] = []
         for directory in directories.sorted() {
             MountInventory.forEachEntry(of: directory) { name in
                 let path = directory + "/" + name
@@ -52,24 +37,22 @@ public enum LocalCopyInventory {
                 guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return }
                 if name.hasPrefix(".tmp-") {
                     // `.tmp-<digest>-<pid>`: a copy in progress, or one whose server died.
-                    guard let pid = name.split(separator: "-").last.flatMap({ Int32($0) }),
-                        kill(pid, 0) != 0 && errno == ESRCH
+                    guard let pid = name.split(separator: "-").last.flatMap({ Int32($0) }), Pruning.isGone(pid)
                     else { return }
                     removals.append(Removal(path: path, reason: "abandoned copy (pid \(pid) is gone)"))
                 } else if isCopyName(name) {
                     copies.append(
-                        Copy(
+                        Pruning.Candidate(
                             path: path, bytes: Int64(st.st_blocks) * 512,
                             lastUsed: Int64(max(st.st_atim.tv_sec, st.st_mtim.tv_sec))))
                 }
             }
         }
-        copies.sort { $0.lastUsed < $1.lastUsed }
         let open = copies.isEmpty ? [:] : ProcScan.users(ofAny: copies.map(\.path))
-        var total = copies.reduce(Int64(0)) { $0 + $1.bytes }
-        for copy in copies where total > limit {
-            guard !named.contains(copy.path), open[copy.path, default: []].isEmpty else { continue }
-            total -= copy.bytes
+        for index in copies.indices {
+            copies[index].inUse = named.contains(copies[index].path) || !open[copies[index].path, default: []].isEmpty
+        }
+        for copy in Pruning.leastRecentlyUsed(copies, limit: limit) {
             removals.append(
                 Removal(path: copy.path, reason: "least recently used, no server reads it, \(copy.bytes) bytes"))
         }

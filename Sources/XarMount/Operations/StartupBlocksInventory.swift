@@ -10,12 +10,13 @@ internal import XarSystem
 /// (~25 MB for `black`).
 public enum StartupBlocksInventory {
     /// A removal `prune` made or would make.
-    public typealias Removal = LocalCopyInventory.Removal
+    public typealias Removal = Pruning.Removal
 
     /// Removes abandoned temporary files (their server is gone), then the saved blocks of images that are not
-    /// mounted (beside any mount root gc looks at, and in the caller's own cache directory), least recently used first (the later of their access and modification times), until the saved
-    /// blocks take at most `limit` bytes. With `dryRun` nothing is removed. Removing one costs the next cold start of
-    /// its image the decompression it saved, nothing else; a server reading it keeps its descriptor.
+    /// mounted (beside any mount root gc looks at, and in the caller's own cache directory), least recently used
+    /// first (the later of their access and modification times), until the saved blocks take at most `limit` bytes.
+    /// With `dryRun` nothing is removed. Removing one costs the next cold start of its image the decompression it
+    /// saved, nothing else; a server reading it keeps its descriptor.
     public static func prune(limit: Int64, dryRun: Bool) -> [Removal] {
         let info = MountInfo.current()
         // Beside the mounts, and in the caller's cache directory (mounts on a tmpfs keep theirs there).
@@ -24,7 +25,7 @@ public enum StartupBlocksInventory {
         let mounted = Set(
             info.entries.filter { $0.value.type == "fuse.xarfs" }.keys.map { $0.split(separator: "/").last ?? "" })
         var removals: [Removal] = []
-        var saved: [LocalCopyInventory.Copy] = []
+        var saved: [Pruning.Candidate] = []
         for directory in directories {
             MountInventory.forEachEntry(of: directory) { name in
                 let path = directory + "/" + name
@@ -33,8 +34,7 @@ public enum StartupBlocksInventory {
                 let parts = name.split(separator: ".", omittingEmptySubsequences: false)
                 if parts.count == 4, parts[1] == "startup-blocks", parts[2] == "tmp" {
                     // `<mount name>.startup-blocks.tmp.<pid>`: being written, or its server died.
-                    guard MountInventory.isMountName(parts[0]), let pid = Int32(parts[3]),
-                        kill(pid, 0) != 0 && errno == ESRCH
+                    guard MountInventory.isMountName(parts[0]), let pid = Int32(parts[3]), Pruning.isGone(pid)
                     else { return }
                     removals.append(.init(path: path, reason: "abandoned saved blocks (pid \(pid) is gone)"))
                 } else if name.hasSuffix(suffix), case let mount = name.dropLast(suffix.count),
@@ -47,10 +47,7 @@ public enum StartupBlocksInventory {
                 }
             }
         }
-        saved.sort { $0.lastUsed < $1.lastUsed }
-        var total = saved.reduce(Int64(0)) { $0 + $1.bytes }
-        for file in saved where total > limit {
-            total -= file.bytes
+        for file in Pruning.leastRecentlyUsed(saved, limit: limit) {
             removals.append(.init(path: file.path, reason: "least recently used, not mounted, \(file.bytes) bytes"))
         }
         if !dryRun {
