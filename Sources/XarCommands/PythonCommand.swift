@@ -144,7 +144,7 @@ public struct PythonCommand: ParsableCommand {
         if terminal { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
         let staged = summary.staged
         if let depfile {
-            try dependencies(metadataJSON: staged.metadataJSON, python: options.python).write(to: depfile)
+            try dependencies(of: staged, python: options.python).write(to: depfile)
         }
         for note in staged.notes { FileHandle.standardError.write(Data("xarbuild: note: \(note).\n".utf8)) }
         let megabytes = String(format: "%.1f", Double(summary.image.outputBytes) / 1_000_000)
@@ -154,20 +154,14 @@ public struct PythonCommand: ParsableCommand {
                 + staged.entryPoints.map(\.name).joined(separator: ", ") + " (default \(staged.entryPoints[0].name))")
     }
 
-    /// What the build read: the interpreter's executable, the lock and the wheels installed from it (named in the
-    /// image's metadata), the application's wheels and source tree.
-    func dependencies(metadataJSON: String, python: String) -> Depfile {
+    /// What the build read: the interpreter's executable, the lock and the wheels installed from it, the
+    /// application's wheels and source tree.
+    func dependencies(of staged: PythonStager.Result, python: String) -> Depfile {
         var rule = Depfile(output: output)
         rule.add(file: (python as NSString).resolvingSymlinksInPath)
         if let requirements { rule.add(file: requirements) }
-        for path in wheel { rule.add(file: path) }
+        for path in wheel + staged.lockedWheels { rule.add(file: path) }
         if let source { rule.add(tree: source) }
-        let metadata = (try? JSONSerialization.jsonObject(with: Data(metadataJSON.utf8))) as? [String: Any]
-        for package in metadata?["packages"] as? [[String: Any]] ?? [] {
-            guard package["from"] as? String == "lock", let file = package["wheel"] as? String, let wheelhouse
-            else { continue }
-            rule.add(file: wheelhouse + "/" + file)
-        }
         return rule
     }
 

@@ -34,6 +34,8 @@ public struct PythonStager {
         public var metadataJSON: String
         /// Things the build did not do and the user should know, one sentence each (`xarbuild: note: …`).
         public var notes: [String] = []
+        /// The wheelhouse files installed for the lock (for `--depfile`).
+        public var lockedWheels: [String] = []
     }
 
     /// Standard-library entries left out unless asked for with `keepStdlib`.
@@ -254,6 +256,7 @@ public struct PythonStager {
         return Result(
             launch: launch, entryPoints: entries, interpreter: interpreter,
             packages: installed.map { ($0.0.name, $0.0.version) }.sorted { $0.0.lowercased() < $1.0.lowercased() },
-            bundledLibraries: bundler.bundled.keys.sorted(), buildTime: buildTime, metadataJSON: json, notes: notes)
+            bundledLibraries: bundler.bundled.keys.sorted(), buildTime: buildTime, metadataJSON: json, notes: notes,
+            lockedWheels: choices.map(\.path))
     }
 }
