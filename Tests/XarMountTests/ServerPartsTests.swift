@@ -143,6 +143,8 @@ import XarTestSupport
             kill(cwdPID, SIGKILL)
             kill(exePID, SIGKILL)
         }
+        waitUntilExecuted(cwdPID, "sleep")
+        waitUntilExecuted(exePID, "sleep")
         let resolved = try #require(realpath(directory("tree"), nil))
         let tree = String(cString: resolved)
         free(resolved)
@@ -186,10 +188,13 @@ import XarTestSupport
                 "(\(command)) > '\(directory("\(kind).out"))' 2>&1 </dev/null & echo $! > '\(pidFile)'", timeout: 10)
             let pid = try #require(Int32(ServerHarness.contents(pidFile).split(separator: "\n").first ?? ""))
             defer { kill(pid, SIGKILL) }
+            // `$!` is the subshell: until it has exec'd, its directory, executable and descriptors are the shell's.
             if kind == "mmap" {
                 for _ in 0..<500 where !ServerHarness.contents(directory("mmap.out")).hasPrefix("ready") {
                     usleep(20_000)
                 }
+            } else {
+                waitUntilExecuted(pid, "sleep")
             }
             #expect(ProcScan.anyUser(of: tree) == pid, "\(kind)")
             kill(pid, SIGKILL)
@@ -199,6 +204,14 @@ import XarTestSupport
                 usleep(20_000)
             }
             #expect(ProcScan.anyUser(of: tree, checkingFirst: pid) == nil, "\(kind)")
+        }
+    }
+
+    /// Waits (up to 5 s) until `pid`, started by `(...) &` in a shell, has executed `command`: before that it is the
+    /// subshell, whose directory, executable and descriptors are not yet the ones the test set up.
+    private func waitUntilExecuted(_ pid: Int32, _ command: String) {
+        for _ in 0..<500 where ServerHarness.contents("/proc/\(pid)/comm") != command + "\n" {
+            usleep(10_000)
         }
     }
 }
