@@ -529,27 +529,50 @@ int xar_server_save_blocks(xar_server *server, int fd, size_t max_bytes) {
 
 // MARK: - A plan from the image's list of start-up files
 
-// Looks `path` up from the root as the kernel would, one name at a time, recording each lookup; notes the file's
-// blocks when it is a regular file.
-static void note_path(xar_server *server, char *path) {
+// The directories of the previous path of the list, which the next one usually shares (the list is in the order
+// a start opens files: one package's modules after another), with their FUSE inode numbers: each directory is
+// looked up and recorded once.
+#define XAR_LIST_DEPTH 32
+typedef struct {
+    size_t count;
+    char names[XAR_LIST_DEPTH][SQUASHFS_NAME_LEN + 1];
+    uint64_t inodes[XAR_LIST_DEPTH];
+} list_prefix;
+
+// Looks `path` up from the root as the kernel would, one name at a time, recording each lookup not already made
+// for the previous path; notes the file's blocks when it is a regular file.
+static void note_path(xar_server *server, char *path, list_prefix *prefix) {
     uint64_t parent = FUSE_ROOT_ID;
     char *rest = path, *name;
+    size_t depth = 0, kept = 0;  // directories passed; those of them `prefix` holds
     while ((name = strsep(&rest, "/"))) {
-        if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return;
+        if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) break;
+        if (rest && kept == depth && depth < prefix->count && strcmp(prefix->names[depth], name) == 0) {
+            parent = prefix->inodes[depth];
+            kept = ++depth;
+            continue;
+        }
         sqfs_name buffer;
         sqfs_dir_entry entry;
         uint64_t child;
         sqfs_dentry_init(&entry, buffer);
-        if (lookup_name(server, parent, name, &entry, &child) != SQFS_OK || child == 0) return;
+        if (lookup_name(server, parent, name, &entry, &child) != SQFS_OK || child == 0) break;
         if (!rest) {
             sqfs_inode inode;
             sqfs_err err = sqfs_inode_get(&server->ll.fs, &inode, sqfs_dentry_inode(&entry));
             if (err == SQFS_OK && S_ISREG(inode.base.mode))
                 xar_blocks_note_file(server->blocks, &server->ll.fs, child, &inode);
-            return;
+            break;
         }
+        if (kept == depth && depth < XAR_LIST_DEPTH && strlen(name) <= SQUASHFS_NAME_LEN) {
+            strcpy(prefix->names[depth], name);
+            prefix->inodes[depth] = child;
+            kept = depth + 1;
+        }
+        depth++;
         parent = child;
     }
+    prefix->count = kept;
 }
 
 // The list is at most this long (it is a hint; the rest is ignored).
@@ -579,8 +602,9 @@ int xar_server_plan_from_list(xar_server *server, const char *list) {
         return -1;
     }
     char *rest = text, *line;
+    list_prefix prefix = {0};
     while ((line = strsep(&rest, "\n")))
-        if (*line) note_path(server, line);
+        if (*line) note_path(server, line, &prefix);
     free(text);
     size_t length = xar_server_startup_record(server, NULL, 0);
     uint8_t *plan = length ? malloc(length) : NULL;

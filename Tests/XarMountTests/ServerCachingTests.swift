@@ -255,9 +255,10 @@ extension ServerTests {
 
     /// An image's first start (no saved plan) follows the image's own list of start-up files, as a later start
     /// follows its saved plan: names looked up and blocks stored before the application asks. A name the list
-    /// has that the image has not is looked up (a negative entry) and costs nothing else.
+    /// has that the image has not is looked up (a negative entry) and costs nothing else. Consecutive paths share
+    /// their directories' lookups (`lib/pkg` once for both of its names).
     @Test func aFirstStartFollowsTheImagesStartupList() throws {
-        let harness = try ServerHarness(startupList: "lib/pkg/data.bin\nhello.txt\nno/such/file\n")
+        let harness = try ServerHarness(startupList: "lib/pkg/data.bin\nlib/pkg/absent.py\nhello.txt\nno/such/file\n")
         defer { harness.tearDown() }
         #expect(access(harness.mountPoint + ".startup", F_OK) != 0)
         let start = try harness.start(idleTimeout: 0, environment: ["XAR_SERVER_TRACE": "1"])
@@ -272,6 +273,7 @@ extension ServerTests {
         let later = String(harness.log.dropFirst(served.count))
         #expect(!later.contains("request lookup") && !later.contains("request read"), "\(later)")
         #expect(served.contains("lookup 1 no: negative"), "\(served)")
+        #expect(served.contains("absent.py: negative") && !served.contains("lookup 1 absent.py"), "\(served)")
         try stop(harness)
         #expect(harness.log.contains("loaded (0 while a read waited"), "\(harness.log)")
         // The start's own record is saved, and the next start follows it instead of the list.
