@@ -41,10 +41,7 @@ public enum LocalCopyInventory {
                     else { return }
                     removals.append(Removal(path: path, reason: "abandoned copy (pid \(pid) is gone)"))
                 } else if isCopyName(name) {
-                    copies.append(
-                        Pruning.Candidate(
-                            path: path, bytes: Int64(st.st_blocks) * 512,
-                            lastUsed: Int64(max(st.st_atim.tv_sec, st.st_mtim.tv_sec))))
+                    copies.append(Pruning.Candidate(file: path, status: st))
                 }
             }
         }

@@ -20,6 +20,21 @@ public enum Pruning {
         var lastUsed: Int64
         /// Never removed, but counted towards the limit.
         var inUse = false
+
+        init(path: String, bytes: Int64, lastUsed: Int64, inUse: Bool = false) {
+            self.path = path
+            self.bytes = bytes
+            self.lastUsed = lastUsed
+            self.inUse = inUse
+        }
+
+        /// A file with `lstat` result `status`: its allocated bytes, and the later of its access and modification
+        /// times (whoever reads it touches the first, whoever rewrites it the second).
+        init(file path: String, status: stat) {
+            self.init(
+                path: path, bytes: Int64(status.st_blocks) * 512,
+                lastUsed: Int64(max(status.st_atim.tv_sec, status.st_mtim.tv_sec)))
+        }
     }
 
     /// True when process `pid`, which was writing a temporary file, is gone: the file is abandoned.

@@ -40,10 +40,7 @@ public enum StartupBlocksInventory {
                 } else if name.hasSuffix(suffix), case let mount = name.dropLast(suffix.count),
                     MountInventory.isMountName(mount), !mounted.contains(mount)
                 {
-                    saved.append(
-                        .init(
-                            path: path, bytes: Int64(st.st_blocks) * 512,
-                            lastUsed: Int64(max(st.st_atim.tv_sec, st.st_mtim.tv_sec))))
+                    saved.append(Pruning.Candidate(file: path, status: st))
                 }
             }
         }
