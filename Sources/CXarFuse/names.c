@@ -55,9 +55,8 @@ struct xar_names {
     step_list record, plan;
     // CLOCK_MONOTONIC ns until which steps are recorded; 0 = not recording.
     int64_t record_until;
-    // Hashes of the steps recorded (open addressing, 0 = empty), so that each is recorded once.
-    uint64_t *seen;
-    size_t seen_slots;
+    // Hashes of the steps recorded (value 1), so that each is recorded once; no slots when not recording.
+    xar_map seen;
     // The replay: its thread, the mount point it works under, and the flag that stops it.
     pthread_t thread;
     bool replaying;
@@ -90,27 +89,24 @@ void xar_names_free(xar_names *names) {
     }
     list_free(&names->record);
     list_free(&names->plan);
-    free(names->seen);
+    xar_map_free(&names->seen);
     free(names->root);
     free(names);
 }
 
 int xar_names_record(xar_names *names, double seconds) {
     list_free(&names->record);
-    free(names->seen);
-    names->seen_slots = 2 * XAR_NAMES_MAX + 1;
-    names->seen = calloc(names->seen_slots, sizeof *names->seen);
-    if (!names->seen || !list_init(&names->record, XAR_NAMES_MAX, XAR_NAMES_POOL)) {
+    xar_map_free(&names->seen);
+    if (!xar_map_init(&names->seen, XAR_NAMES_MAX) || !list_init(&names->record, XAR_NAMES_MAX, XAR_NAMES_POOL)) {
         list_free(&names->record);
-        free(names->seen);
-        names->seen = NULL;
+        xar_map_free(&names->seen);
         return -1;
     }
     names->record_until = xar_now_ns() + (int64_t)(seconds * 1e9);
     return 0;
 }
 
-// FNV-1a over the step; never 0 (0 marks an empty slot).
+// FNV-1a over the step.
 static uint64_t step_hash(int kind, uint64_t parent, const char *name, size_t length) {
     uint64_t h = 0xcbf29ce484222325ull;
     uint8_t head[9];
@@ -118,20 +114,18 @@ static uint64_t step_hash(int kind, uint64_t parent, const char *name, size_t le
     for (int i = 0; i < 8; i++) head[1 + i] = (uint8_t)(parent >> (8 * i));
     for (size_t i = 0; i < sizeof head; i++) h = (h ^ head[i]) * 0x100000001b3ull;
     for (size_t i = 0; i < length; i++) h = (h ^ (uint8_t)name[i]) * 0x100000001b3ull;
-    return h ? h : 1;
+    return h;
 }
 
 // Records a step unless the window is over, the record is full, or it was recorded already.
 static void note(xar_names *names, int kind, uint64_t parent, const char *name, size_t length, uint64_t child) {
-    if (!names->seen || names->record.count >= XAR_NAMES_MAX || xar_now_ns() > names->record_until) return;
+    if (!names->seen.slots || names->record.count >= XAR_NAMES_MAX || xar_now_ns() > names->record_until) return;
     if (length > 255 || names->record.pool_used + length > XAR_NAMES_POOL) return;
     uint64_t key = step_hash(kind, parent, name, length);
-    size_t slot = (size_t)(key % names->seen_slots);
-    while (names->seen[slot] != 0) {
-        if (names->seen[slot] == key) return;
-        slot = (slot + 1) % names->seen_slots;
-    }
-    names->seen[slot] = key;
+    size_t slot = xar_map_slot(&names->seen, key);
+    if (names->seen.values[slot] != 0) return;
+    names->seen.keys[slot] = key;
+    names->seen.values[slot] = 1;
     step_list *r = &names->record;
     memcpy(r->pool + r->pool_used, name, length);
     r->steps[r->count++] = (step){
@@ -213,32 +207,41 @@ int xar_names_set_plan(xar_names *names, const uint8_t *bytes, size_t length) {
     return 0;
 }
 
-// The replay's map from a directory's inode to its path under the mount point (open addressing, 0 = empty).
+// The directories the replay reached: each one's path under the mount point, by inode number (`index`: 1 + its
+// place in `paths`).
 typedef struct {
-    uint64_t *keys;
+    xar_map index;
     char **paths;
-    size_t slots;
-} path_map;
+    size_t count, capacity;
+} directory_paths;
 
-static char **path_slot(path_map *map, uint64_t ino) {
-    size_t i = (size_t)((ino * 0x9E3779B97F4A7C15ull) % map->slots);
-    while (map->keys[i] != 0 && map->keys[i] != ino) i = (i + 1) % map->slots;
-    map->keys[i] = ino;
-    return &map->paths[i];
+static const char *path_of(const directory_paths *directories, uint64_t ino) {
+    uint32_t number = directories->index.values[xar_map_slot(&directories->index, ino)];
+    return number ? directories->paths[number - 1] : NULL;
+}
+
+// Adds the first path found for directory `ino` (a copy of `path`); a later one for the same inode is ignored.
+static void add_path(directory_paths *directories, uint64_t ino, const char *path) {
+    size_t slot = xar_map_slot(&directories->index, ino);
+    if (directories->index.values[slot] != 0 || directories->count == directories->capacity) return;
+    char *copy = strdup(path);
+    if (!copy) return;
+    directories->paths[directories->count++] = copy;
+    directories->index.keys[slot] = ino;
+    directories->index.values[slot] = (uint32_t)directories->count;
 }
 
 static void *replay(void *argument) {
     xar_names *names = argument;
     const step_list *plan = &names->plan;
-    path_map map = {.slots = 2 * plan->count + 3};
-    map.keys = calloc(map.slots, sizeof *map.keys);
-    map.paths = calloc(map.slots, sizeof *map.paths);
+    directory_paths directories = {.capacity = plan->count + 1};
+    directories.paths = calloc(directories.capacity, sizeof *directories.paths);
     char *path = malloc(PATH_MAX);
-    if (!map.keys || !map.paths || !path) goto done;
-    *path_slot(&map, ROOT_INO) = strdup(names->root);
+    if (!xar_map_init(&directories.index, directories.capacity) || !directories.paths || !path) goto done;
+    add_path(&directories, ROOT_INO, names->root);
     for (size_t i = 0; i < plan->count && !__atomic_load_n(&names->stop, __ATOMIC_RELAXED); i++) {
         const step *s = &plan->steps[i];
-        const char *base = *path_slot(&map, s->parent);
+        const char *base = path_of(&directories, s->parent);
         if (!base) continue;  // its directory was not reached: skipped
         if (s->kind == STEP_LISTING) {
             DIR *directory = opendir(base);
@@ -252,17 +255,15 @@ static void *replay(void *argument) {
         struct stat status;
         if (written <= 0 || written >= PATH_MAX || lstat(path, &status) != 0) continue;
         if (s->child != 0 && s->child != ROOT_INO && S_ISDIR(status.st_mode)) {
-            char **slot = path_slot(&map, s->child);
-            if (!*slot) *slot = strdup(path);
+            add_path(&directories, s->child, path);
         } else if (s->child != 0 && S_ISREG(status.st_mode) && names->known) {
             names->known(names->context, s->child);
         }
     }
 done:
-    if (map.paths)
-        for (size_t i = 0; i < map.slots; i++) free(map.paths[i]);
-    free(map.keys);
-    free(map.paths);
+    for (size_t i = 0; i < directories.count; i++) free(directories.paths[i]);
+    free(directories.paths);
+    xar_map_free(&directories.index);
     free(path);
     return NULL;
 }

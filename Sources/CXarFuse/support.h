@@ -42,7 +42,8 @@ static inline int xar_thread_start(pthread_t *thread, void *(*run)(void *), void
 }
 
 /// A map from 64-bit keys to non-zero 32-bit values, of a capacity fixed when made: open addressing, a slot whose
-/// value is 0 is free. (The start-up record's pieces, the blocks of a saved-blocks file.)
+/// value is 0 is free. (The start-up record's pieces and names, the directories the replay reached, the blocks of a
+/// saved-blocks file.)
 typedef struct {
     uint64_t *keys;
     uint32_t *values;
