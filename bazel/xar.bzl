@@ -1,0 +1,166 @@
+"""Bazel rules for .xar files, for monorepos built with Bazel (4.2 or newer). docs/building.md, "Build systems".
+
+    load("@xar//:bazel/xar.bzl", "xar_directory", "xar_python")
+
+    xar_python(
+        name = "mytool",                        # makes mytool.xar; `bazel run :mytool -- ARGS` runs it
+        srcs = glob(["src/**/*.py"]),
+        strip_prefix = "src",                   # the directory under this package that is the application's source
+        python = "/usr/bin/python3.11",
+        requirements = "requirements.txt",      # the lock (pinned, hashed)
+        wheels = glob(["wheels/*.whl"]),        # the wheelhouse: every wheel the lock may name
+        entry_points = ["mytool=mytool.cli:main"],
+    )
+
+    xar_directory(
+        name = "assets",
+        srcs = glob(["assets/**"]),
+        strip_prefix = "assets",
+        exec = "bin/serve",
+    )
+
+Each rule runs xarbuild once, in one action whose inputs are exactly the files named here: Bazel reruns it when
+one of them changes, and only then. The action copies the sources (following Bazel's symbolic links) into a
+directory of its own at the paths they have under `strip_prefix`, and the wheels into a wheelhouse of their own, so
+the image is the same whether the action runs sandboxed or not, and the same as `xarbuild` run by hand on those
+files. `source_date_epoch` (default 0) makes it byte-identical for the same inputs. `xarbuild_args` passes more
+xarbuild options (`--compression`, `--launcher`, ...).
+
+The rules run the `xarbuild` that the `xarbuild` attribute names (a label of an executable), or else the one on
+the actions' PATH (`--action_env=PATH=...`, or the default action environment).
+"""
+
+def _relative(ctx, file, strip_prefix):
+    """The path of source `file` under this package's `strip_prefix`; fails for a file outside it."""
+    base = ctx.label.package
+    if strip_prefix:
+        base = base + "/" + strip_prefix if base else strip_prefix
+    path = file.short_path
+    if not base:
+        return path
+    if not path.startswith(base + "/"):
+        fail("%s: %s is not under %s/ (strip_prefix = %r)" % (ctx.label, path, base, strip_prefix))
+    return path[len(base) + 1:]
+
+# The action: stage the sources and wheels named in a manifest (`kind<TAB>source<TAB>path` lines) into a fresh
+# directory, then run xarbuild with the remaining arguments, where @SOURCE@ and @WHEELHOUSE@ stand for the staged
+# directories.
+_ACTION = """
+set -eu
+out=$1 xarbuild=$2 manifest=$3 epoch=$4 label=$5
+shift 5
+stage=$(mktemp -d "${TMPDIR:-/tmp}/xar-bazel.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+mkdir "$stage/source" "$stage/wheelhouse"
+tab=$(printf '\\t')
+while IFS="$tab" read -r kind from path; do
+    mkdir -p "$(dirname "$stage/$kind/$path")"
+    cp -L --preserve=mode "$from" "$stage/$kind/$path"
+done < "$manifest"
+for argument in "$@"; do
+    case "$argument" in
+    @SOURCE@) argument=$stage/source ;;
+    @WHEELHOUSE@) argument=$stage/wheelhouse ;;
+    esac
+    set -- "$@" "$argument"
+    shift
+done
+# Quiet when it works, as Bazel's actions are; xarbuild's own lines when it does not, naming the rule's
+# attributes instead of the staged copies.
+if ! SOURCE_DATE_EPOCH=$epoch "$xarbuild" "$@" -o "$out" > "$stage/log" 2>&1; then
+    sed -e "s|$stage/wheelhouse|the wheels of $label|g" -e "s|$stage/source|the srcs of $label|g" "$stage/log" >&2
+    exit 1
+fi
+"""
+
+def _xarbuild(ctx, kind, manifest_lines, arguments, inputs):
+    """Declares the action that makes `<name>.xar`, and returns the rule's providers."""
+    out = ctx.actions.declare_file(ctx.label.name + ".xar")
+    manifest = ctx.actions.declare_file(ctx.label.name + ".xar.inputs")
+    ctx.actions.write(manifest, "".join([line + "\n" for line in manifest_lines]))
+    tools = []
+    xarbuild = "xarbuild"
+    if ctx.executable.xarbuild:
+        xarbuild = ctx.executable.xarbuild.path
+        tools = [ctx.executable.xarbuild]
+    ctx.actions.run_shell(
+        command = _ACTION,
+        arguments = [out.path, xarbuild, manifest.path, str(ctx.attr.source_date_epoch), str(ctx.label)] + arguments +
+                    ctx.attr.xarbuild_args,
+        inputs = inputs + [manifest],
+        tools = tools,
+        outputs = [out],
+        use_default_shell_env = True,
+        mnemonic = "Xarbuild",
+        progress_message = "xarbuild %s: %s" % (kind, out.short_path),
+    )
+    return [DefaultInfo(files = depset([out]), executable = out)]
+
+def _sources(ctx, kind):
+    """The manifest lines of the rule's `srcs`, each at its path under `strip_prefix`."""
+    return ["%s\t%s\t%s" % (kind, f.path, _relative(ctx, f, ctx.attr.strip_prefix)) for f in ctx.files.srcs]
+
+def _xar_python_impl(ctx):
+    lines = _sources(ctx, "source")
+    arguments = ["python"]
+    if ctx.files.srcs:
+        arguments += ["--source", "@SOURCE@"]
+    if ctx.attr.python:
+        arguments += ["--python", ctx.attr.python]
+    inputs = list(ctx.files.srcs) + list(ctx.files.wheels) + list(ctx.files.app_wheels)
+    if ctx.file.requirements:
+        arguments += ["--requirements", ctx.file.requirements.path, "--wheelhouse", "@WHEELHOUSE@"]
+        inputs.append(ctx.file.requirements)
+        lines += ["wheelhouse\t%s\t%s" % (f.path, f.basename) for f in ctx.files.wheels]
+    elif ctx.files.wheels:
+        fail("%s: wheels are the wheelhouse of a lock: give requirements too" % ctx.label)
+    for wheel in ctx.files.app_wheels:
+        arguments += ["--wheel", wheel.path]
+    for entry_point in ctx.attr.entry_points:
+        arguments += ["--entry-point", entry_point]
+    for module in ctx.attr.modules:
+        arguments += ["--module", module]
+    if ctx.attr.default:
+        arguments += ["--default", ctx.attr.default]
+    if ctx.attr.revision:
+        arguments += ["--revision", ctx.attr.revision]
+    return _xarbuild(ctx, "python", lines, arguments, inputs)
+
+def _xar_directory_impl(ctx):
+    arguments = ["dir", "@SOURCE@"]
+    if ctx.attr.exec:
+        arguments += ["--exec", ctx.attr.exec]
+    return _xarbuild(ctx, "dir", _sources(ctx, "source"), arguments, list(ctx.files.srcs))
+
+_COMMON = {
+    "srcs": attr.label_list(allow_files = True, doc = "The files of the tree, at their paths under strip_prefix."),
+    "strip_prefix": attr.string(doc = "The directory under this package that is the tree's root (default: the package)."),
+    "source_date_epoch": attr.int(default = 0, doc = "SOURCE_DATE_EPOCH for xarbuild: build time and file times."),
+    "xarbuild_args": attr.string_list(doc = "More xarbuild options, after the rule's own."),
+    "xarbuild": attr.label(executable = True, cfg = "exec", doc = "The xarbuild to run (default: xarbuild on PATH)."),
+}
+
+xar_python = rule(
+    implementation = _xar_python_impl,
+    executable = True,
+    doc = "A Python application with its own interpreter and locked wheels: xarbuild python (docs/python.md).",
+    attrs = dict(_COMMON, **{
+        "python": attr.string(doc = "The CPython installation to bundle, an absolute path (xarbuild's --python)."),
+        "requirements": attr.label(allow_single_file = True, doc = "The lock: pinned name==version with hashes."),
+        "wheels": attr.label_list(allow_files = [".whl"], doc = "The wheelhouse: the wheels the lock names."),
+        "app_wheels": attr.label_list(allow_files = [".whl"], doc = "The application's own wheels (--wheel)."),
+        "entry_points": attr.string_list(doc = "NAME=module:function; the first is the default."),
+        "modules": attr.string_list(doc = "[NAME=]MODULE entry points run like python -m."),
+        "default": attr.string(doc = "The entry point run when invoked under another name."),
+        "revision": attr.string(doc = "The source revision to record in the image's metadata."),
+    }),
+)
+
+xar_directory = rule(
+    implementation = _xar_directory_impl,
+    executable = True,
+    doc = "A directory tree as a .xar: xarbuild dir; `exec` is the program in it that ./NAME.xar runs.",
+    attrs = dict(_COMMON, **{
+        "exec": attr.string(doc = "The program inside the tree that the .xar runs (xarbuild's --exec)."),
+    }),
+)
