@@ -11,22 +11,10 @@ private let canRunBazelRules =
 /// Python application with a locked wheel, built in Bazel's sandbox, run, compared with `xarbuild` run by hand on
 /// the same files, and rebuilt only when one of the rule's inputs changes.
 @Suite(.serialized, .tags(.fuse, .root, .python, .slow), .enabled(if: canRunBazelRules))
-struct BazelRuleTests {
+struct BazelRuleTests: BuildRuleProject {
     /// The repository's root (it holds `bazel/xar.bzl`), found from this file's path.
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
-
-    func write(_ text: String, to path: String, executable: Bool = false) throws {
-        try FileManager.default.createDirectory(
-            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try text.write(toFile: path, atomically: false, encoding: .utf8)
-        if executable { #expect(chmod(path, 0o755) == 0) }
-    }
-
-    func inode(_ path: String) -> ino_t {
-        var st = stat()
-        return stat(path, &st) == 0 ? st.st_ino : 0
-    }
 
     /// A wheel of the one-module project `shout`, made by pip, and a lock naming it with its hash.
     func makeWheel(_ fixture: XarctlOpsFixture) throws -> (wheel: String, lock: String) {

@@ -10,22 +10,10 @@ private let canRunBuildRules =
 /// The CMake build rules (`cmake/Xar.cmake`) and `xarbuild --depfile` under them: a real CMake project with a
 /// directory image and a Python application, built, run, and rebuilt only when an input changes.
 @Suite(.serialized, .tags(.fuse, .root, .python, .slow), .enabled(if: canRunBuildRules))
-struct BuildRuleTests {
+struct BuildRuleTests: BuildRuleProject {
     /// The repository's `cmake/Xar.cmake`, found from this file's path.
     static let module = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("cmake/Xar.cmake").path
-
-    func write(_ text: String, to path: String, executable: Bool = false) throws {
-        try FileManager.default.createDirectory(
-            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try text.write(toFile: path, atomically: false, encoding: .utf8)
-        if executable { #expect(chmod(path, 0o755) == 0) }
-    }
-
-    func inode(_ path: String) -> ino_t {
-        var st = stat()
-        return lstat(path, &st) == 0 ? st.st_ino : 0
-    }
 
     @Test func cmakeBuildsImagesAndRebuildsOnlyWhatAnInputChanged() throws {
         let fixture = XarctlOpsFixture()
