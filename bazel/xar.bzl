@@ -1,4 +1,4 @@
-"""Bazel rules for .xar files, for monorepos built with Bazel (4.2 or newer). docs/building.md, "Build systems".
+"""Bazel rules for .xar files, for monorepos built with Bazel (tested with Debian 12's 4.2.3). docs/building.md.
 
     load("@xar//:bazel/xar.bzl", "xar_directory", "xar_python")
 
