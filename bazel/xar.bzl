@@ -26,6 +26,10 @@ the image is the same whether the action runs sandboxed or not, and the same as 
 files. `source_date_epoch` (default 0) makes it byte-identical for the same inputs. `xarbuild_args` passes more
 xarbuild options (`--compression`, `--launcher`, ...).
 
+The revision a Python image records is `revision`, or with `stamp_revision = "STABLE_GIT_COMMIT"` that key's
+value in Bazel's stable status (the sources' copy is not a git checkout): build with
+`--workspace_status_command=tools/status.sh`, a script that prints `STABLE_GIT_COMMIT $(git rev-parse HEAD)`.
+
 The rules run the `xarbuild` that the `xarbuild` attribute names (a label of an executable), or else the one on
 the actions' PATH (`--action_env=PATH=...`, or the default action environment).
 """
@@ -47,8 +51,8 @@ def _relative(ctx, file, strip_prefix):
 # directories.
 _ACTION = """
 set -eu
-out=$1 xarbuild=$2 manifest=$3 epoch=$4 label=$5
-shift 5
+out=$1 xarbuild=$2 manifest=$3 epoch=$4 label=$5 status=$6 key=$7
+shift 7
 stage=$(mktemp -d "${TMPDIR:-/tmp}/xar-bazel.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 mkdir "$stage/source" "$stage/wheelhouse"
@@ -65,6 +69,14 @@ for argument in "$@"; do
     set -- "$@" "$argument"
     shift
 done
+if [ -n "$key" ]; then
+    revision=$(sed -n "s/^$key //p" "$status")
+    if [ -z "$revision" ]; then
+        echo "$label: Bazel's stable status has no $key: build with --workspace_status_command=SCRIPT, a script that prints '$key <revision>'." >&2
+        exit 1
+    fi
+    set -- "$@" --revision "$revision"
+fi
 # Quiet when it works, as Bazel's actions are; xarbuild's own lines when it does not, naming the rule's
 # attributes instead of the staged copies.
 if ! SOURCE_DATE_EPOCH=$epoch "$xarbuild" "$@" -o "$out" > "$stage/log" 2>&1; then
@@ -73,19 +85,25 @@ if ! SOURCE_DATE_EPOCH=$epoch "$xarbuild" "$@" -o "$out" > "$stage/log" 2>&1; th
 fi
 """
 
-def _xarbuild(ctx, kind, manifest_lines, arguments, inputs):
-    """Declares the action that makes `<name>.xar`, and returns the rule's providers."""
+def _xarbuild(ctx, kind, manifest_lines, arguments, inputs, status_key = ""):
+    """Declares the action that makes `<name>.xar`, and returns the rule's providers. With `status_key`, the
+    revision is that key's value in Bazel's stable status."""
     out = ctx.actions.declare_file(ctx.label.name + ".xar")
     manifest = ctx.actions.declare_file(ctx.label.name + ".xar.inputs")
     ctx.actions.write(manifest, "".join([line + "\n" for line in manifest_lines]))
     tools = []
+    status = ""
+    if status_key:
+        status = ctx.info_file.path
+        inputs = inputs + [ctx.info_file]
     xarbuild = "xarbuild"
     if ctx.executable.xarbuild:
         xarbuild = ctx.executable.xarbuild.path
         tools = [ctx.executable.xarbuild]
     ctx.actions.run_shell(
         command = _ACTION,
-        arguments = [out.path, xarbuild, manifest.path, str(ctx.attr.source_date_epoch), str(ctx.label)] + arguments +
+        arguments = [out.path, xarbuild, manifest.path, str(ctx.attr.source_date_epoch), str(ctx.label), status,
+                     status_key] + arguments +
                     ctx.attr.xarbuild_args,
         inputs = inputs + [manifest],
         tools = tools,
@@ -122,9 +140,11 @@ def _xar_python_impl(ctx):
         arguments += ["--module", module]
     if ctx.attr.default:
         arguments += ["--default", ctx.attr.default]
+    if ctx.attr.revision and ctx.attr.stamp_revision:
+        fail("%s: give revision or stamp_revision, not both" % ctx.label)
     if ctx.attr.revision:
         arguments += ["--revision", ctx.attr.revision]
-    return _xarbuild(ctx, "python", lines, arguments, inputs)
+    return _xarbuild(ctx, "python", lines, arguments, inputs, ctx.attr.stamp_revision)
 
 def _xar_directory_impl(ctx):
     arguments = ["dir", "@SOURCE@"]
@@ -153,6 +173,10 @@ xar_python = rule(
         "modules": attr.string_list(doc = "[NAME=]MODULE entry points run like python -m."),
         "default": attr.string(doc = "The entry point run when invoked under another name."),
         "revision": attr.string(doc = "The source revision to record in the image's metadata."),
+        "stamp_revision": attr.string(
+            doc = "A key of Bazel's stable status (e.g. STABLE_GIT_COMMIT, printed by the script that " +
+                  "--workspace_status_command names) whose value is the revision to record.",
+        ),
     }),
 )
 

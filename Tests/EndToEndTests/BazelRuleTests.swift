@@ -9,7 +9,7 @@ private let canRunBazelRules =
 
 /// The Bazel rules (`bazel/xar.bzl`), loaded as a monorepo would: a real workspace with a directory image and a
 /// Python application with a locked wheel, built in Bazel's sandbox, run, compared with `xarbuild` run by hand on
-/// the same files, and rebuilt only when one of the rule's inputs changes.
+/// the same files, and rebuilt only when one of the rule's inputs changes; the revision from Bazel's stable status.
 @Suite(.serialized, .tags(.fuse, .root, .python, .slow), .enabled(if: canRunBazelRules))
 struct BazelRuleTests: BuildRuleProject {
     /// The repository's root (it holds `bazel/xar.bzl`), found from this file's path.
@@ -72,6 +72,16 @@ struct BazelRuleTests: BuildRuleProject {
             )
 
             xar_python(
+                name = "stamped",
+                srcs = glob(["app/**/*.py"]),
+                strip_prefix = "app",
+                python = "/usr/bin/python3",
+                entry_points = ["greet=greet_app:main"],
+                stamp_revision = "STABLE_GIT_COMMIT",
+                tags = ["manual"],
+            )
+
+            xar_python(
                 name = "unlocked",
                 srcs = glob(["app/**/*.py"]),
                 strip_prefix = "app",
@@ -83,15 +93,15 @@ struct BazelRuleTests: BuildRuleProject {
 
             """, to: "\(tools)/BUILD")
 
-        let bazel = { (command: String, target: String) throws -> XarTestSupport.Process.Result in
+        let bazel = { (command: String, target: String, options: [String]) throws -> XarTestSupport.Process.Result in
             try XarTestSupport.Process.run(
                 [
                     "bazel", "--batch", "--nohome_rc", "--output_user_root=\(fixture.dir("bazel-root"))",
-                    command, "--action_env=PATH=\(TestEnvironment.binDirectory):/usr/bin:/bin", target,
-                ], directory: workspace, timeout: 600)
+                    command, "--action_env=PATH=\(TestEnvironment.binDirectory):/usr/bin:/bin",
+                ] + options + [target], directory: workspace, timeout: 600)
         }
         let build = { () throws in
-            let result = try bazel("build", "//tools:all")
+            let result = try bazel("build", "//tools:all", [])
             #expect(result.status == 0, "\(result)")
         }
         let bin = "\(workspace)/bazel-bin/tools"
@@ -152,8 +162,19 @@ struct BazelRuleTests: BuildRuleProject {
         #expect(try run("greet.xar", []) == "CHANGED\n")
 
         // A lock whose wheel the rule does not name fails the build with xarbuild's line.
-        let failed = try bazel("build", "//tools:unlocked")
+        let failed = try bazel("build", "//tools:unlocked", [])
         #expect(failed.status != 0, "\(failed)")
         #expect(failed.stderr.contains("xarbuild: error:") && failed.stderr.contains("shout"), "\(failed)")
+
+        // The revision from Bazel's stable status: missing, the build says what to give it; given, it is recorded.
+        let unstamped = try bazel("build", "//tools:stamped", [])
+        #expect(unstamped.status != 0, "\(unstamped)")
+        #expect(unstamped.stderr.contains("stable status has no STABLE_GIT_COMMIT"), "\(unstamped)")
+        try write("#!/bin/sh\necho STABLE_GIT_COMMIT 0123abc\n", to: "\(workspace)/status.sh", executable: true)
+        let stamped = try bazel("build", "//tools:stamped", ["--workspace_status_command=\(workspace)/status.sh"])
+        try #require(stamped.status == 0, "\(stamped)")
+        let inspected = try fixture.xarctl(["inspect", "--json", "\(bin)/stamped.xar"])
+        let object = try JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as? [String: Any]
+        #expect((object?["metadata"] as? [String: Any])?["revision"] as? String == "0123abc", "\(inspected)")
     }
 }
