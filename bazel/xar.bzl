@@ -91,20 +91,17 @@ def _xarbuild(ctx, kind, manifest_lines, arguments, inputs, status_key = ""):
     out = ctx.actions.declare_file(ctx.label.name + ".xar")
     manifest = ctx.actions.declare_file(ctx.label.name + ".xar.inputs")
     ctx.actions.write(manifest, "".join([line + "\n" for line in manifest_lines]))
-    tools = []
     status = ""
     if status_key:
         status = ctx.info_file.path
         inputs = inputs + [ctx.info_file]
-    xarbuild = "xarbuild"
+    xarbuild, tools = "xarbuild", []
     if ctx.executable.xarbuild:
-        xarbuild = ctx.executable.xarbuild.path
-        tools = [ctx.executable.xarbuild]
+        xarbuild, tools = ctx.executable.xarbuild.path, [ctx.attr.xarbuild[DefaultInfo].files_to_run]
+    head = [out.path, xarbuild, manifest.path, str(ctx.attr.source_date_epoch), str(ctx.label), status, status_key]
     ctx.actions.run_shell(
         command = _ACTION,
-        arguments = [out.path, xarbuild, manifest.path, str(ctx.attr.source_date_epoch), str(ctx.label), status,
-                     status_key] + arguments +
-                    ctx.attr.xarbuild_args,
+        arguments = head + arguments + ctx.attr.xarbuild_args,
         inputs = inputs + [manifest],
         tools = tools,
         outputs = [out],
@@ -114,12 +111,12 @@ def _xarbuild(ctx, kind, manifest_lines, arguments, inputs, status_key = ""):
     )
     return [DefaultInfo(files = depset([out]), executable = out)]
 
-def _sources(ctx, kind):
+def _sources(ctx):
     """The manifest lines of the rule's `srcs`, each at its path under `strip_prefix`."""
-    return ["%s\t%s\t%s" % (kind, f.path, _relative(ctx, f, ctx.attr.strip_prefix)) for f in ctx.files.srcs]
+    return ["source\t%s\t%s" % (f.path, _relative(ctx, f, ctx.attr.strip_prefix)) for f in ctx.files.srcs]
 
 def _xar_python_impl(ctx):
-    lines = _sources(ctx, "source")
+    lines = _sources(ctx)
     arguments = ["python"]
     if ctx.files.srcs:
         arguments += ["--source", "@SOURCE@"]
@@ -150,14 +147,19 @@ def _xar_directory_impl(ctx):
     arguments = ["dir", "@SOURCE@"]
     if ctx.attr.exec:
         arguments += ["--exec", ctx.attr.exec]
-    return _xarbuild(ctx, "dir", _sources(ctx, "source"), arguments, list(ctx.files.srcs))
+    return _xarbuild(ctx, "dir", _sources(ctx), arguments, list(ctx.files.srcs))
 
 _COMMON = {
     "srcs": attr.label_list(allow_files = True, doc = "The files of the tree, at their paths under strip_prefix."),
     "strip_prefix": attr.string(doc = "The directory under this package that is the tree's root (default: the package)."),
     "source_date_epoch": attr.int(default = 0, doc = "SOURCE_DATE_EPOCH for xarbuild: build time and file times."),
     "xarbuild_args": attr.string_list(doc = "More xarbuild options, after the rule's own."),
-    "xarbuild": attr.label(executable = True, cfg = "exec", doc = "The xarbuild to run (default: xarbuild on PATH)."),
+    "xarbuild": attr.label(
+        executable = True,
+        cfg = "exec",
+        allow_files = True,
+        doc = "The xarbuild to run, a binary or an executable file (default: xarbuild on PATH).",
+    ),
 }
 
 xar_python = rule(

@@ -47,6 +47,12 @@ struct BazelRuleTests: BuildRuleProject {
         try write(greeting, to: "\(tools)/app/greet_app/__init__.py")
         try write("not in srcs\n", to: "\(tools)/app/notes.txt")
         try write(lock, to: "\(tools)/requirements.txt")
+        // The directory image runs the xarbuild a label names (a vendored wrapper that leaves a mark), the Python
+        // one the xarbuild on PATH.
+        let mark = fixture.dir("xarbuild-label-used")
+        try write(
+            "#!/bin/sh\ntouch \(mark)\nexec \(TestEnvironment.product("xarbuild")) \"$@\"\n",
+            to: "\(tools)/xarbuild.sh", executable: true)
         try FileManager.default.createDirectory(atPath: "\(tools)/wheels", withIntermediateDirectories: true)
         try FileManager.default.copyItem(
             atPath: wheel, toPath: "\(tools)/wheels/\((wheel as NSString).lastPathComponent)")
@@ -59,7 +65,13 @@ struct BazelRuleTests: BuildRuleProject {
             """
             load("@xar//:bazel/xar.bzl", "xar_directory", "xar_python")
 
-            xar_directory(name = "hello", srcs = glob(["hello/**"]), strip_prefix = "hello", exec = "bin/hi")
+            xar_directory(
+                name = "hello",
+                srcs = glob(["hello/**"]),
+                strip_prefix = "hello",
+                exec = "bin/hi",
+                xarbuild = "xarbuild.sh",
+            )
 
             xar_python(
                 name = "greet",
@@ -113,6 +125,7 @@ struct BazelRuleTests: BuildRuleProject {
         }
 
         try build()
+        #expect(access(mark, F_OK) == 0, "the xarbuild label's wrapper did not run")
         #expect(try run("hello.xar", ["x"]) == "hello x\n")
         #expect(try run("greet.xar", []) == "GREETINGS\n")
 
