@@ -148,9 +148,11 @@ public struct PythonCommand: ParsableCommand {
         }
         for note in staged.notes { FileHandle.standardError.write(Data("xarbuild: note: \(note).\n".utf8)) }
         let megabytes = String(format: "%.1f", Double(summary.image.outputBytes) / 1_000_000)
+        let (packages, libraries) = (staged.packages.count, staged.bundledLibraries.count)
         print(
-            "\(output): \(megabytes) MB, Python \(staged.interpreter.fullVersion), \(staged.packages.count) packages, "
-                + "\(staged.bundledLibraries.count) bundled libraries, entry points: "
+            "\(output): \(megabytes) MB, Python \(staged.interpreter.fullVersion), "
+                + "\(packages) \(packages == 1 ? "package" : "packages"), "
+                + "\(libraries) \(libraries == 1 ? "bundled library" : "bundled libraries"), entry points: "
                 + staged.entryPoints.map(\.name).joined(separator: ", ") + " (default \(staged.entryPoints[0].name))")
     }
 
