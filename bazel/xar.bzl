@@ -122,7 +122,7 @@ def _xar_python_impl(ctx):
         arguments += ["--source", "@SOURCE@"]
     if ctx.attr.python:
         arguments += ["--python", ctx.attr.python]
-    inputs = list(ctx.files.srcs) + list(ctx.files.wheels) + list(ctx.files.app_wheels)
+    inputs = ctx.files.srcs + ctx.files.wheels + ctx.files.app_wheels
     if ctx.file.requirements:
         arguments += ["--requirements", ctx.file.requirements.path, "--wheelhouse", "@WHEELHOUSE@"]
         inputs.append(ctx.file.requirements)
@@ -147,7 +147,7 @@ def _xar_directory_impl(ctx):
     arguments = ["dir", "@SOURCE@"]
     if ctx.attr.exec:
         arguments += ["--exec", ctx.attr.exec]
-    return _xarbuild(ctx, "dir", _sources(ctx), arguments, list(ctx.files.srcs))
+    return _xarbuild(ctx, "dir", _sources(ctx), arguments, ctx.files.srcs)
 
 _COMMON = {
     "srcs": attr.label_list(allow_files = True, doc = "The files of the tree, at their paths under strip_prefix."),

@@ -73,14 +73,15 @@ struct BazelRuleTests: BuildRuleProject {
                 xarbuild = "xarbuild.sh",
             )
 
+            # The same application three times: BUILD files allow no **kwargs to share the attributes.
             xar_python(
                 name = "greet",
                 srcs = glob(["app/**/*.py"]),
                 strip_prefix = "app",
                 python = "/usr/bin/python3",
+                entry_points = ["greet=greet_app:main"],
                 requirements = "requirements.txt",
                 wheels = glob(["wheels/*.whl"]),
-                entry_points = ["greet=greet_app:main"],
             )
 
             xar_python(
@@ -93,27 +94,28 @@ struct BazelRuleTests: BuildRuleProject {
                 tags = ["manual"],
             )
 
+            # The lock names a wheel the rule does not list.
             xar_python(
                 name = "unlocked",
                 srcs = glob(["app/**/*.py"]),
                 strip_prefix = "app",
                 python = "/usr/bin/python3",
-                requirements = "requirements.txt",
                 entry_points = ["greet=greet_app:main"],
+                requirements = "requirements.txt",
                 tags = ["manual"],
             )
 
             """, to: "\(tools)/BUILD")
 
-        let bazel = { (command: String, target: String, options: [String]) throws -> XarTestSupport.Process.Result in
+        let bazel = { (target: String, options: [String]) throws -> XarTestSupport.Process.Result in
             try XarTestSupport.Process.run(
                 [
                     "bazel", "--batch", "--nohome_rc", "--output_user_root=\(fixture.dir("bazel-root"))",
-                    command, "--action_env=PATH=\(TestEnvironment.binDirectory):/usr/bin:/bin",
+                    "build", "--action_env=PATH=\(TestEnvironment.binDirectory):/usr/bin:/bin",
                 ] + options + [target], directory: workspace, timeout: 600)
         }
         let build = { () throws in
-            let result = try bazel("build", "//tools:all", [])
+            let result = try bazel("//tools:all", [])
             #expect(result.status == 0, "\(result)")
         }
         let bin = "\(workspace)/bazel-bin/tools"
@@ -175,16 +177,16 @@ struct BazelRuleTests: BuildRuleProject {
         #expect(try run("greet.xar", []) == "CHANGED\n")
 
         // A lock whose wheel the rule does not name fails the build with xarbuild's line.
-        let failed = try bazel("build", "//tools:unlocked", [])
+        let failed = try bazel("//tools:unlocked", [])
         #expect(failed.status != 0, "\(failed)")
         #expect(failed.stderr.contains("xarbuild: error:") && failed.stderr.contains("shout"), "\(failed)")
 
         // The revision from Bazel's stable status: missing, the build says what to give it; given, it is recorded.
-        let unstamped = try bazel("build", "//tools:stamped", [])
+        let unstamped = try bazel("//tools:stamped", [])
         #expect(unstamped.status != 0, "\(unstamped)")
         #expect(unstamped.stderr.contains("stable status has no STABLE_GIT_COMMIT"), "\(unstamped)")
         try write("#!/bin/sh\necho STABLE_GIT_COMMIT 0123abc\n", to: "\(workspace)/status.sh", executable: true)
-        let stamped = try bazel("build", "//tools:stamped", ["--workspace_status_command=\(workspace)/status.sh"])
+        let stamped = try bazel("//tools:stamped", ["--workspace_status_command=\(workspace)/status.sh"])
         try #require(stamped.status == 0, "\(stamped)")
         let inspected = try fixture.xarctl(["inspect", "--json", "\(bin)/stamped.xar"])
         let object = try JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as? [String: Any]
