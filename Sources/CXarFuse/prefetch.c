@@ -1,7 +1,7 @@
 // Background read-ahead on threads of its own, so that on a cold start decompression overlaps with the
 // application's own work instead of stalling it. Two kinds of work, the first first:
 //
-// - The start-up plan (blocks.c): the blocks the last start of this image needed, in order, decompressed into the
+// - The start-up plan (plan.c): the blocks the last start of this image needed, in order, decompressed into the
 //   block cache the loop thread reads from, from the moment the server starts and a bounded number of blocks ahead
 //   of the application.
 // - Whole files: when a file of a few blocks is first read, the rest of it is decompressed and pushed into the
@@ -48,6 +48,7 @@ struct xar_prefetch {
     bool stop;
     struct fuse_session *session;
     xar_blocks *blocks;
+    xar_plan *plan;
     bool planning;
     // Whether there was a plan at all: its pieces may be stored after the pass over it is done.
     bool planned;
@@ -117,14 +118,14 @@ static void *run(void *argument) {
             p->head = (p->head + 1) % XAR_PREFETCH_QUEUE;
             p->count--;
             pthread_mutex_unlock(&p->lock);
-            if (planned) xar_blocks_store_planned(p->blocks, &w->fs, ino, store_piece, p);
+            if (planned) xar_plan_store_file(p->plan, &w->fs, ino, store_piece, p);
             else read_ahead_file(w, ino, &inode, buffer);
             pthread_mutex_lock(&p->lock);
             continue;
         }
         if (p->planning) {
             pthread_mutex_unlock(&p->lock);
-            int planned = xar_blocks_read_plan(p->blocks, &w->fs, XAR_PLAN_AHEAD, store_piece, p);
+            int planned = xar_plan_read_next(p->plan, &w->fs, XAR_PLAN_AHEAD, store_piece, p);
             pthread_mutex_lock(&p->lock);
             if (planned < 0) __atomic_store_n(&p->planning, false, __ATOMIC_RELAXED);
             if (planned > 0) continue;
@@ -137,11 +138,12 @@ static void *run(void *argument) {
 }
 
 xar_prefetch *xar_prefetch_start(
-    struct fuse_session *session, xar_blocks *blocks, bool planning, int image_fd, size_t offset) {
+    struct fuse_session *session, xar_blocks *blocks, xar_plan *plan, bool planning, int image_fd, size_t offset) {
     xar_prefetch *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->session = session;
     p->blocks = blocks;
+    p->plan = plan;
     p->planning = planning;
     p->planned = planning;
     pthread_mutex_init(&p->lock, NULL);

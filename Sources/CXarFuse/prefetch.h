@@ -8,14 +8,15 @@
 #include <fuse_lowlevel.h>
 #include <squashfuse/ll.h>
 #include "blocks.h"
+#include "plan.h"
 
 typedef struct xar_prefetch xar_prefetch;
 
 /// Starts the read-ahead threads (one per core but one), each with its own libsquashfuse state for the image at
-/// `offset` in `image_fd`, reading blocks through `blocks` (shared with the loop thread), the start-up plan's first
-/// when `planning`; NULL when none can start (the server then works without them).
+/// `offset` in `image_fd`, reading blocks through `blocks` (shared with the loop thread), the start-up plan's
+/// (`plan`) first when `planning`; NULL when none can start (the server then works without them).
 xar_prefetch *xar_prefetch_start(
-    struct fuse_session *session, xar_blocks *blocks, bool planning, int image_fd, size_t offset);
+    struct fuse_session *session, xar_blocks *blocks, xar_plan *plan, bool planning, int image_fd, size_t offset);
 
 /// Called by the loop thread after a read of `inode` (number `ino`): the first read of a file queues its planned
 /// pieces (while a plan is followed) or the whole file (if it is worth it), and wakes the threads.

@@ -1,6 +1,6 @@
 // Decompressed start-up blocks kept on the host between mounts of an image.
 //
-// A cold start with a start-up plan (blocks.c) still decompresses every block the application's start needs:
+// A cold start with a start-up plan (plan.c) still decompresses every block the application's start needs:
 // for `black --version` ~210 blocks of 128 KiB, ~21 MB of zstd output, ~50 ms of CPU on this machine, and that is
 // the whole of what a cold start costs over a hot one (an image stored uncompressed starts cold as fast as the
 // native venv). The image is what travels over the wire, so it stays compressed; but the host that ran the tool

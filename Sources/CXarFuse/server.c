@@ -21,6 +21,7 @@
 
 #include "CXarFuse.h"
 #include "blocks.h"
+#include "plan.h"
 #include "names.h"
 #include "prefetch.h"
 #include "support.h"
@@ -42,8 +43,10 @@ struct xar_server {
     // Whether open and opendir are answered with ENOSYS ("no open" mode): set at INIT from what the kernel
     // supports, unless XAR_NO_OPEN=0.
     int no_open, no_opendir;
-    // Decompressed data blocks, shared with the read-ahead thread, and the start-up plan and record (blocks.c).
+    // Decompressed data blocks, shared with the read-ahead thread (blocks.c), and the start-up plan and record
+    // (plan.c).
     xar_blocks *blocks;
+    xar_plan *plan;
     int planned;
     // The names the start looks up, recorded and (from the plan) replayed as soon as the mount is ready (names.c).
     xar_names *names;
@@ -175,6 +178,7 @@ xar_server *xar_server_open(int image_fd, uint64_t offset, char *error, size_t e
     if (err == SQFS_OK
         && (enlarge_caches(&server->ll.fs) != SQFS_OK
             || !(server->blocks = xar_blocks_new(server->ll.fs.sb.block_size, XAR_SHARED_DATA_BYTES, superblock))
+            || !(server->plan = xar_plan_new(server->blocks))
             || !(server->names = xar_names_new()))) {
         // The caches may be half made; the process reports this and exits, so nothing is freed here.
         snprintf(error, error_size, "out of memory");
@@ -214,7 +218,7 @@ xar_server *xar_server_open(int image_fd, uint64_t offset, char *error, size_t e
 
 // MARK: - Ops: libsquashfuse's, without open handles, plus negative entries and readiness
 
-// Blocks the application needs this long after the mount is ready make the start-up record (blocks.c).
+// Blocks the application needs this long after the mount is ready make the start-up record (plan.c).
 #define XAR_RECORD_SECONDS 5.0
 
 // The replay of the plan's names looked file `ino` up: the read-ahead may store its planned pieces now.
@@ -227,7 +231,7 @@ static void file_known(void *context, uint64_t ino) {
 
 static void report_ready(xar_server *server) {
     if (server->ready_fd < 0) return;
-    (void)xar_blocks_record(server->blocks, XAR_RECORD_SECONDS);
+    (void)xar_plan_record(server->plan, XAR_RECORD_SECONDS);
     (void)xar_names_record(server->names, XAR_RECORD_SECONDS);
     // Its lookups wait in the kernel until INIT is answered, right after this.
     if (server->mountpoint) (void)xar_names_replay(server->names, server->mountpoint, file_known, server);
@@ -468,7 +472,7 @@ int xar_server_mount(
     const char *prefetch = getenv("XAR_PREFETCH");
     if (!prefetch || strcmp(prefetch, "0") != 0)
         server->prefetch = xar_prefetch_start(
-            server->session, server->blocks, server->planned, server->ll.fs.fd, server->ll.fs.offset);
+            server->session, server->blocks, server->plan, server->planned, server->ll.fs.fd, server->ll.fs.offset);
     if (fuse_session_mount(server->session, mountpoint) != 0) {
         stop_prefetch(server);
         copy_fuse_message(error, error_size, "libfuse could not mount it");
@@ -500,10 +504,10 @@ int xar_server_run(xar_server *server) {
 int xar_server_set_startup_plan(xar_server *server, const uint8_t *bytes, size_t length) {
     if (server->session) return -1;
     size_t used = 0;
-    int result = xar_blocks_set_plan(server->blocks, bytes, length, &used);
+    int result = xar_plan_set(server->plan, bytes, length, &used);
     if (result != 0) return result;
     if (xar_names_set_plan(server->names, bytes + used, length - used) != 0) {
-        xar_blocks_drop_plan(server->blocks);  // the file is damaged: its pieces are not trusted either
+        xar_plan_drop(server->plan);  // the file is damaged: its pieces are not trusted either
         return -1;
     }
     server->planned = 1;
@@ -521,10 +525,10 @@ int xar_server_use_saved_blocks(xar_server *server, int fd) {
     return result;
 }
 
-int xar_server_saved_blocks_current(xar_server *server) { return xar_blocks_saved_current(server->blocks); }
+int xar_server_saved_blocks_current(xar_server *server) { return xar_plan_saved_current(server->plan); }
 
 int xar_server_save_blocks(xar_server *server, int fd, size_t max_bytes) {
-    return -xar_blocks_save(server->blocks, &server->ll.fs, fd, max_bytes);
+    return -xar_plan_save(server->plan, &server->ll.fs, fd, max_bytes);
 }
 
 // MARK: - A plan from the image's list of start-up files
@@ -561,7 +565,7 @@ static void note_path(xar_server *server, char *path, list_prefix *prefix) {
             sqfs_inode inode;
             sqfs_err err = sqfs_inode_get(&server->ll.fs, &inode, sqfs_dentry_inode(&entry));
             if (err == SQFS_OK && S_ISREG(inode.base.mode))
-                xar_blocks_note_file(server->blocks, &server->ll.fs, child, &inode);
+                xar_plan_note_file(server->plan, &server->ll.fs, child, &inode);
             break;
         }
         if (kept == depth && depth < XAR_LIST_DEPTH && strlen(name) <= SQUASHFS_NAME_LEN) {
@@ -597,7 +601,7 @@ int xar_server_plan_from_list(xar_server *server, const char *list) {
     text[size] = '\0';
     // Recorded as a start would be, then turned into a plan the way a saved record is; the recording starts
     // afresh at INIT.
-    if (xar_blocks_record(server->blocks, 3600) != 0 || xar_names_record(server->names, 3600) != 0) {
+    if (xar_plan_record(server->plan, 3600) != 0 || xar_names_record(server->names, 3600) != 0) {
         free(text);
         return -1;
     }
@@ -615,15 +619,15 @@ int xar_server_plan_from_list(xar_server *server, const char *list) {
     return result;
 }
 
-size_t xar_startup_plan_max_bytes(void) { return xar_blocks_plan_max_bytes() + xar_names_plan_max_bytes(); }
+size_t xar_startup_plan_max_bytes(void) { return xar_plan_max_bytes() + xar_names_plan_max_bytes(); }
 
-// The plan file: the pieces (blocks.c), then the names (names.c).
+// The plan file: the pieces (plan.c), then the names (names.c).
 size_t xar_server_startup_record(xar_server *server, uint8_t *buffer, size_t capacity) {
-    size_t pieces = xar_blocks_copy_record(server->blocks, NULL, 0);
+    size_t pieces = xar_plan_copy_record(server->plan, NULL, 0);
     size_t names = xar_names_copy_record(server->names, NULL, 0);
     if (pieces == XAR_PLAN_HEAD_BYTES && names == 4) return 0;  // nothing was recorded
     if (buffer && capacity >= pieces + names) {
-        (void)xar_blocks_copy_record(server->blocks, buffer, pieces);
+        (void)xar_plan_copy_record(server->plan, buffer, pieces);
         (void)xar_names_copy_record(server->names, buffer + pieces, names);
     }
     return pieces + names;
@@ -654,6 +658,7 @@ void xar_server_close(xar_server *server) {
     free(server->mountpoint);
     // A ready fd still open here means INIT never came: the caller reports its error line through it and exits.
     sqfs_ll_destroy(&server->ll);
+    xar_plan_free(server->plan);
     xar_blocks_free(server->blocks);
     free(server);
 }
