@@ -30,6 +30,26 @@ struct XarexecExtractionTests {
         #expect(entries.count == 1)
     }
 
+    /// A container as root without CAP_SYS_ADMIN: /dev/fuse opens, but neither mount(2) nor the setuid
+    /// fusermount3 may mount. The launcher runs the image from the extraction cache, with the same notice.
+    @Test(.enabled(if: geteuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0))
+    func whereMountingIsNotPermittedTheImageRunsFromTheExtractionCache() throws {
+        let fixture = try XarexecFixture()
+        defer { fixture.unmountAll() }
+        let xar = try fixture.makeShowXar("t")
+        let result = try Process.run(
+            [
+                "/usr/bin/setpriv", "--inh-caps=-sys_admin", "--bounding-set=-sys_admin", XarexecFixture.xarexec, xar,
+                "one",
+            ],
+            environment: fixture.environment(["XDG_CACHE_HOME": fixture.dir("cache")]), timeout: 30)
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout.contains("argv[1]=one"))
+        #expect(result.stderr.contains("FUSE is unavailable (mounting is not permitted here: no CAP_SYS_ADMIN)"))
+        #expect(result.stderr.split(whereSeparator: \.isNewline).count == 1)
+        #expect(try fixture.mountCount() == 0)
+    }
+
     @Test func quietSuppressesTheFallbackNotice() throws {
         let fixture = try XarexecFixture()
         let xar = try fixture.makeShowXar("t")

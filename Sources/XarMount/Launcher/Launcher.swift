@@ -93,7 +93,16 @@ public enum Launcher {
             probe = try MountProbe.probe(location, header: header)
             if probe.isDead { try removeDeadMount(location) }
             if !probe.isLive {
-                try mount(location, header: header, image: image, imagePath: imagePath)
+                do {
+                    try mount(location, header: header, image: image, imagePath: imagePath)
+                } catch let error where mode == .run && FuseAvailability.isRefusedMount(error) {
+                    // Refused where no check could see it coming (seccomp, a kernel or fusermount3 saying EPERM):
+                    // the same fallback as a missing /dev/fuse.
+                    try? lock.unlock()
+                    try Extraction.runFallback(
+                        reason: "mounting failed: \(error.message)", image: consume image, header: header,
+                        imagePath: imagePath, userArguments: userArguments)
+                }
                 probe = try MountProbe.probe(location, header: header)
             }
         }
