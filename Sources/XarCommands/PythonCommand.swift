@@ -11,8 +11,8 @@ public struct PythonCommand: ParsableCommand {
         commandName: "python",
         abstract: "Build a .xar holding a Python application, its interpreter and its locked wheels.",
         discussion: """
-            No resolution and no network: every package in the lock must be in the wheelhouse as a wheel for the
-            bundled interpreter, with a hash the lock allows. See docs/python.md.
+            No resolution and no network (unless --download): every package in the lock must be in the wheelhouse
+            as a wheel for the bundled interpreter, with a hash the lock allows. See docs/python.md.
             """)
 
     @Option(name: .long, help: "The CPython (3.9 or newer) to bundle, e.g. /usr/bin/python3.11.")
@@ -24,8 +24,25 @@ public struct PythonCommand: ParsableCommand {
     @Option(name: .long, help: "The application's own wheel (repeatable); its console scripts become entry points.")
     var wheel: [String] = []
 
-    @Option(name: [.customShort("r"), .long], help: "The lock: pinned name==version lines with --hash=sha256: values.")
+    @Option(
+        name: .long,
+        help:
+            "A project directory with a pyproject.toml: its wheel is built offline (PEP 517) with the build backend from the wheelhouse; its scripts are the entry points."
+    )
+    var project: String?
+
+    @Option(
+        name: [.customShort("r"), .long],
+        help:
+            "The lock, by file name: pylock.toml (PEP 751), uv.lock, or a requirements file with --hash values (default: the project's pylock.toml or uv.lock)."
+    )
     var requirements: String?
+
+    @Flag(
+        help:
+            "First download the locked wheels (and the project's build backend) for the bundled interpreter into the wheelhouse with pip; the only step that uses the network."
+    )
+    var download = false
 
     @Option(name: .long, help: "The directory holding the locked wheels.")
     var wheelhouse: String?
@@ -76,7 +93,9 @@ public struct PythonCommand: ParsableCommand {
         var options = PythonBuildOptions(python: try Self.resolve(python))
         options.source = source
         options.wheels = wheel
-        options.requirements = requirements
+        let lock = requirements ?? project.flatMap(ProjectWheelBuilder.projectLock(in:))
+        options.project = project
+        options.requirements = lock
         options.wheelhouse = wheelhouse
         options.defaultEntry = defaultEntry
         options.revision = revision
@@ -128,6 +147,7 @@ public struct PythonCommand: ParsableCommand {
             } : nil
         let summary: PythonImageBuilder.Summary
         do {
+            if download { try fetch(lock: lock, python: options.python, progress: progress, terminal: terminal) }
             summary = try PythonImageBuilder.build(
                 options,
                 imageOptions: XarImageOptions(
@@ -161,10 +181,27 @@ public struct PythonCommand: ParsableCommand {
     func dependencies(of staged: PythonStager.Result, python: String) -> Depfile {
         var rule = Depfile(output: output)
         rule.add(file: (python as NSString).resolvingSymlinksInPath)
-        if let requirements { rule.add(file: requirements) }
+        if let lock = requirements ?? project.flatMap(ProjectWheelBuilder.projectLock(in:)) { rule.add(file: lock) }
+        if let project { rule.add(file: "\(project)/pyproject.toml") }
         for path in wheel + staged.lockedWheels { rule.add(file: path) }
         if let source { rule.add(tree: source) }
         return rule
+    }
+
+    /// `--download`: the wheelhouse gets the locked wheels and the project's build requirements, and says so.
+    func fetch(lock: String?, python: String, progress: @escaping (String) -> Void, terminal: Bool) throws {
+        guard let wheelhouse else { throw ValidationError("--download needs --wheelhouse DIR to download into.") }
+        let buildRequires = try project.map { try ProjectWheelBuilder(directory: $0).read().buildRequires } ?? []
+        let fetched = try WheelDownloader.download(
+            lock: lock, buildRequires: buildRequires, python: python, wheelhouse: wheelhouse, progress: progress)
+        if terminal { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
+        let count = fetched.added.count
+        let message =
+            count == 0
+            ? "xarbuild: downloaded nothing into \(wheelhouse) with \(fetched.pip): every file was there\n"
+            : "xarbuild: downloaded \(count) \(count == 1 ? "file" : "files") into \(wheelhouse) with \(fetched.pip): "
+                + fetched.added.joined(separator: ", ") + "\n"
+        FileHandle.standardError.write(Data(message.utf8))
     }
 
     /// `--python python3.11` may name a program in PATH.

@@ -24,7 +24,10 @@ public struct PythonBuildOptions: Sendable {
     public var source: String?
     /// The application's own wheels: installed without a lock entry (their hashes are recorded).
     public var wheels: [String] = []
-    /// The lock of third-party dependencies (`-r`).
+    /// A project directory with a `pyproject.toml` whose wheel is built (PEP 517) and installed as the
+    /// application's own (`ProjectWheelBuilder`); its console scripts become entry points.
+    public var project: String?
+    /// The lock of third-party dependencies (`-r`): a requirements file, `pylock.toml` or `uv.lock`.
     public var requirements: String?
     /// The directory holding the locked wheels.
     public var wheelhouse: String?

@@ -36,6 +36,18 @@ public enum PythonImageBuilder {
         }
         defer { if stagingDirectory == nil { try? fm.removeItem(atPath: root) } }
 
+        // --project: the project's wheel, built in a scratch directory of its own, is the application's.
+        var options = options
+        let scratch = options.project.map { _ in
+            fm.temporaryDirectory.appendingPathComponent("xarbuild-project-\(UUID().uuidString)").path
+        }
+        defer { if let scratch { try? fm.removeItem(atPath: scratch) } }
+        if let project = options.project, let scratch {
+            try fm.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+            options.adopt(
+                try ProjectWheelBuilder(directory: project).build(
+                    python: options.python, wheelhouse: options.wheelhouse, scratch: scratch, progress: progress))
+        }
         let staged = try PythonStager(options: options, progress: progress).stage(into: root)
         progress("writing \(output)")
         var writerOptions = imageOptions

@@ -79,7 +79,7 @@ public struct PythonStager {
         var lock: RequirementsLock?
         var choices: [WheelhouseMatcher.Choice] = []
         if let requirements = options.requirements {
-            let parsed = try RequirementsLock(path: requirements)
+            let parsed = try RequirementsLock.read(path: requirements, markers: interpreter.markers)
             progress("checking \(parsed.pins.count) locked packages")
             choices = try WheelhouseMatcher(tags: tags, interpreter: interpreter).choose(
                 parsed, wheelhouse: options.wheelhouse)

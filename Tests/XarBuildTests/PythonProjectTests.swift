@@ -1,0 +1,349 @@
+import Foundation
+import Testing
+import XarBuild
+import XarTestSupport
+
+/// Real wheels from PyPI for the project tests, fetched once with pip into the user's cache
+/// (`${XDG_CACHE_HOME:-$HOME/.cache}/xar-tests/wheels`) and reused by every later run, offline.
+enum ProjectTestWheels {
+    static var cache: String {
+        let env = ProcessInfo.processInfo.environment
+        let base = env["XDG_CACHE_HOME"] ?? ((env["HOME"] ?? "/tmp") + "/.cache")
+        return "\(base)/xar-tests/wheels"
+    }
+
+    /// The one wheel of `name==version` in the cache, downloaded first if missing.
+    static func wheel(_ name: String, _ version: String) throws -> String {
+        let prefix = "\(name.replacingOccurrences(of: "-", with: "_"))-\(version)-"
+        func cached() -> String? {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []
+            return files.sorted().first { $0.lowercased().hasPrefix(prefix.lowercased()) && $0.hasSuffix(".whl") }
+                .map { "\(cache)/\($0)" }
+        }
+        if let path = cached() { return path }
+        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        // Into a private directory first, then renamed: a concurrent or interrupted run never sees half a file.
+        let scratch = TemporaryDirectory(prefix: "xar-wheel-download")
+        let result = try XarTestSupport.Process.run(
+            [
+                PythonFixtures.python, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
+                "--disable-pip-version-check", "-d", scratch.path, "\(name)==\(version)",
+            ], timeout: 300)
+        guard result.status == 0 else { throw PythonBuildError("pip download \(name)==\(version) failed: \(result)") }
+        for file in try FileManager.default.contentsOfDirectory(atPath: scratch.path) {
+            _ = rename(scratch(file), "\(cache)/\(file)")
+        }
+        guard let path = cached() else { throw PythonBuildError("pip download \(name)==\(version) wrote no wheel") }
+        return path
+    }
+
+    static func sha256(_ path: String) throws -> String {
+        let result = try XarTestSupport.Process.run(["sha256sum", path])
+        return String(result.stdout.prefix(64))
+    }
+}
+
+/// `xarbuild python --project DIR`: a real project (PEP 621 metadata, flit_core as its PEP 517 backend, from
+/// PyPI) built offline into an image that runs through `xarexec`, with its dependencies locked by a
+/// `pylock.toml` or a `uv.lock` the test writes from the real wheels' hashes (no uv needed).
+@Suite(
+    .tags(.python, .fuse, .slow), .serialized,
+    .enabled(
+        if: FileManager.default.isExecutableFile(atPath: PythonFixtures.python) && TestEnvironment.hasTool("patchelf"),
+        "needs python3 with pip and patchelf"),
+    .enabled(if: TestEnvironment.hasFuse && TestEnvironment.hasTool("fusermount3"), "needs /dev/fuse and fusermount3"))
+struct PythonProjectTests {
+    /// The project, its wheelhouse and locks, made once.
+    final class Project: @unchecked Sendable {
+        static let shared: Result<Project, any Error> = Result { try Project() }
+
+        let directory = TemporaryDirectory(prefix: "xar-python-project")
+        var project: String { directory("hello") }
+        var wheelhouse: String { directory("wheelhouse") }
+        var pylock: String { directory("locks/pylock.toml") }
+        var uvLock: String { directory("hello/uv.lock") }
+        let flitCore: String
+        let six: String
+        let sixHash: String
+
+        init() throws {
+            flitCore = try ProjectTestWheels.wheel("flit_core", "3.10.1")
+            six = try ProjectTestWheels.wheel("six", "1.17.0")
+            sixHash = try ProjectTestWheels.sha256(six)
+            try FileManager.default.createDirectory(atPath: wheelhouse, withIntermediateDirectories: true)
+            for wheel in [flitCore, six] {
+                try FileManager.default.copyItem(
+                    atPath: wheel, toPath: "\(wheelhouse)/\((wheel as NSString).lastPathComponent)")
+            }
+            try Self.write(
+                "\(project)/pyproject.toml",
+                """
+                [build-system]
+                requires = ["flit_core >=3.2,<4"]
+                build-backend = "flit_core.buildapi"
+
+                [project]
+                name = "hello-xar"
+                version = "0.3.0"
+                description = "A project built from its pyproject.toml"
+                dependencies = ["six>=1.16", "colorama; sys_platform == 'win32'"]
+
+                [project.scripts]
+                other = "hello_xar:other"
+                hello-xar = "hello_xar:main"
+                """)
+            try Self.write(
+                "\(project)/hello_xar/__init__.py",
+                """
+                import sys
+                import six
+
+                def main():
+                    print("hello-xar", six.__version__, sys.argv[1:])
+
+                def other():
+                    print("other")
+                """)
+            let colorama = String(repeating: "c", count: 64)
+            try Self.write(
+                pylock,
+                """
+                lock-version = "1.0"
+                requires-python = ">=3.9"
+                created-by = "xar-tests"
+
+                [[packages]]
+                name = "colorama"
+                version = "0.4.6"
+                marker = "sys_platform == 'win32'"
+                wheels = [{ name = "colorama-0.4.6-py2.py3-none-any.whl", hashes = { sha256 = "\(colorama)" } }]
+
+                [[packages]]
+                name = "hello-xar"
+                directory = { path = ".", editable = true }
+
+                [[packages]]
+                name = "six"
+                version = "1.17.0"
+                index = "https://pypi.org/simple"
+
+                [[packages.wheels]]
+                name = "six-1.17.0-py2.py3-none-any.whl"
+                upload-time = 2024-12-04T17:35:26Z
+                url = "https://files.pythonhosted.org/packages/six-1.17.0-py2.py3-none-any.whl"
+                size = 11050
+                hashes = { sha256 = "\(sixHash)" }
+                """)
+            try Self.write(
+                uvLock,
+                """
+                version = 1
+                revision = 2
+                requires-python = ">=3.9"
+
+                [[package]]
+                name = "colorama"
+                version = "0.4.6"
+                source = { registry = "https://pypi.org/simple" }
+                wheels = [
+                    { url = "https://files.pythonhosted.org/colorama-0.4.6-py2.py3-none-any.whl", hash = "sha256:\(colorama)", size = 25335 },
+                ]
+
+                [[package]]
+                name = "hello-xar"
+                version = "0.3.0"
+                source = { editable = "." }
+                dependencies = [
+                    { name = "colorama", marker = "sys_platform == 'win32'" },
+                    { name = "six" },
+                ]
+
+                [package.metadata]
+                requires-dist = [
+                    { name = "colorama", marker = "sys_platform == 'win32'" },
+                    { name = "six", specifier = ">=1.16" },
+                ]
+
+                [[package]]
+                name = "six"
+                version = "1.17.0"
+                source = { registry = "https://pypi.org/simple" }
+                sdist = { url = "https://files.pythonhosted.org/six-1.17.0.tar.gz", hash = "sha256:\(String(repeating: "0", count: 64))", size = 34031 }
+                wheels = [
+                    { url = "https://files.pythonhosted.org/six-1.17.0-py2.py3-none-any.whl", hash = "sha256:\(sixHash)", size = 11050 },
+                ]
+                """)
+        }
+
+        static func write(_ path: String, _ text: String) throws {
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data((text + "\n").utf8).write(to: URL(fileURLWithPath: path))
+        }
+    }
+
+    private func xarbuild(_ arguments: [String]) throws -> XarTestSupport.Process.Result {
+        try XarTestSupport.Process.run(
+            [TestEnvironment.product("xarbuild"), "python", "--python", PythonFixtures.python] + arguments,
+            timeout: 600)
+    }
+
+    private func run(_ argv: [String], _ mounts: PythonImageTests.Mounts) throws -> XarTestSupport.Process.Result {
+        var env = PythonFixtures.hostileEnvironment
+        env["PATH"] = TestEnvironment.binDirectory
+        env["XAR_MOUNT_ROOT"] = mounts.root
+        env["XAR_MOUNT_TIMEOUT"] = "30"
+        return try XarTestSupport.Process.run(argv, environment: env, timeout: 120)
+    }
+
+    /// A copy of the project without its uv.lock, for builds that name their lock.
+    private func projectWithout(lock: Bool, in scratch: TemporaryDirectory) throws -> String {
+        let p = try Project.shared.get()
+        try FileManager.default.copyItem(atPath: p.project, toPath: scratch("hello"))
+        if !lock { try FileManager.default.removeItem(atPath: scratch("hello/uv.lock")) }
+        return scratch("hello")
+    }
+
+    @Test func projectWithItsUvLockBuildsAndRuns() throws {
+        let p = try Project.shared.get()
+        let scratch = TemporaryDirectory(prefix: "xar-project-uv")
+        // No -r: the project's own uv.lock is the lock.
+        let build = try xarbuild(["--project", p.project, "--wheelhouse", p.wheelhouse, "-o", scratch("hello.xar")])
+        try #require(build.status == 0, "\(build)")
+        #expect(build.stdout.contains("entry points: hello-xar, other (default hello-xar)"), "\(build)")
+        let mounts = PythonImageTests.Mounts()
+        let result = try run([scratch("hello.xar"), "a", "b"], mounts)
+        #expect(result.status == 0 && result.stdout == "hello-xar 1.17.0 ['a', 'b']\n", "\(result)")
+        // The project's own wheel was built offline and installed; nothing was left in the project.
+        let listing = try FileManager.default.contentsOfDirectory(atPath: p.project).sorted()
+        #expect(listing == ["hello_xar", "pyproject.toml", "uv.lock"], "\(listing)")
+    }
+
+    @Test func projectWithPylockBuildsAndRuns() throws {
+        let p = try Project.shared.get()
+        let scratch = TemporaryDirectory(prefix: "xar-project-pylock")
+        let build = try xarbuild([
+            "--project", p.project, "-r", p.pylock, "--wheelhouse", p.wheelhouse, "--entry-point",
+            "first=hello_xar:other", "-o", scratch("hello.xar"),
+        ])
+        try #require(build.status == 0, "\(build)")
+        #expect(build.stdout.contains("entry points: first, "), "\(build)")
+        let mounts = PythonImageTests.Mounts()
+        try FileManager.default.createSymbolicLink(
+            atPath: scratch("hello-xar"), withDestinationPath: scratch("hello.xar"))
+        let result = try run([scratch("hello-xar"), "x"], mounts)
+        #expect(result.status == 0 && result.stdout == "hello-xar 1.17.0 ['x']\n", "\(result)")
+        let first = try run([scratch("hello.xar")], mounts)
+        #expect(first.stdout == "other\n", "\(first)")
+    }
+
+    @Test(arguments: ["pylock.toml", "uv.lock"])
+    func tamperedHashIsRefused(lockName: String) throws {
+        let p = try Project.shared.get()
+        let scratch = TemporaryDirectory(prefix: "xar-project-tampered")
+        let original = lockName == "uv.lock" ? p.uvLock : p.pylock
+        var text = try String(contentsOfFile: original, encoding: .utf8)
+        let tampered = String(p.sixHash.dropLast()) + (p.sixHash.hasSuffix("0") ? "1" : "0")
+        text = text.replacingOccurrences(of: p.sixHash, with: tampered)
+        try Project.write(scratch(lockName), text)
+        let build = try xarbuild([
+            "--project", p.project, "-r", scratch(lockName), "--wheelhouse", p.wheelhouse, "-o", scratch("out.xar"),
+        ])
+        #expect(build.status == 1, "\(build)")
+        let line = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex {
+            $0.hasPrefix("name = \"six\"")
+        }.map { $0 }  // the package's header is the line before its name
+        #expect(
+            build.stderr.contains(
+                "xarbuild: error: \(scratch(lockName)):\(line ?? 0): six==1.17.0: hash mismatch: "
+                    + "\((p.six as NSString).lastPathComponent) has sha256:\(p.sixHash), but the lock allows only sha256:\(tampered)."
+            ), "\(build)")
+        #expect(!FileManager.default.fileExists(atPath: scratch("out.xar")))
+    }
+
+    @Test func missingBackendIsRefusedNamingThePyproject() throws {
+        let p = try Project.shared.get()
+        let scratch = TemporaryDirectory(prefix: "xar-project-nobackend")
+        try FileManager.default.createDirectory(atPath: scratch("wheelhouse"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            atPath: p.six, toPath: scratch("wheelhouse/\((p.six as NSString).lastPathComponent)"))
+        let build = try xarbuild([
+            "--project", p.project, "--wheelhouse", scratch("wheelhouse"), "-o", scratch("out.xar"),
+        ])
+        #expect(build.status == 1, "\(build)")
+        #expect(
+            build.stderr
+                == "xarbuild: error: \(p.project)/pyproject.toml: the build requirement `flit_core >=3.2,<4` "
+                + "([build-system] requires) has no wheel in the wheelhouse \(scratch("wheelhouse")); put one there "
+                + "(`xarbuild python --project … --download`, or `pip download --no-deps --only-binary=:all: 'flit_core >=3.2,<4'`).\n",
+            "\(build)")
+        #expect(!FileManager.default.fileExists(atPath: scratch("out.xar")))
+    }
+
+    @Test func failingBackendShowsItsOutputAndNoPyprojectIsNamed() throws {
+        let p = try Project.shared.get()
+        let scratch = TemporaryDirectory(prefix: "xar-project-broken")
+        // flit_core needs the module named after the project; this one has none.
+        try Project.write(
+            scratch("broken/pyproject.toml"),
+            """
+            [build-system]
+            requires = ["flit_core >=3.2,<4"]
+            build-backend = "flit_core.buildapi"
+            [project]
+            name = "broken-xar"
+            version = "1.0"
+            description = "no module"
+            """)
+        let build = try xarbuild([
+            "--project", scratch("broken"), "--wheelhouse", p.wheelhouse, "--entry-point", "x=y:z", "-o",
+            scratch("out.xar"),
+        ])
+        #expect(build.status == 1, "\(build)")
+        #expect(
+            build.stderr.hasPrefix(
+                "xarbuild: error: \(scratch("broken"))/pyproject.toml: the build backend flit_core.buildapi failed "
+                    + "to build the wheel (exit status 1); its last output:\n    Traceback (most recent call last):\n"),
+            "\(build)")
+        // flit's own message, as it printed it, and nothing else prefixed as an error.
+        #expect(build.stderr.contains("\n    ValueError: No file/folder found for module broken_xar\n"), "\(build)")
+        #expect(build.stderr.components(separatedBy: "xarbuild: error:").count == 2, "\(build)")
+
+        let empty = try xarbuild(["--project", scratch("."), "--wheelhouse", p.wheelhouse, "-o", scratch("out.xar")])
+        #expect(empty.status == 1)
+        #expect(
+            empty.stderr
+                == "xarbuild: error: \(scratch("."))/pyproject.toml does not exist; --project needs a directory with a "
+                + "pyproject.toml (PEP 517 and 621).\n", "\(empty)")
+    }
+
+    /// The one test that reaches PyPI on every run: `--download` fetches exactly the locked wheel and the
+    /// backend for the bundled interpreter into an empty wheelhouse; the next build is offline.
+    @Test func downloadFillsAnEmptyWheelhouseThenBuildsOffline() throws {
+        let p = try Project.shared.get()
+        let scratch = TemporaryDirectory(prefix: "xar-project-download")
+        let project = try projectWithout(lock: false, in: scratch)
+        let first = try xarbuild([
+            "--project", project, "-r", p.pylock, "--wheelhouse", scratch("wheelhouse"), "--download", "-o",
+            scratch("a.xar"),
+        ])
+        try #require(first.status == 0, "\(first)")
+        let fetched = try FileManager.default.contentsOfDirectory(atPath: scratch("wheelhouse")).sorted()
+        // The newest flit_core 3.x (the backend is not locked), and exactly the locked six.
+        #expect(fetched.count == 2 && fetched[0].hasPrefix("flit_core-3."), "\(fetched)")
+        #expect(fetched.last == (p.six as NSString).lastPathComponent)
+        #expect(
+            first.stderr.contains(
+                "xarbuild: downloaded 2 files into \(scratch("wheelhouse")) with \(PythonFixtures.python) -m pip: "
+                    + fetched.joined(separator: ", ")), "\(first)")
+        #expect(try ProjectTestWheels.sha256(scratch("wheelhouse/\(fetched[1])")) == p.sixHash)
+        let second = try xarbuild([
+            "--project", project, "-r", p.pylock, "--wheelhouse", scratch("wheelhouse"), "-o", scratch("b.xar"),
+        ])
+        try #require(second.status == 0, "\(second)")
+        #expect(!second.stderr.contains("download"), "\(second)")
+        let mounts = PythonImageTests.Mounts()
+        let result = try run([scratch("b.xar")], mounts)
+        #expect(result.stdout == "hello-xar 1.17.0 []\n", "\(result)")
+    }
+}
