@@ -347,3 +347,86 @@ struct PythonProjectTests {
         #expect(result.stdout == "hello-xar 1.17.0 []\n", "\(result)")
     }
 }
+
+/// Other PEP 517 backends, through the library call that builds a project's wheel (no image): hatchling, whose
+/// own requirements must come from the wheelhouse too, and setuptools, which the host's Python also has — the
+/// backend must be the wheelhouse's, never the host's.
+@Suite(
+    .tags(.python, .slow),
+    .enabled(if: FileManager.default.isExecutableFile(atPath: PythonFixtures.python), "needs python3 with pip"))
+struct PythonProjectBackendTests {
+    static let backends: [String: (requires: String, backend: String, wheels: [(String, String)])] = [
+        "hatchling": (
+            "hatchling", "hatchling.build",
+            [
+                ("hatchling", "1.27.0"), ("packaging", "24.2"), ("pathspec", "0.12.1"), ("pluggy", "1.5.0"),
+                ("trove-classifiers", "2025.1.15.22"),
+            ]
+        ),
+        "setuptools": ("setuptools>=61", "setuptools.build_meta", [("setuptools", "75.8.0")]),
+    ]
+
+    @Test(arguments: ["hatchling", "setuptools"])
+    func backendFromTheWheelhouseBuildsTheWheel(name: String) throws {
+        let spec = try #require(Self.backends[name])
+        let scratch = TemporaryDirectory(prefix: "xar-project-\(name)")
+        try FileManager.default.createDirectory(atPath: scratch("wheelhouse"), withIntermediateDirectories: true)
+        var wheels: [String] = []
+        for (project, version) in spec.wheels {
+            let wheel = try ProjectTestWheels.wheel(project, version)
+            wheels.append((wheel as NSString).lastPathComponent)
+            try FileManager.default.copyItem(
+                atPath: wheel, toPath: scratch("wheelhouse/\((wheel as NSString).lastPathComponent)"))
+        }
+        try PythonProjectTests.Project.write(
+            scratch("hello/pyproject.toml"),
+            """
+            [build-system]
+            requires = ["\(spec.requires)"]
+            build-backend = "\(spec.backend)"
+
+            [project]
+            name = "hello-xar"
+            version = "0.3.0"
+            requires-python = ">=3.9"
+
+            [project.scripts]
+            hello-xar = "hello_xar:main"
+            """)
+        try PythonProjectTests.Project.write(scratch("hello/hello_xar/__init__.py"), "def main():\n    print('hi')")
+        try FileManager.default.createDirectory(atPath: scratch("work"), withIntermediateDirectories: true)
+        var messages: [String] = []
+        let built = try ProjectWheelBuilder(directory: scratch("hello")).build(
+            python: PythonFixtures.python, wheelhouse: scratch("wheelhouse"), scratch: scratch("work"),
+            progress: { messages.append($0) })
+        #expect((built.wheel as NSString).lastPathComponent == "hello_xar-0.3.0-py3-none-any.whl")
+        #expect(built.scripts.map { "\($0.0)=\($0.1)" } == ["hello-xar=hello_xar:main"])
+        #expect(built.project.name == "hello-xar" && built.project.backend == spec.backend)
+        // Every wheel given was installed as a build requirement, from the wheelhouse.
+        #expect(
+            Set(
+                messages.filter { $0.hasPrefix("installing the build requirement ") }.map {
+                    String($0.split(separator: " ").last!)
+                })
+                == Set(wheels), "\(messages)")
+        let listing = try XarTestSupport.Process.run([PythonFixtures.python, "-m", "zipfile", "-l", built.wheel])
+        #expect(listing.stdout.contains("hello_xar/__init__.py"), "\(listing)")
+        // The backend ran from the scratch directory's site-packages, not the host's.
+        let backendModule = spec.backend.split(separator: ".")[0]
+        #expect(FileManager.default.fileExists(atPath: scratch("work/site-packages/\(backendModule)")))
+
+        // Without the backend in the wheelhouse the build stops before running anything, even though the
+        // host's Python may have the backend installed.
+        let first = (try ProjectTestWheels.wheel(spec.wheels[0].0, spec.wheels[0].1) as NSString).lastPathComponent
+        try FileManager.default.removeItem(atPath: scratch("wheelhouse/\(first)"))
+        try FileManager.default.createDirectory(atPath: scratch("work2"), withIntermediateDirectories: true)
+        let error = try #require(throws: PythonBuildError.self) {
+            try ProjectWheelBuilder(directory: scratch("hello")).build(
+                python: PythonFixtures.python, wheelhouse: scratch("wheelhouse"), scratch: scratch("work2"))
+        }
+        #expect(
+            error.problems.first?.hasPrefix(
+                "\(scratch("hello"))/pyproject.toml: the build requirement `\(spec.requires)` ([build-system] requires) has no wheel in the wheelhouse"
+            ) == true, "\(error)")
+    }
+}
