@@ -114,6 +114,53 @@ import XarTestSupport
         #expect(pins.first?.hashes == [a] && pins.first?.line == 9)
     }
 
+    /// A lock saved on Windows reads the same: `\r\n` ends a line, in comments and multi-line arrays too.
+    @Test func crlfLocksReadTheSame() throws {
+        let a = String(repeating: "a", count: 64)
+        let pylock = """
+            # written on Windows
+            lock-version = "1.0"
+            [[packages]]
+            name = "six"
+            version = "1.17.0"
+            wheels = [
+                { name = "six-1.17.0-py2.py3-none-any.whl", hashes = { sha256 = "\(a)" } },  # the wheel
+            ]
+            """.replacingOccurrences(of: "\n", with: "\r\n") + "\r\n"
+        let uvLock = """
+            version = 1
+            [[package]]
+            name = "app"
+            version = "1.0"
+            source = { virtual = "." }
+            dependencies = [
+                { name = "six" },
+            ]
+            [[package]]
+            name = "six"
+            version = "1.17.0"
+            source = { registry = "https://pypi.org/simple" }
+            wheels = [
+                { url = "https://x/six-1.17.0-py2.py3-none-any.whl", hash = "sha256:\(a)" },
+            ]
+            """.replacingOccurrences(of: "\n", with: "\r\n") + "\r\n"
+        let fromPylock = try PyLock.pins(
+            TOMLTable.parse(pylock, path: "pylock.toml"), path: "pylock.toml", markers: Self.markers)
+        let fromUv = try UvLock.pins(TOMLTable.parse(uvLock, path: "uv.lock"), path: "uv.lock", markers: Self.markers)
+        for pins in [fromPylock, fromUv] {
+            #expect(pins.map { "\($0.normalizedName)==\($0.version)" } == ["six==1.17.0"])
+            #expect(pins.first?.hashes == [a])
+        }
+        #expect(fromPylock.first?.line == 3 && fromUv.first?.line == 9)
+        // A lone carriage return is not a line ending.
+        let error = try #require(throws: PythonBuildError.self) {
+            try TOMLTable.parse("a = 1\rb = 2\n", path: "t.toml")
+        }
+        #expect(
+            error.problems == ["t.toml:1:6: expected the end of the line, found a carriage return without a line feed."]
+        )
+    }
+
     @Test func pylockProblemsAreListedTogether() throws {
         let text = """
             lock-version = "1.0"

@@ -118,6 +118,7 @@ struct TOMLParser {
 
     func describe(_ byte: UInt8) -> String {
         if byte == 0 && atEnd { return "the end of the file" }
+        if byte == 0x0D && current == 0x0D && peek(1) != 0x0A { return "a carriage return without a line feed" }
         if byte == 0x0A || byte == 0x0D { return "the end of the line" }
         if byte >= 0x20 && byte < 0x7F { return "`\(Character(Unicode.Scalar(byte)))`" }
         return String(format: "the byte 0x%02X", byte)
