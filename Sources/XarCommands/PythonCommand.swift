@@ -11,7 +11,7 @@ public struct PythonCommand: ParsableCommand {
         commandName: "python",
         abstract: "Build a .xar holding a Python application, its interpreter and its locked wheels.",
         discussion: """
-            No resolution and no network (unless --download): every package in the lock must be in the wheelhouse
+            No resolution and no network (unless --download): every package in the lock must be in the wheelhouse \
             as a wheel for the bundled interpreter, with a hash the lock allows. See docs/python.md.
             """)
 
