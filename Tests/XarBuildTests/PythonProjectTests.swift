@@ -222,12 +222,23 @@ struct PythonProjectTests {
     @Test func projectWithPylockBuildsAndRuns() throws {
         let p = try Project.shared.get()
         let scratch = TemporaryDirectory(prefix: "xar-project-pylock")
+        // A git checkout: its revision is recorded.
+        let project = try projectWithout(lock: true, in: scratch)
+        let git = try XarTestSupport.Process.shell(
+            "cd '\(project)' && git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm t "
+                + "&& git rev-parse HEAD")
+        try #require(git.status == 0, "\(git)")
         let build = try xarbuild([
-            "--project", p.project, "-r", p.pylock, "--wheelhouse", p.wheelhouse, "--entry-point",
-            "first=hello_xar:other", "-o", scratch("hello.xar"),
+            "--project", project, "-r", p.pylock, "--wheelhouse", p.wheelhouse, "--entry-point",
+            "first=hello_xar:other", "--staging-dir", scratch("stage"), "-o", scratch("hello.xar"),
         ])
         try #require(build.status == 0, "\(build)")
         #expect(build.stdout.contains("entry points: first, "), "\(build)")
+        let metadata =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: scratch("stage/.xar/metadata.json")))) as? [String: Any]
+        #expect(metadata?["revision"] as? String == git.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect((metadata?["lock"] as? [String: Any])?["file"] as? String == "pylock.toml")
         let mounts = PythonImageTests.Mounts()
         try FileManager.default.createSymbolicLink(
             atPath: scratch("hello-xar"), withDestinationPath: scratch("hello.xar"))

@@ -120,9 +120,9 @@ extension PythonStager {
         try FileManager.default.copyItem(atPath: "\(cache)/\(name)", toPath: "\(root)/.xar/bootstrap.pyc")
     }
 
-    /// The git revision of the source directory's checkout (`+dirty` when it has uncommitted changes), or nil.
+    /// The git revision of the source (or project) directory's checkout (`+dirty` with uncommitted changes), or nil.
     func gitRevision() -> String? {
-        guard let source = options.source, let git = try? ToolRunner.which("git"),
+        guard let source = options.source ?? options.project, let git = try? ToolRunner.which("git"),
             let head = try? ToolRunner.run([git, "-C", source, "rev-parse", "HEAD"]), head.status == 0
         else { return nil }
         let dirty = (try? ToolRunner.run([git, "-C", source, "status", "--porcelain"]))?.stdout.isEmpty == false
