@@ -16,7 +16,9 @@ public struct XarctlExtract: ParsableCommand {
         abstract: "Unpack a .xar's image into a new directory, without FUSE.",
         discussion: """
             DIR must not exist, or be an empty directory. Regular files, directories, symlinks, hard links and \
-            FIFOs are restored with their modes and modification times; device nodes and sockets are skipped.
+            FIFOs are restored with their modes and modification times; device nodes and sockets are skipped. \
+            Setuid and setgid bits are dropped unless --keep-setuid is given; runs of zeros in files are written \
+            as holes (sparse files), never as zeros.
 
             Example:
               xarctl extract tool.xar /tmp/tool && ls /tmp/tool
@@ -28,6 +30,9 @@ public struct XarctlExtract: ParsableCommand {
 
     @Argument(help: "The directory to create.")
     public var directory: String
+
+    @Flag(help: "Keep setuid and setgid bits (dropped by default: as root they would hand local users root's rights).")
+    public var keepSetuid = false
 
     /// Creates the command; ArgumentParser calls this.
     public init() {}
@@ -65,7 +70,7 @@ public struct XarctlExtract: ParsableCommand {
                 throw CommandFailure(path: temporaryPath, "cannot be opened: \(CommandFailure.reason(error)).")
             }
             do {
-                try ImageExtractor.extract(reader, into: tree.rawValue)
+                try ImageExtractor.extract(reader, into: tree.rawValue, keepSetID: keepSetuid)
             } catch {
                 throw CommandFailure(path: file, "\(error)")
             }

@@ -3,7 +3,7 @@ public import XarSquashFS
 internal import XarSystem
 
 /// Writes every entry of a SquashFS image into an empty directory: directories, regular files, symlinks,
-/// hard links and FIFOs, with their permission bits and modification times (device nodes and sockets are
+/// hard links and FIFOs, with their permission bits (setuid and setgid dropped) and modification times (device nodes and sockets are
 /// skipped: an unprivileged user cannot make them and applications do not ship them).
 ///
 /// Paths are created relative to the open target directory, one `*at` call each. The reader rejects names
@@ -14,7 +14,10 @@ internal import XarSystem
 /// would otherwise be changed (invalid bytes become U+FFFD), and two such names could collide.
 public enum ImageExtractor {
     /// Extracts `reader`'s tree into `directory` (open, empty). Errors are sentences naming the entry.
-    public static func extract(_ reader: SquashFS.Reader, into directory: Int32) throws {
+    ///
+    /// Setuid and setgid bits are dropped unless `keepSetID` (`xarctl extract --keep-setuid`); runs of zeros in
+    /// files become holes.
+    public static func extract(_ reader: SquashFS.Reader, into directory: Int32, keepSetID: Bool = false) throws {
         var directories: [(path: [UInt8], inode: SquashFS.Reader.Inode)] = []
         var firstPathOfInode: [UInt32: [UInt8]] = [:]
         try reader.walk { path, inode in
@@ -36,14 +39,14 @@ public enum ImageExtractor {
                     guard ok else { throw failure("link", name) }
                     return
                 }
-                try writeFile(reader, inode, path: path, in: directory)
+                try writeFile(reader, inode, path: path, in: directory, keepSetID: keepSetID)
                 if inode.linkCount > 1 { firstPathOfInode[inode.inodeNumber] = path }
             case .symlink:
                 let target = try reader.readLink(inode)
                 let ok = withCName(target) { to in withCName(path) { symlinkat(to, directory, $0) == 0 } }
                 guard ok else { throw failure("create symlink", name) }
             case .fifo:
-                let ok = withCName(path) { mkfifoat(directory, $0, mode_t(inode.permissions)) == 0 }
+                let ok = withCName(path) { mkfifoat(directory, $0, mode(inode, keepSetID)) == 0 }
                 guard ok else { throw failure("create FIFO", name) }
             case .blockDevice, .characterDevice, .socket:
                 return
@@ -58,14 +61,14 @@ public enum ImageExtractor {
             ]
             let ok = withCName(raw) { name in
                 _ = utimensat(directory, name, &times, AT_SYMLINK_NOFOLLOW)
-                return fchmodat(directory, name, mode_t(inode.permissions), 0) == 0
+                return fchmodat(directory, name, mode(inode, keepSetID), 0) == 0
             }
             guard ok else { throw failure("chmod", displayName(raw)) }
         }
     }
 
     private static func writeFile(
-        _ reader: SquashFS.Reader, _ inode: SquashFS.Reader.Inode, path: [UInt8], in directory: Int32
+        _ reader: SquashFS.Reader, _ inode: SquashFS.Reader.Inode, path: [UInt8], in directory: Int32, keepSetID: Bool
     ) throws {
         let name = displayName(path)
         let fd = withCName(path) { raw in
@@ -77,21 +80,41 @@ public enum ImageExtractor {
         guard fd >= 0 else { throw failure("create", name) }
         let file = FileDescriptor(owning: fd)
         let raw = file.rawValue  // the closure cannot capture the noncopyable owner
+        var position: off_t = 0
         try reader.forEachBlock(of: inode) { bytes in
-            var done = 0
-            while done < bytes.count {
-                let n = write(raw, bytes.baseAddress! + done, bytes.count - done)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw failure("write", name) }
-                done += n
+            // A block of zeros (a sparse block in the image, or written out) stays a hole: skipped, never written,
+            // so an image that declares a terabyte of zeros costs no disk.
+            if !isZero(bytes) {
+                var done = 0
+                while done < bytes.count {
+                    let n = pwrite(raw, bytes.baseAddress! + done, bytes.count - done, position + off_t(done))
+                    if n < 0 && errno == EINTR { continue }
+                    guard n > 0 else { throw failure("write", name) }
+                    done += n
+                }
             }
+            position += off_t(bytes.count)
         }
+        guard ftruncate(file.rawValue, position) == 0 else { throw failure("set the size of", name) }
         var times = [
             timespec(tv_sec: Int(inode.modificationTime), tv_nsec: 0),
             timespec(tv_sec: Int(inode.modificationTime), tv_nsec: 0),
         ]
         _ = futimens(file.rawValue, &times)
-        guard fchmod(file.rawValue, mode_t(inode.permissions)) == 0 else { throw failure("chmod", name) }
+        guard fchmod(file.rawValue, mode(inode, keepSetID)) == 0 else { throw failure("chmod", name) }
+    }
+
+    /// True when every byte of `bytes` is zero.
+    static func isZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return true }
+        return bytes[0] == 0 && memcmp(base, base + 1, bytes.count - 1) == 0
+    }
+
+    /// The permission bits to give the extracted `inode`: the image's, without setuid and setgid unless
+    /// `keepSetID` (a setuid program extracted by root would otherwise hand every local user root's rights).
+    static func mode(_ inode: SquashFS.Reader.Inode, _ keepSetID: Bool) -> mode_t {
+        let bits = mode_t(inode.permissions)
+        return keepSetID ? bits : bits & ~mode_t(S_ISUID | S_ISGID)
     }
 
     /// Calls `body` with `bytes` as a NUL-terminated C string, byte for byte.
