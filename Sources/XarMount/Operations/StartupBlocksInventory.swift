@@ -19,38 +19,52 @@ public enum StartupBlocksInventory {
     /// saved, nothing else; a server reading it keeps its descriptor.
     public static func prune(limit: Int64, dryRun: Bool) -> [Removal] {
         let info = MountInfo.current()
-        // Beside the mounts, and in the caller's cache directory (mounts on a tmpfs keep theirs there).
-        var directories = MountInventory.userDirectories(info).map(\.path)
-        if let home = UserCache.home() { directories.append("\(home)/xar/\(cacheLeaf)") }
+        // Beside the mounts, and in the caller's cache directory (mounts on a tmpfs keep theirs there); each opened
+        // without following links and owned by its user, so root's gc removes nothing through a user's symlink.
+        var directories = MountInventory.userDirectories(info).compactMap {
+            Pruning.CheckedDirectory.open($0.path, owner: $0.uid)
+        }
+        if let home = UserCache.home(),
+            let cache = Pruning.CheckedDirectory.open("\(home)/xar/\(cacheLeaf)", owner: geteuid())
+        {
+            directories.append(cache)
+        }
         let mounted = Set(
             info.entries.filter { $0.value.type == "fuse.xarfs" }.keys.map { $0.split(separator: "/").last ?? "" })
-        var removals: [Removal] = []
-        var saved: [Pruning.Candidate] = []
+        var removals: [(removal: Removal, directory: Pruning.CheckedDirectory, name: String)] = []
+        var saved: [(candidate: Pruning.Candidate, directory: Pruning.CheckedDirectory, name: String)] = []
         for directory in directories {
-            MountInventory.forEachEntry(of: directory) { name in
-                let path = directory + "/" + name
-                var st = stat()
-                guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return }
+            directory.forEachOwnedFile { name, st in
+                let path = directory.path + "/" + name
                 let parts = name.split(separator: ".", omittingEmptySubsequences: false)
                 if parts.count == 4, parts[1] == "startup-blocks", parts[2] == "tmp" {
                     // `<mount name>.startup-blocks.tmp.<pid>`: being written, or its server died.
                     guard MountInventory.isMountName(parts[0]), let pid = Int32(parts[3]), Pruning.isGone(pid)
                     else { return }
-                    removals.append(.init(path: path, reason: "abandoned saved blocks (pid \(pid) is gone)"))
+                    removals.append(
+                        (.init(path: path, reason: "abandoned saved blocks (pid \(pid) is gone)"), directory, name))
                 } else if name.hasSuffix(suffix), case let mount = name.dropLast(suffix.count),
                     MountInventory.isMountName(mount), !mounted.contains(mount)
                 {
-                    saved.append(Pruning.Candidate(file: path, status: st))
+                    saved.append((Pruning.Candidate(file: path, status: st), directory, name))
                 }
             }
         }
-        for file in Pruning.leastRecentlyUsed(saved, limit: limit) {
-            removals.append(.init(path: file.path, reason: "least recently used, not mounted, \(file.bytes) bytes"))
+        let byPath = Dictionary(saved.map { ($0.candidate.path, $0) }, uniquingKeysWith: { first, _ in first })
+        for chosen in Pruning.leastRecentlyUsed(saved.map(\.candidate), limit: limit) {
+            guard let entry = byPath[chosen.path] else { continue }
+            removals.append(
+                (
+                    .init(
+                        path: entry.candidate.path,
+                        reason: "least recently used, not mounted, \(entry.candidate.bytes) bytes"),
+                    entry.directory, entry.name
+                ))
         }
         if !dryRun {
-            for removal in removals { unlink(removal.path) }
+            for entry in removals { entry.directory.remove(entry.name) }
         }
-        return removals
+        return removals.map(\.removal)
     }
 
     /// What follows a mount point's path (or, in the cache directory, its name) in the name of its saved blocks.
