@@ -57,6 +57,14 @@ public enum GarbageCollector {
         func keep(_ reason: String) -> Action {
             Action(action: "keep", path: record.mountPoint, reason: reason, done: false)
         }
+        if let namespace = otherNamespace(of: record.name) {
+            // This process's mount table says nothing about another namespace's mounts: there the name may be a
+            // live mount, and removing its directory here would detach it there. Only what no server serves goes.
+            if record.pinned { return keep("pinned (mount namespace \(namespace))") }
+            if let pid = record.serverPid, kill(pid, 0) == 0 || errno == EPERM {
+                return keep("mounted in mount namespace \(namespace) by server pid \(pid), which unmounts it when idle")
+            }
+        }
         let action: String
         let reason: String
         switch record.status {
@@ -104,5 +112,12 @@ public enum GarbageCollector {
             unlink(record.mountPoint + ".lock")
         }
         return Action(action: action, path: record.mountPoint, reason: reason, done: true)
+    }
+
+    /// The mount namespace in `name` (`<UUID>-ns-<namespace>`) when it is not this process's, else nil.
+    static func otherNamespace(of name: String) -> UInt64? {
+        let parts = name.split(separator: "-")
+        guard parts.count == 3, parts[1] == "ns", let namespace = UInt64(parts[2]) else { return nil }
+        return namespace == MountNamespace.current() ? nil : namespace
     }
 }
