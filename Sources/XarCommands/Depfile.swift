@@ -56,3 +56,47 @@ struct Depfile {
         }
     }
 }
+
+extension Depfile {
+    /// The `.xar` a build is about to replace, kept (as a hard link beside it) until the depfile is written: the
+    /// build renames its output into place before the rule can be written (the rule lists what the build read),
+    /// and a failed rule must not leave the new `.xar` behind a stale one, or a build system would never rerun.
+    struct PreviousOutput: ~Copyable {
+        let output: String
+        /// The hard link to the previous output, nil when there was none (or it could not be linked).
+        let saved: String?
+
+        /// Links the current `output` (if any) to a hidden name in its directory.
+        init(of output: String) {
+            self.output = output
+            let url = URL(fileURLWithPath: output)
+            let link = url.deletingLastPathComponent().path + "/.\(url.lastPathComponent).xarbuild-previous-\(getpid())"
+            unlink(link)
+            saved = Glibc.link(output, link) == 0 ? link : nil
+        }
+
+        /// The depfile could not be written: puts the previous output back, or removes the new one.
+        consuming func restore() {
+            if let saved {
+                rename(saved, output)
+            } else {
+                unlink(output)
+            }
+        }
+
+        deinit {
+            if let saved { unlink(saved) }
+        }
+    }
+
+    /// Writes the rule to `path` once the build replaced `previous.output`; when that fails, the previous `.xar`
+    /// is put back (or the new one removed) before the error is thrown.
+    func write(to path: String, replacing previous: consuming PreviousOutput) throws {
+        do {
+            try write(to: path)
+        } catch {
+            previous.restore()
+            throw error
+        }
+    }
+}

@@ -146,6 +146,7 @@ public struct PythonCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("\r\u{1b}[Kwriting image \(percent)%".utf8))
             } : nil
         let summary: PythonImageBuilder.Summary
+        let previous = Depfile.PreviousOutput(of: output)
         do {
             if download { try fetch(lock: lock, python: options.python, progress: progress, terminal: terminal) }
             summary = try PythonImageBuilder.build(
@@ -164,7 +165,7 @@ public struct PythonCommand: ParsableCommand {
         if terminal { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
         let staged = summary.staged
         if let depfile {
-            try dependencies(of: staged, python: options.python).write(to: depfile)
+            try dependencies(of: staged, python: options.python).write(to: depfile, replacing: previous)
         }
         for note in staged.notes { FileHandle.standardError.write(Data("xarbuild: note: \(note).\n".utf8)) }
         let megabytes = String(format: "%.1f", Double(summary.image.outputBytes) / 1_000_000)

@@ -105,12 +105,13 @@ public struct XarbuildDir: ParsableCommand {
             directory: directory, output: output, executable: executable != nil, options: options,
             sortFirst: sortFirst, sourceDateEpoch: epoch,
             header: { digest in try makeHeader(digest: digest, buildTime: buildTime).rendered() })
+        let previous = Depfile.PreviousOutput(of: output)
         let report = try request.build()
         if let depfile {
             var rule = Depfile(output: output)
             rule.add(tree: directory)
             if let sortFile = options.sortFile { rule.add(file: sortFile) }
-            try rule.write(to: depfile)
+            try rule.write(to: depfile, replacing: previous)
         }
         if hasXattrs { ToolMain.printError("xarbuild: note: \(directory): extended attributes were dropped.") }
         if json {
