@@ -26,7 +26,9 @@ struct XarImageFile: ~Copyable {
         self.path = path
         let file: XarSystem.FileDescriptor
         do {
-            file = try XarSystem.FileDescriptor.open(path, flags: O_RDONLY)
+            // O_NONBLOCK: a FIFO given as the file opens at once (and is refused below) instead of waiting for a
+            // writer; for a regular file the flag changes nothing.
+            file = try XarSystem.FileDescriptor.open(path, flags: O_RDONLY | O_NONBLOCK)
         } catch {
             throw CommandFailure(path: path, "cannot be opened: \(CommandFailure.reason(error)).")
         }

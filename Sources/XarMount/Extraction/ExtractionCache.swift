@@ -22,16 +22,27 @@ public enum ExtractionCache {
     }
 
     /// The cache key of an image: its `XAR_IMAGE_SHA256`, or `uuid-<UUID>` for Facebook's images, which have
-    /// no digest.
+    /// no digest (`tree` adds their real digest: `uuid-<UUID>-<SHA-256>`).
     public static func key(digest: String?, uuid: String) -> String { digest ?? "uuid-\(uuid)" }
 
     /// Returns the path of the complete extracted tree of the image that starts at `offset` in `image` (its
     /// `.xar` at `imagePath`, for messages), extracting it first when the cache has no tree under `key`;
     /// `announce` is called with the tree's path once, before extracting.
     public static func tree(
-        image: borrowing FileDescriptor, offset: UInt64, key: String, imagePath: String,
+        image: borrowing FileDescriptor, offset: UInt64, key claimedKey: String, imagePath: String,
         announce: (String) -> Void
     ) throws(LaunchError) -> String {
+        // A key is published only for bytes shown to have it: a digest key once the image hashed to it, and
+        // Facebook's images (no digest to check) under their real digest too, so no file can poison another's entry.
+        var key = claimedKey
+        var proven: String?
+        if key.hasPrefix("uuid-") {
+            guard let actual = DigestCache.digest(of: image, offset: offset) else {
+                throw LaunchError(.badImage, "cannot read \(imagePath) to compute its digest")
+            }
+            key += "-" + actual
+            proven = actual
+        }
         let cachePath = try path()
         let cache = try openCache(cachePath)
         let final = cachePath + "/" + key
@@ -57,6 +68,14 @@ public enum ExtractionCache {
         } catch {
             try? TreeRemoval.remove(temporary, in: cache.rawValue)
             throw LaunchError(.badImage, "cannot extract \(imagePath): \(error)")
+        }
+        if proven == nil { proven = DigestCache.digest(of: image, offset: offset) }
+        guard proven == key || key.hasPrefix("uuid-") else {
+            try? TreeRemoval.remove(temporary, in: cache.rawValue)
+            throw LaunchError(
+                .badImage,
+                "\(imagePath) is not the image its header names: its SHA-256 is \(proven ?? "unreadable"), its "
+                    + "XAR_IMAGE_SHA256 says \(key); it is corrupt or an impostor (xarctl verify \(imagePath))")
         }
         if renameat(cache.rawValue, temporary, cache.rawValue, key) != 0 {
             let code = errno

@@ -5,10 +5,10 @@ internal import XarSystem
 enum Extraction {
     /// Execs the target from the extracted tree (extracting it first if needed); never returns normally.
     ///
-    /// Says once on stderr, when it extracts, why and where (not with `XAR_QUIET=1`); later runs find the
+    /// Says once on stderr, when it extracts, `why` (a clause: "FUSE is unavailable (…)") and where (not with `XAR_QUIET=1`); later runs find the
     /// tree and exec without a word and without reading the image.
     static func runFallback(
-        reason: String, image: consuming FileDescriptor, header: LaunchHeader, imagePath: String,
+        why: String, image: consuming FileDescriptor, header: LaunchHeader, imagePath: String,
         userArguments: ArraySlice<String>
     ) throws(LaunchError) -> Never {
         let quiet = getenv("XAR_QUIET").map { String(cString: $0) == "1" } ?? false
@@ -17,7 +17,7 @@ enum Extraction {
             path in
             guard !quiet else { return }
             let line =
-                "\(Launcher.programName): FUSE is unavailable (\(reason)); running \(imagePath) from an "
+                "\(Launcher.programName): \(why); running \(imagePath) from an "
                 + "extracted copy in \(path)\n"
             line.utf8CString.withUnsafeBufferPointer { _ = write(2, $0.baseAddress, $0.count - 1) }
         }

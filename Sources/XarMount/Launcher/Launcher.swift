@@ -24,6 +24,20 @@ public enum Launcher {
         }
     }
 
+    /// Exits with status 121 and one line when the process runs with privileges its caller does not have (a
+    /// setuid or setgid `xarexec`: real and effective ids differ). The launcher and the
+    /// server take paths from `XAR_*` variables and from the caller's files; run with another user's rights they
+    /// would open, create and mount wherever the caller says. `xarexec`'s `main` calls it first, before anything reads the
+    /// environment, for the launcher and the server alike.
+    public static func refuseIfPrivileged() {
+        guard getuid() != geteuid() || getgid() != getegid() else { return }
+        fail(
+            LaunchError(
+                .unsafePath,
+                "xarexec runs setuid or setgid (uid \(getuid()), euid \(geteuid()), gid \(getgid()), egid "
+                    + "\(getegid())), which it must never do; remove the bits with chmod u-s,g-s on it"))
+    }
+
     /// Prints `error` as one line and exits with its status.
     public static func fail(_ error: LaunchError) -> Never {
         let line = "\(programName): error: \(error.message)\n"
@@ -58,20 +72,27 @@ public enum Launcher {
         let imagePath = arguments[index]
         let userArguments = arguments[(index + 1)...]
 
-        let image: FileDescriptor
-        do { image = try FileDescriptor.open(imagePath, flags: O_RDONLY) } catch {
-            throw LaunchError(.badImage, "cannot open \(imagePath): \(error)")
-        }
+        let image = try LaunchImage.open(imagePath)
         let header = try readHeader(image, path: imagePath)
-        let location: MountLocation
-        do { location = try MountLocation(header: header) } catch {
+        let found: MountLocation?
+        do { found = try MountLocation.find(header: header) } catch {
             // Containers without FUSE often have no usable mount root either; the extraction needs none.
             if mode == .run, let reason = FuseAvailability.unavailableReason() {
                 try Extraction.runFallback(
-                    reason: reason, image: consume image, header: header, imagePath: imagePath,
+                    why: "FUSE is unavailable (\(reason))", image: consume image, header: header, imagePath: imagePath,
                     userArguments: userArguments)
             }
             throw error
+        }
+        let location: MountLocation
+        switch consume found {
+        case .some(let usable): location = usable
+        case .none:
+            // Another user took our directory in every mount root: the extraction cache is ours alone.
+            guard mode == .run else { throw LaunchError(.unsafePath, "no mount root is usable for \(imagePath)") }
+            try Extraction.runFallback(
+                why: "another user took your directory in every mount root", image: consume image, header: header,
+                imagePath: imagePath, userArguments: userArguments)
         }
         if mode == .printOnly {
             print(location.mountPoint)
@@ -79,6 +100,8 @@ public enum Launcher {
         }
         let lock = try openLock(location)
         var probe = try MountProbe.probe(location, header: header)
+        // Identity is proven before a mount is joined: the header's UUID and digest are only claims.
+        try MountIdentity.admit(&probe, location, header: header, image: image, imagePath: imagePath)
         if !probe.isLive {
             if let reason = FuseAvailability.unavailableReason() {
                 guard mode == .run else {
@@ -86,11 +109,12 @@ public enum Launcher {
                 }
                 try? lock.unlock()
                 try Extraction.runFallback(
-                    reason: reason, image: consume image, header: header, imagePath: imagePath,
+                    why: "FUSE is unavailable (\(reason))", image: consume image, header: header, imagePath: imagePath,
                     userArguments: userArguments)
             }
             try take(lock, .exclusive, location)
             probe = try MountProbe.probe(location, header: header)
+            try MountIdentity.replaceForeign(&probe, location, header: header, image: image, imagePath: imagePath)
             if probe.isDead { try removeDeadMount(location) }
             if !probe.isLive {
                 do {
@@ -100,7 +124,8 @@ public enum Launcher {
                     // the same fallback as a missing /dev/fuse.
                     try? lock.unlock()
                     try Extraction.runFallback(
-                        reason: "mounting failed: \(error.message)", image: consume image, header: header,
+                        why: "FUSE is unavailable (mounting failed: \(error.message))", image: consume image,
+                        header: header,
                         imagePath: imagePath, userArguments: userArguments)
                 }
                 probe = try MountProbe.probe(location, header: header)

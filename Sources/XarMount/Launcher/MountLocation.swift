@@ -33,42 +33,89 @@ struct MountLocation: ~Copyable {
     /// Finds and opens the mount root and the per-user directory in it (creating that), for image `uuid`.
     ///
     /// An explicitly named root (header or environment) that is unusable is an error; default roots that are
-    /// unusable are skipped.
+    /// unusable are skipped. A shared root whose `uid-<uid>` another user took is passed over (`find`); when
+    /// every root is taken so, this throws.
     init(header: LaunchHeader) throws(LaunchError) {
-        var rootPath = ""
-        let root = try Self.openUsableRoot(named: header.mountRoot, path: &rootPath)
-        let userName = "uid-\(geteuid())"
-        let prefix = rootPath.hasSuffix("/") ? String(rootPath.dropLast()) : rootPath
-        let userPath = prefix + "/" + userName
-        let directory: FileDescriptor
-        do {
-            directory = try SecureDirectory.openOwnedDirectory(userName, in: root.rawValue, mode: 0o700, create: true)
-        } catch let refusal {
-            throw LaunchError(.unsafePath, "unsafe mount directory: " + refusal.message(for: userPath))
+        guard let found = try Self.find(header: header) else {
+            throw LaunchError(
+                .unsafePath,
+                "another user took your directory in every usable mount root (\(Self.candidateRoots(header).joined(separator: ", "))); "
+                    + "ask root to remove it, or set XAR_MOUNT_ROOT to a directory you own")
         }
-        userDirectory = directory
-        userDirectoryPath = userPath
-        name = MountNamespace.current().map { "\(header.uuid)-ns-\($0)" } ?? header.uuid
+        self = found
     }
 
-    /// Opens the header's root, else `XAR_MOUNT_ROOT`, else the first usable default root; sets `path`.
-    static func openUsableRoot(named fromHeader: String?, path: inout String) throws(LaunchError) -> FileDescriptor {
-        let fromEnvironment = getenv("XAR_MOUNT_ROOT").flatMap { $0.pointee == 0 ? nil : String(cString: $0) }
-        if let explicit = fromHeader ?? fromEnvironment {
-            path = explicit
-            return try openRoot(explicit)
-        }
-        for candidate in defaultRoots() {
+    private init(userDirectory: consuming FileDescriptor, userDirectoryPath: String, name: String) {
+        self.userDirectory = userDirectory
+        self.userDirectoryPath = userDirectoryPath
+        self.name = name
+    }
+
+    /// The roots tried, in order: the header's `MOUNT_ROOT`, else `XAR_MOUNT_ROOT`, else the defaults.
+    static func candidateRoots(_ header: LaunchHeader) -> [String] {
+        if let explicit = header.mountRoot ?? explicitRoot() { return [explicit] }
+        return defaultRoots()
+    }
+
+    /// `XAR_MOUNT_ROOT`, when set and not empty.
+    static func explicitRoot() -> String? {
+        getenv("XAR_MOUNT_ROOT").flatMap { $0.pointee == 0 ? nil : String(cString: $0) }
+    }
+
+    /// The mount location in the first usable root, or nil when every usable root is a shared one (root's, mode
+    /// 1777) in which another user made our `uid-<uid>` first (squatting: we can neither use nor remove it);
+    /// each root passed over so is said in one line on stderr.
+    ///
+    /// An explicitly named root (header or environment) that is unusable is an error; default roots that are
+    /// unusable are skipped.
+    static func find(header: LaunchHeader) throws(LaunchError) -> MountLocation? {
+        let explicit = header.mountRoot ?? explicitRoot()
+        let candidates = explicit.map { [$0] } ?? defaultRoots()
+        let userName = "uid-\(geteuid())"
+        var usable = false
+        for rootPath in candidates {
+            let root: FileDescriptor
+            do { root = try openRoot(rootPath) } catch {
+                if explicit != nil { throw error }
+                continue
+            }
+            usable = true
+            let prefix = rootPath.hasSuffix("/") ? String(rootPath.dropLast()) : rootPath
+            let userPath = prefix + "/" + userName
+            let directory: FileDescriptor
             do {
-                let fd = try openRoot(candidate)
-                path = candidate
-                return fd
-            } catch {}
+                directory = try SecureDirectory.openOwnedDirectory(
+                    userName, in: root.rawValue, mode: 0o700, create: true)
+            } catch let refusal {
+                if let owner = squatter(userName, in: root) {
+                    let line =
+                        "\(Launcher.programName): \(userPath) was made by uid \(owner), not by you; passing over "
+                        + "\(rootPath) (ask root to remove it)\n"
+                    line.utf8CString.withUnsafeBufferPointer { _ = write(2, $0.baseAddress, $0.count - 1) }
+                    continue
+                }
+                throw LaunchError(.unsafePath, "unsafe mount directory: " + refusal.message(for: userPath))
+            }
+            let name = MountNamespace.current().map { "\(header.uuid)-ns-\($0)" } ?? header.uuid
+            return MountLocation(userDirectory: directory, userDirectoryPath: userPath, name: name)
         }
-        throw LaunchError(
-            .unsafePath,
-            "no usable mount root among \(defaultRoots().joined(separator: ", ")); create one with "
-                + "mkdir -p /mnt/xarfuse && chmod 1777 /mnt/xarfuse, or set XAR_MOUNT_ROOT to a directory you own")
+        guard usable else {
+            throw LaunchError(
+                .unsafePath,
+                "no usable mount root among \(defaultRoots().joined(separator: ", ")); create one with "
+                    + "mkdir -p /mnt/xarfuse && chmod 1777 /mnt/xarfuse, or set XAR_MOUNT_ROOT to a directory you own")
+        }
+        return nil
+    }
+
+    /// The owner of `name` in the shared `root` when another user made it (so we cannot remove it: the sticky
+    /// bit), else nil (ours to fix, or not a shared root).
+    static func squatter(_ name: String, in root: borrowing FileDescriptor) -> UInt32? {
+        guard let rootStatus = try? root.status(), rootStatus.st_uid == 0, rootStatus.st_mode & 0o7777 == 0o1777
+        else { return nil }
+        var st = stat()
+        guard fstatat(root.rawValue, name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_uid != geteuid() else { return nil }
+        return st.st_uid
     }
 
     /// Opens a mount root and requires it to be a directory that others cannot tamper with: root's with the

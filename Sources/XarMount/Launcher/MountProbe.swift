@@ -94,9 +94,13 @@ enum MountProbe: ~Copyable {
         var uuid: String
         var digest: String
         var device: UInt64
+        /// `image_id`: the server's image file's `FileIdentity`, empty from servers before it was recorded.
+        var imageID = ""
+        /// `image`: the path the server was started for.
+        var imagePath = ""
     }
 
-    /// Reads `pid`, `uuid`, `digest` and `dev` from the state file; nil when it is missing or has no pid.
+    /// Reads `pid`, `uuid`, `digest`, `dev`, `image` and `image_id` from the state file; nil when it is missing or has no pid.
     ///
     /// A byte scan rather than `ServerState(parsing:)`: in a static binary every new generic instantiation
     /// (its dictionary) costs a scan of the conformance tables, measurable on the hot path (perf).
@@ -123,6 +127,10 @@ enum MountProbe: ~Copyable {
                     fields.uuid = String(decoding: value, as: UTF8.self)
                 } else if key.elementsEqual("digest".utf8) {
                     fields.digest = String(decoding: value, as: UTF8.self)
+                } else if key.elementsEqual("image_id".utf8) {
+                    fields.imageID = String(decoding: value, as: UTF8.self)
+                } else if key.elementsEqual("image".utf8) {
+                    fields.imagePath = String(decoding: value, as: UTF8.self)
                 }
             }
             return fields.pid > 0 ? fields : nil

@@ -12,10 +12,7 @@ public enum ExtractedRun {
     }
 
     static func runExtracted(_ imagePath: String, _ arguments: [String], quiet: Bool) throws(LaunchError) -> Never {
-        let image: FileDescriptor
-        do { image = try FileDescriptor.open(imagePath, flags: O_RDONLY) } catch {
-            throw LaunchError(.badImage, "cannot open \(imagePath): \(error)")
-        }
+        let image = try LaunchImage.open(imagePath)
         let header = try Launcher.readHeader(image, path: imagePath)
         let key = ExtractionCache.key(digest: header.digest, uuid: header.uuid)
         var extracted = false

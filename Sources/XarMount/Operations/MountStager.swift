@@ -15,14 +15,12 @@ public enum MountStager {
     }
 
     static func stage(_ imagePath: String, pin: Bool) throws(LaunchError) -> String {
-        let image: FileDescriptor
-        do { image = try FileDescriptor.open(imagePath, flags: O_RDONLY) } catch {
-            throw LaunchError(.badImage, "cannot open \(imagePath): \(error)")
-        }
+        let image = try LaunchImage.open(imagePath)
         let header = try Launcher.readHeader(image, path: imagePath)
         let location = try MountLocation(header: header)
         let lock = try Launcher.openLock(location)
         var probe = try MountProbe.probe(location, header: header)
+        try MountIdentity.admit(&probe, location, header: header, image: image, imagePath: imagePath)
         if !probe.isLive {
             if let reason = FuseAvailability.unavailableReason() {
                 throw LaunchError(
@@ -32,6 +30,7 @@ public enum MountStager {
             }
             try Launcher.take(lock, .exclusive, location)
             probe = try MountProbe.probe(location, header: header)
+            try MountIdentity.replaceForeign(&probe, location, header: header, image: image, imagePath: imagePath)
             if probe.isDead { try Launcher.removeDeadMount(location) }
             if !probe.isLive {
                 try Launcher.mount(location, header: header, image: image, imagePath: imagePath)

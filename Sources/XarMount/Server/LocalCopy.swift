@@ -35,6 +35,8 @@ final class LocalCopier: @unchecked Sendable {
     private let offset: UInt64
     /// The file's size when the server started (the source may be gone by the time the copy begins).
     private let size: Int64
+    /// The source file's identity when the server started, under which the copy records its digest.
+    private let sourceIdentity: FileIdentity?
     private let digest: String
     private let cacheDirectory: String
     private let statePath: String
@@ -69,6 +71,7 @@ final class LocalCopier: @unchecked Sendable {
         self.imageFD = imageFD
         var info = stat()
         size = fstat(imageFD, &info) == 0 ? Int64(info.st_size) : 0
+        sourceIdentity = FileIdentity(descriptor: imageFD)
         self.offset = offset
         self.digest = digest
         self.cacheDirectory = cacheDirectory
@@ -211,6 +214,10 @@ final class LocalCopier: @unchecked Sendable {
             }
         }
         let actual = hash.finalizeHex()
+        // The source's real digest, for launches of other files that want to join (docs/lifecycle.md, "Identity").
+        if let source = sourceIdentity, FileIdentity(descriptor: imageFD) == source {
+            DigestCache.record(actual, for: source)
+        }
         guard actual == digest else {
             XarMount.Server.log("the copy's SHA-256 is \(actual), not the header's \(digest): serving from the source")
             return false

@@ -77,7 +77,8 @@ extension XarMount {
                 pid: getpid(), imagePath: image, uuid: configuration.uuid ?? "", digest: configuration.digest ?? "",
                 mountPoint: configuration.mountPoint, started: Int64(time(nil)), idleTimeout: configuration.idleTimeout,
                 lockPath: configuration.lockPath, readSource: "source",
-                device: (try? DeviceNumber.cached(configuration.mountPoint)) ?? 0)
+                device: (try? DeviceNumber.cached(configuration.mountPoint)) ?? 0,
+                imageID: FileIdentity(descriptor: configuration.imageFD)?.text ?? "")
             try state.write(to: configuration.statePath)
 
             var monitor: UsageMonitor?
@@ -100,6 +101,14 @@ extension XarMount {
                     cacheDirectory: directory, state: state, statePath: configuration.statePath,
                     activity: session.activity)
                 try copier?.start()
+            }
+            // The copy hashes the file anyway (and records its digest); otherwise verify it once idle.
+            if copier == nil,
+                let verifier = SourceVerifier(
+                    imageFD: configuration.imageFD, offset: configuration.offset, claimed: configuration.digest,
+                    activity: session.activity)
+            {
+                try verifier.start()
             }
             log("serving \(image) on \(configuration.mountPoint)")
             let result = session.run()

@@ -9,7 +9,8 @@ extension XarMount {
     /// `lock`, `source` (where reads go: `source`, `copying N%`, `local copy`), `copy` (the local copy's path,
     /// empty until there is one; `xarctl gc` keeps copies that a live server names), `dev` (the mount's device
     /// number, `st_dev`; 0 when unknown: the launcher's proof that the mount point holds this server's mount, without
-    /// a request to it). Unknown keys are ignored on
+    /// a request to it), `image_id` (the served file's `dev-ino-size-ctime`: docs/lifecycle.md, "Identity").
+    /// Unknown keys are ignored on
     /// reading, so later servers may add some. Written to a temporary name and renamed, so a reader sees a
     /// whole file or none; not fsynced, because it describes a mount that does not outlive a reboot either.
     public struct ServerState: Sendable, Equatable {
@@ -35,11 +36,15 @@ extension XarMount {
         public var copyPath: String
         /// The mount's device number (`st_dev` of the mount point once mounted), 0 when unknown.
         public var device: UInt64
+        /// The identity of the file the server serves (`dev-ino-size-ctime`, `FileIdentity`), empty when unknown:
+        /// a launch of the very same file joins the mount at once, any other file must prove the same digest.
+        public var imageID: String
 
         /// A state with every field given.
         public init(
             pid: Int32, imagePath: String, uuid: String, digest: String, mountPoint: String, started: Int64,
-            idleTimeout: Double, lockPath: String, readSource: String, copyPath: String = "", device: UInt64 = 0
+            idleTimeout: Double, lockPath: String, readSource: String, copyPath: String = "", device: UInt64 = 0,
+            imageID: String = ""
         ) {
             self.pid = pid
             self.imagePath = imagePath
@@ -52,6 +57,7 @@ extension XarMount {
             self.readSource = readSource
             self.copyPath = copyPath
             self.device = device
+            self.imageID = imageID
         }
 
         /// The file's text.
@@ -68,6 +74,7 @@ extension XarMount {
             source=\(readSource)
             copy=\(copyPath)
             dev=\(device)
+            image_id=\(imageID)
 
             """
         }
@@ -88,7 +95,8 @@ extension XarMount {
                 started: values["started"].flatMap { Int64($0) } ?? 0,
                 idleTimeout: values["idle_timeout"].flatMap { Double($0) } ?? 0,
                 lockPath: String(values["lock"] ?? ""), readSource: String(values["source"] ?? ""),
-                copyPath: String(values["copy"] ?? ""), device: values["dev"].flatMap { UInt64($0) } ?? 0)
+                copyPath: String(values["copy"] ?? ""), device: values["dev"].flatMap { UInt64($0) } ?? 0,
+                imageID: String(values["image_id"] ?? ""))
         }
 
         /// Reads and parses the state file at `path`; nil when it does not exist or is not a state file.

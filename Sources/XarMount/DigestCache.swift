@@ -1,0 +1,120 @@
+internal import Glibc
+internal import XarFormat
+internal import XarSystem
+
+/// A file's identity for the digest cache: device, inode, size and change time, as `fstat` gives them.
+///
+/// Writing a file, truncating it, renaming another over it or changing its mode all change at least one of them
+/// (the change time is set by the kernel, never by a user), so an identity names one content of one file.
+struct FileIdentity: Equatable, Sendable {
+    var device: UInt64
+    var inode: UInt64
+    var size: Int64
+    var changeSeconds: Int
+    var changeNanoseconds: Int
+
+    /// The identity in `status`.
+    init(_ status: stat) {
+        device = UInt64(status.st_dev)
+        inode = UInt64(status.st_ino)
+        size = Int64(status.st_size)
+        changeSeconds = status.st_ctim.tv_sec
+        changeNanoseconds = status.st_ctim.tv_nsec
+    }
+
+    /// The identity of the open file `file`, nil when `fstat` fails.
+    init?(of file: borrowing FileDescriptor) {
+        guard let status = try? file.status() else { return nil }
+        self.init(status)
+    }
+
+    /// The identity of the open raw descriptor `fd`, nil when `fstat` fails.
+    init?(descriptor fd: Int32) {
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { return nil }
+        self.init(status)
+    }
+
+    /// Parses `text` (`dev-ino-size-sec.nsec`); nil when it is not one.
+    init?(text: String) {
+        let parts = text.split(separator: "-")
+        guard parts.count == 4, let device = UInt64(parts[0]), let inode = UInt64(parts[1]), let size = Int64(parts[2])
+        else { return nil }
+        let change = parts[3].split(separator: ".")
+        guard change.count == 2, let seconds = Int(change[0]), let nanoseconds = Int(change[1]) else { return nil }
+        (self.device, self.inode, self.size) = (device, inode, size)
+        (changeSeconds, changeNanoseconds) = (seconds, nanoseconds)
+    }
+
+    /// `dev-ino-size-sec.nsec`: the server's state file (`image_id=`) and the digest cache's file names.
+    var text: String { "\(device)-\(inode)-\(size)-\(changeSeconds).\(changeNanoseconds)" }
+}
+
+/// The per-user record of the SHA-256 each `.xar` file's image really has (`$XDG_CACHE_HOME/xar/digests/`, one
+/// small file per `FileIdentity`, holding 64 hex digits): a file is hashed once, and later launches that need
+/// its digest read one small file instead (docs/lifecycle.md, "Identity").
+///
+/// The header's `XAR_IMAGE_SHA256` is a claim that anyone can copy; what is written here was computed from the
+/// bytes by this user's own launcher or server. The directory is the user's with mode 0700, so nobody else can
+/// write into it.
+enum DigestCache {
+    /// The cache directory's leaf under `$XDG_CACHE_HOME/xar`.
+    static let leaf = "digests"
+
+    /// The recorded digest of the file with `identity`, nil when none is recorded.
+    static func lookup(_ identity: FileIdentity) -> String? {
+        guard let home = UserCache.home(), let directory = try? UserCache.open(leaf, home: home) else { return nil }
+        guard let file = try? FileDescriptor.open(identity.text, flags: O_RDONLY | O_NOFOLLOW, relativeTo: directory)
+        else { return nil }
+        return withUnsafeTemporaryAllocation(byteCount: 80, alignment: 1) { buffer -> String? in
+            guard let n = try? file.readFully(into: buffer, at: 0), n >= 64 else { return nil }
+            let digest = UnsafeRawBufferPointer(rebasing: buffer[0..<64])
+            guard digest.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else { return nil }
+            return String(decoding: digest, as: UTF8.self)
+        }
+    }
+
+    /// Records that the file with `identity` has `digest` (atomically: a temporary file, then `rename`);
+    /// failures are ignored (the next launch hashes again).
+    static func record(_ digest: String, for identity: FileIdentity) {
+        guard let home = UserCache.home(), let directory = try? UserCache.open(leaf, home: home) else { return }
+        let temporary = ".tmp-\(identity.text)-\(getpid())"
+        guard
+            let file = try? FileDescriptor.open(
+                temporary, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600, relativeTo: directory)
+        else { return }
+        let written = Array((digest + "\n").utf8).withUnsafeBytes { (try? file.write($0)) != nil }
+        _ = try? file.close()
+        if !written || renameat(directory.rawValue, temporary, directory.rawValue, identity.text) != 0 {
+            _ = unlinkat(directory.rawValue, temporary, 0)
+        }
+    }
+
+    /// The digest of the image in `file` (from `offset` to the end), from the cache when recorded, else computed
+    /// (and recorded when the file did not change while it was read). Nil when the file cannot be read.
+    static func digest(of file: borrowing FileDescriptor, offset: UInt64) -> String? {
+        guard let before = FileIdentity(of: file) else { return nil }
+        if let known = lookup(before) { return known }
+        guard let computed = compute(descriptor: file.rawValue, offset: offset) else { return nil }
+        if FileIdentity(of: file) == before { record(computed, for: before) }
+        return computed
+    }
+
+    /// SHA-256 of the bytes of `fd` from `offset` to the end of the file, as lowercase hex; nil on a read error.
+    static func compute(descriptor fd: Int32, offset: UInt64) -> String? {
+        var hash = SHA256()
+        let chunk = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
+        defer { buffer.deallocate() }
+        var position = off_t(offset)
+        while true {
+            let n = pread(fd, buffer.baseAddress, chunk, position)
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { return nil }
+            if n == 0 { break }
+            hash.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            position += off_t(n)
+        }
+        return hash.finalizeHex()
+    }
+}
