@@ -15,12 +15,27 @@
 // The plan is a hint from a file in the user's own mount directory: names are checked to be single path
 // components, a lookup whose directory was not reached before is skipped, and only directories (by lstat, so never
 // through a symbolic link) become the base of later paths, so the replay never leaves the mount.
+//
+// The lookups run in a child process, never on a thread of the server: a process that is a client of its own
+// mount cannot die cleanly. When the server crashed while one of its threads waited on the mount, the dying
+// process waited for that thread, the thread for the loop thread that would never answer, and the server sat in
+// `D` state for good, its mount hanging every process that touched it. The child holds no descriptor of the
+// server's (the FUSE device above all, which would keep the connection alive), dies with the server
+// (PR_SET_PDEATHSIG), and reports the regular files it looked up through a pipe; a crash of the server then
+// aborts the connection and leaves a dead mount (ENOTCONN), which the next launch removes.
 #define _GNU_SOURCE
 #include <sys/types.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,7 +72,10 @@ struct xar_names {
     int64_t record_until;
     // Hashes of the steps recorded (value 1), so that each is recorded once; no slots when not recording.
     xar_map seen;
-    // The replay: its thread, the mount point it works under, and the flag that stops it.
+    // The replay: its process, the thread that reads what it reports, the mount point it works under, and the flag
+    // that stops the thread.
+    pid_t child;
+    int reports;
     pthread_t thread;
     bool replaying;
     int stop;
@@ -84,8 +102,13 @@ xar_names *xar_names_new(void) { return calloc(1, sizeof(xar_names)); }
 void xar_names_free(xar_names *names) {
     if (!names) return;
     if (names->replaying) {
+        // The mount is gone by now (the session ended first): the child's lookups fail, it is killed anyway.
+        kill(names->child, SIGKILL);
         __atomic_store_n(&names->stop, 1, __ATOMIC_RELAXED);
         pthread_join(names->thread, NULL);
+        close(names->reports);
+        // Reaped if it is gone within a second; otherwise left to init (it dies with this process).
+        for (int i = 0; i < 100 && waitpid(names->child, NULL, WNOHANG) == 0; i++) usleep(10000);
     }
     list_free(&names->record);
     list_free(&names->plan);
@@ -231,22 +254,22 @@ static void add_path(directory_paths *directories, uint64_t ino, const char *pat
     directories->index.values[slot] = (uint32_t)directories->count;
 }
 
-static void *replay(void *argument) {
-    xar_names *names = argument;
+// The replay itself, in the child: writes the inode number (8 bytes) of each regular file it looked up to `out`.
+static void replay(xar_names *names, int out) {
     const step_list *plan = &names->plan;
     directory_paths directories = {.capacity = plan->count + 1};
     directories.paths = calloc(directories.capacity, sizeof *directories.paths);
     char *path = malloc(PATH_MAX);
-    if (!xar_map_init(&directories.index, directories.capacity) || !directories.paths || !path) goto done;
+    if (!xar_map_init(&directories.index, directories.capacity) || !directories.paths || !path) return;
     add_path(&directories, ROOT_INO, names->root);
-    for (size_t i = 0; i < plan->count && !__atomic_load_n(&names->stop, __ATOMIC_RELAXED); i++) {
+    for (size_t i = 0; i < plan->count; i++) {
         const step *s = &plan->steps[i];
         const char *base = path_of(&directories, s->parent);
         if (!base) continue;  // its directory was not reached: skipped
         if (s->kind == STEP_LISTING) {
             DIR *directory = opendir(base);
             if (!directory) continue;
-            while (readdir(directory) && !__atomic_load_n(&names->stop, __ATOMIC_RELAXED)) {
+            while (readdir(directory)) {
             }
             closedir(directory);
             continue;
@@ -256,15 +279,32 @@ static void *replay(void *argument) {
         if (written <= 0 || written >= PATH_MAX || lstat(path, &status) != 0) continue;
         if (s->child != 0 && s->child != ROOT_INO && S_ISDIR(status.st_mode)) {
             add_path(&directories, s->child, path);
-        } else if (s->child != 0 && S_ISREG(status.st_mode) && names->known) {
-            names->known(names->context, s->child);
+        } else if (s->child != 0 && S_ISREG(status.st_mode)) {
+            uint8_t report[8];
+            xar_le_write(report, s->child, 8);
+            if (write(out, report, sizeof report) != sizeof report) return;  // the server is gone
         }
     }
-done:
-    for (size_t i = 0; i < directories.count; i++) free(directories.paths[i]);
-    free(directories.paths);
-    xar_map_free(&directories.index);
-    free(path);
+}
+
+// The server's side: hands each regular file the child reports to `known`, until the child is done or stopped.
+static void *read_reports(void *argument) {
+    xar_names *names = argument;
+    uint8_t report[8];
+    size_t have = 0;
+    while (!__atomic_load_n(&names->stop, __ATOMIC_RELAXED)) {
+        struct pollfd ready = {.fd = names->reports, .events = POLLIN};
+        int polled = poll(&ready, 1, 100);
+        if (polled < 0 && errno != EINTR) break;
+        if (polled <= 0) continue;
+        ssize_t got = read(names->reports, report + have, sizeof report - have);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break;  // the child is done (or gone)
+        have += (size_t)got;
+        if (have < sizeof report) continue;
+        have = 0;
+        if (names->known) names->known(names->context, xar_le_read(report, 8));
+    }
     return NULL;
 }
 
@@ -274,6 +314,38 @@ int xar_names_replay(xar_names *names, const char *mountpoint, xar_names_known k
     names->context = context;
     names->root = strdup(mountpoint);
     if (!names->root) return -1;
-    names->replaying = xar_thread_start(&names->thread, replay, names) == 0;
-    return names->replaying ? 0 : -1;
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) return -1;
+    pid_t parent = getpid();
+    pid_t child = fork();
+    if (child < 0) {
+        close(pipe_fds[0]);
+        close(pipe_fds[1]);
+        return -1;
+    }
+    if (child == 0) {
+        // Every descriptor but the pipe's write end goes first: above all the FUSE device's, whose last close is what
+        // ends the connection when the server dies.
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(0);
+        if (dup2(pipe_fds[1], 3) != 3) _exit(1);
+        close_range(4, ~0u, 0);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int number = 1; number < NSIG; number++) signal(number, SIG_DFL);
+        replay(names, 3);
+        _exit(0);
+    }
+    close(pipe_fds[1]);
+    names->child = child;
+    names->reports = pipe_fds[0];
+    if (xar_thread_start(&names->thread, read_reports, names) != 0) {
+        kill(child, SIGKILL);
+        close(pipe_fds[0]);
+        waitpid(child, NULL, 0);
+        return -1;
+    }
+    names->replaying = true;
+    return 0;
 }

@@ -35,7 +35,8 @@ int xar_names_set_plan(xar_names *names, const uint8_t *bytes, size_t length);
 /// Called by the replay with the inode number of each regular file it looked up: the kernel knows the file now.
 typedef void (*xar_names_known)(void *context, uint64_t ino);
 
-/// Starts a thread that replays the plan through the mount at `mountpoint` (which must be mounted, or about to be
-/// answered INIT): the same lookups, as lstat(2) of the same paths, and the same listings. Returns 0, or -1 when
-/// there is nothing to replay or the thread cannot start.
+/// Starts a child process that replays the plan through the mount at `mountpoint` (which must be mounted, or about
+/// to be answered INIT): the same lookups, as lstat(2) of the same paths, and the same listings; and a thread that
+/// hands `known` what it reports. The server itself never waits on its own mount. Returns 0, or -1 when there is
+/// nothing to replay or the process cannot start.
 int xar_names_replay(xar_names *names, const char *mountpoint, xar_names_known known, void *context);

@@ -39,6 +39,9 @@ struct xar_server {
     int64_t last_request_ns;
     // XAR_SERVER_TRACE=1: one stderr line per request that reaches the server (for counting round trips).
     int trace;
+    // XAR_SERVER_FAULT=abort-on-lookup:NAME, for the tests of what a crash leaves behind: a lookup of NAME aborts
+    // the server, as a bug would, while the lookup waits for its answer. NULL when unset.
+    char *abort_on_lookup;
     struct fuse_session *session;
     // Whether open and opendir are answered with ENOSYS ("no open" mode): set at INIT from what the kernel
     // supports, unless XAR_NO_OPEN=0.
@@ -174,6 +177,8 @@ xar_server *xar_server_open(int image_fd, uint64_t offset, char *error, size_t e
     pthread_mutex_init(&server->prefetch_lock, NULL);
     const char *trace = getenv("XAR_SERVER_TRACE");
     server->trace = trace && strcmp(trace, "1") == 0;
+    const char *fault = getenv("XAR_SERVER_FAULT");
+    if (fault && strncmp(fault, "abort-on-lookup:", 16) == 0) server->abort_on_lookup = strdup(fault + 16);
     sqfs_err err = sqfs_init(&server->ll.fs, image_fd, (size_t)offset);
     if (err == SQFS_OK
         && (enlarge_caches(&server->ll.fs) != SQFS_OK
@@ -327,6 +332,7 @@ static sqfs_err lookup_name(
 static void xar_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
     note_request(req);
     xar_server *server = fuse_req_userdata(req);
+    if (server->abort_on_lookup && strcmp(name, server->abort_on_lookup) == 0) abort();
     sqfs_name buffer;
     sqfs_dir_entry entry;
     uint64_t child;
@@ -653,9 +659,10 @@ void xar_server_close(xar_server *server) {
         fuse_session_unmount(server->session);
         fuse_session_destroy(server->session);
     }
-    // The replay's lookups through the mount fail from here on: its thread can be joined.
+    // The replay's lookups through the mount fail from here on: its process ends and its thread can be joined.
     xar_names_free(server->names);
     free(server->mountpoint);
+    free(server->abort_on_lookup);
     // A ready fd still open here means INIT never came: the caller reports its error line through it and exits.
     sqfs_ll_destroy(&server->ll);
     xar_plan_free(server->plan);
