@@ -26,7 +26,8 @@ final class ServerHarness {
 
     /// Makes the tree and the image; `prepare` may damage the image file before any server sees it. With
     /// `startupList`, the image also has `/.xar/startup-files` with that text (paths without quotes).
-    init(startupList: String? = nil, prepare: (String) throws -> Void = { _ in }) throws {
+    /// With `uncompressed`, nothing in the image is compressed (its structures can be patched in place).
+    init(startupList: String? = nil, uncompressed: Bool = false, prepare: (String) throws -> Void = { _ in }) throws {
         tree = directory("tree")
         imagePath = directory("app.xar")
         mountPoint = directory("mnt")
@@ -44,7 +45,7 @@ final class ServerHarness {
                 chmod 755 '\(tree)/run.sh'
                 ln -s hello.txt '\(tree)/link'
                 \(startupList.map { "mkdir '\(tree)/.xar'; printf '%s' '\($0)' > '\(tree)/.xar/startup-files'" } ?? "")
-                mksquashfs '\(tree)' '\(directory("image.sqfs"))' -comp zstd -quiet -noappend -no-progress
+                mksquashfs '\(tree)' '\(directory("image.sqfs"))' \(uncompressed ? "-noI -noD -noF -noX" : "-comp zstd") -quiet -noappend -no-progress
                 head -c 4096 /dev/zero > '\(imagePath)'
                 cat '\(directory("image.sqfs"))' >> '\(imagePath)'
                 : > '\(lockPath)'

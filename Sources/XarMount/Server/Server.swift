@@ -48,7 +48,9 @@ extension XarMount {
                 throw .system(
                     "cannot open the lock file \(configuration.lockPath)", reason: ServerError.text(errno: errno))
             }
-            // Checked before detaching, so that a bad image also shows in the exit status the launcher reaps.
+            // Checked before detaching, so that a bad image also shows in the exit status the launcher reaps: first
+            // its structure, by the Swift reader (libsquashfuse trusts the image), then what libsquashfuse reads.
+            try ImageCheck.check(imageFD: configuration.imageFD, offset: configuration.offset, imagePath: image)
             let session = try FuseSession(
                 imageFD: configuration.imageFD, offset: configuration.offset, imagePath: image)
 

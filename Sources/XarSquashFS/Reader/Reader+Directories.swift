@@ -36,6 +36,9 @@ extension SquashFS.Reader {
                 let delta = Int16(bitPattern: try d.u16())
                 let type = try d.u16()
                 let nameSize = Int(try d.u16()) + 1
+                guard nameSize <= Self.maximumNameLength else {
+                    throw SquashFS.ReadError("\(what) has a name of \(nameSize) bytes; at most 256 are allowed.")
+                }
                 let name = try d.bytes(nameSize)
                 let number = Int64(base) + Int64(delta)
                 guard number >= 1, number <= Int64(superblock.inodeCount) else {
