@@ -56,6 +56,52 @@ struct ServerFuzzTests {
         #expect(!harness.isMounted)
     }
 
+    /// The check is remembered per file: a second server of the same file skips it (a marker in the user's cache
+    /// names the file's device, inode, size and change time); a file changed in place is checked again, and so is
+    /// another file that claims the same digest, which is refused when it is damaged.
+    @Test func theCheckIsRememberedForTheFileThatPassedIt() throws {
+        let harness = try ServerHarness(uncompressed: true)
+        defer { harness.tearDown() }
+        let cache = harness.directory("user-cache")
+        let environment = ["XDG_CACHE_HOME": cache]
+        #expect(mkdir(cache, 0o700) == 0)
+        let checked = { harness.log.split(separator: "\n").filter { $0.contains("checked the structure of") }.count }
+        #expect(try harness.start(idleTimeout: 0, environment: environment).line == "ok", "\(harness.log)")
+        #expect(checked() == 1, "\(harness.log)")
+        #expect(access("\(cache)/xar/checked/\(harness.digest)", F_OK) == 0)
+        try stop(harness)
+        #expect(try harness.start(idleTimeout: 0, environment: environment).line == "ok", "\(harness.log)")
+        #expect(checked() == 1, "a second server checked the same file again: \(harness.log)")
+        try stop(harness)
+        // Changed in place (its change time moves): checked again.
+        #expect(utimes(harness.imagePath, nil) == 0)
+        #expect(try harness.start(idleTimeout: 0, environment: environment).line == "ok", "\(harness.log)")
+        #expect(checked() == 2, "\(harness.log)")
+        try stop(harness)
+        // Another file under the same digest, with a name length of 3999: refused, the marker notwithstanding.
+        var bytes = try #require(Self.read(harness.imagePath))
+        let name = Array("hello.txt".utf8)
+        let at = try #require(
+            (4096..<(bytes.count - name.count)).last { bytes[$0..<($0 + name.count)].elementsEqual(name) })
+        bytes[at - 2] = UInt8(3998 & 0xFF)
+        bytes[at - 1] = UInt8(3998 >> 8)
+        let impostor = harness.directory("impostor.xar")
+        #expect(creat(impostor, 0o644) >= 0)
+        try #require(Self.write(bytes, to: impostor))
+        harness.servedImagePath = impostor
+        let refused = try harness.start(idleTimeout: 0, environment: environment)
+        #expect(refused.line.contains("a name of 3999 bytes"), "\(refused)")
+        #expect(!harness.isMounted)
+    }
+
+    /// Unmounts, waits for the server to exit, and makes the mount point again.
+    private func stop(_ harness: ServerHarness) throws {
+        let pid = try #require(harness.serverPID)
+        #expect(umount2(harness.mountPoint, 0) == 0)
+        #expect(harness.wait(seconds: 10) { kill(pid, 0) != 0 }, "the server did not exit: \(harness.log)")
+        mkdir(harness.mountPoint, 0o755)
+    }
+
     /// The whole file at `path`, or nil.
     static func read(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -12,10 +12,11 @@ int xar_fuse_library_version(void);
 /// One served image: libsquashfuse's state over an open image, and (once mounted) the FUSE session.
 typedef struct xar_server xar_server;
 
-/// Reads and checks the SquashFS superblock of the image open as `image_fd` at byte `offset`.
+/// Opens the SquashFS image open as `image_fd` at byte `offset` with libsquashfuse, which trusts every length,
+/// index and offset in it: check the image first (XarMount.Server.ImageCheck, by the Swift reader).
 ///
-/// Returns NULL and writes one sentence (without the file name) to `error` when the image is not a SquashFS
-/// 4.0 image, is truncated, has an inconsistent superblock or a compression libsquashfuse lacks. `image_fd`
+/// Returns NULL and writes one sentence (without the file name) to `error` when the image cannot be read, uses a
+/// compression libsquashfuse lacks, or libsquashfuse refuses it. `image_fd`
 /// stays owned by the caller and must stay open as long as the server does: every later read goes through it.
 xar_server *xar_server_open(int image_fd, uint64_t offset, char *error, size_t error_size);
 

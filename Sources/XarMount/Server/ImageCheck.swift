@@ -1,22 +1,76 @@
 internal import Glibc
 internal import XarCompression
 internal import XarSquashFS
+internal import XarSystem
 
 extension XarMount.Server {
     /// The structural check an image passes before the server hands it to libsquashfuse (see
     /// `SquashFS.Reader.checkStructure`): libsquashfuse 0.1.105 trusts every length, index and offset in the image,
     /// and a crafted one crashes it. The Swift reader checks each of them against the table it belongs to.
+    ///
+    /// The check reads every directory and inode (tens of milliseconds for an application with its interpreter), so
+    /// it is remembered: a marker in the user's cache, `<cache>/xar/checked/<digest>`, holds the device, inode
+    /// number, size and change time of the file that passed. The next server of the same file finds it and skips
+    /// the check; a file changed in place has another change time, and a copy (or an impostor claiming the same
+    /// digest) is another file, so either is checked again.
     enum ImageCheck {
+        /// The user cache's directory of markers.
+        static let cacheLeaf = "checked"
+
+        /// Checks the image unless the marker for `digest` names this very file; writes the marker after a check
+        /// that passed. Returns the seconds the check took (0 when it was skipped).
+        static func checkOnce(imageFD: Int32, offset: UInt64, imagePath: String, digest: String?)
+            throws(XarMount.ServerError) -> Double
+        {
+            var status = stat()
+            let marker = digest.flatMap { markerPath(digest: $0) }
+            let identity =
+                fstat(imageFD, &status) == 0
+                ? "\(status.st_dev) \(status.st_ino) \(status.st_size) \(status.st_ctim.tv_sec) "
+                    + "\(status.st_ctim.tv_nsec) \(offset)\n" : nil
+            if let marker, let identity, SmallFile.read(marker, followSymlinks: false) == Array(identity.utf8) {
+                return 0
+            }
+            let seconds = try check(imageFD: imageFD, offset: offset, imagePath: imagePath)
+            if let marker, let identity { try? SmallFile.replace(marker, with: Array(identity.utf8)) }
+            return seconds
+        }
+
+        /// `<cache>/xar/checked/<digest>`, its directory made if need be; nil without a usable cache directory or
+        /// for a digest that is not a plain hexadecimal name.
+        static func markerPath(digest: String) -> String? {
+            guard !digest.isEmpty, digest.count <= 128, digest.utf8.allSatisfy({ isxdigit(Int32($0)) != 0 }),
+                let home = UserCache.home()
+            else { return nil }
+            do { _ = try UserCache.open(cacheLeaf, home: home) } catch { return nil }
+            return "\(home)/xar/\(cacheLeaf)/\(digest)"
+        }
+
         /// Checks the image at `offset` in the open file `imageFD`; throws `badImage` with the reader's sentence.
-        static func check(imageFD: Int32, offset: UInt64, imagePath: String) throws(XarMount.ServerError) {
+        /// Returns the seconds it took (for the server's log).
+        static func check(imageFD: Int32, offset: UInt64, imagePath: String) throws(XarMount.ServerError) -> Double {
+            let started = MonotonicClock.now()
+            var status = stat()
+            guard fstat(imageFD, &status) == 0 else {
+                throw .badImage(
+                    path: imagePath, reason: "it cannot be examined (\(XarMount.ServerError.text(errno: errno)))")
+            }
+            guard UInt64(max(0, status.st_size)) >= offset + UInt64(SquashFS.Superblock.size) else {
+                throw .badImage(
+                    path: imagePath, reason: "it is truncated: no complete SquashFS superblock at byte \(offset)")
+            }
+            let reader: SquashFS.Reader
             do {
-                let reader = try SquashFS.Reader(
+                reader = try SquashFS.Reader(
                     source: FileImageSource(descriptor: imageFD), imageOffset: offset,
                     decompressor: { id, options in try Codecs.decompressor(for: id, optionsBlock: options) })
-                try reader.checkStructure()
             } catch {
+                throw .badImage(path: imagePath, reason: "its superblock or tables are corrupt: \(error)")
+            }
+            do { try reader.checkStructure() } catch {
                 throw .badImage(path: imagePath, reason: "its structure is corrupt: \(error)")
             }
+            return MonotonicClock.now() - started
         }
     }
 }

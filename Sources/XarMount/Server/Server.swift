@@ -50,7 +50,9 @@ extension XarMount {
             }
             // Checked before detaching, so that a bad image also shows in the exit status the launcher reaps: first
             // its structure, by the Swift reader (libsquashfuse trusts the image), then what libsquashfuse reads.
-            try ImageCheck.check(imageFD: configuration.imageFD, offset: configuration.offset, imagePath: image)
+            let checkSeconds = try ImageCheck.checkOnce(
+                imageFD: configuration.imageFD, offset: configuration.offset, imagePath: image,
+                digest: configuration.digest)
             let session = try FuseSession(
                 imageFD: configuration.imageFD, offset: configuration.offset, imagePath: image)
 
@@ -59,6 +61,7 @@ extension XarMount {
                 logFD = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
             }
             try detach(name: "xarfs", stderrFD: logFD, keeping: [configuration.imageFD, configuration.readyFD, lockFD])
+            if checkSeconds > 0 { log("checked the structure of \(image) in \(Int(checkSeconds * 1e6)) µs") }
             do {
                 try serveDetached(configuration, session: session, lockFD: lockFD)
             } catch {
