@@ -1,3 +1,4 @@
+internal import CXarFuse
 import Glibc
 
 extension XarMount {
@@ -10,16 +11,37 @@ extension XarMount {
     /// (`ProcessStatus.read(pid:)` with the state file's pid): on the mount of a *stopped* server, `stat`
     /// blocks until the server continues.
     public enum MountTable {
-        /// True when `path` is a mount whose FUSE server has gone away: `statvfs` (the `statfs` system call) fails with ENOTCONN (or
-        /// ECONNABORTED after an abort through /sys/fs/fuse/connections).
-        ///
-        /// `statfs`, not `stat`: our mounts cache attributes forever, so `stat` of a dead mount's root can
-        /// still succeed from the cache, while `statfs` always asks the server.
-        public static func isDead(_ path: String) -> Bool {
-            var status = statvfs()
-            if statvfs(path, &status) == 0 { return false }
-            return errno == ENOTCONN || errno == ECONNABORTED
+        /// What a mount's server says to a `statfs`.
+        public enum Answer: Sendable, Equatable {
+            /// It answered.
+            case alive
+            /// It is gone: ENOTCONN ("Transport endpoint is not connected"), or ECONNABORTED after an abort through
+            /// /sys/fs/fuse/connections.
+            case dead
+            /// It did not answer within the bound: stopped, or stuck.
+            case noAnswer
+            /// Any other failure (no such directory, not a mount we may look at).
+            case failed
         }
+
+        /// How long `answer(of:)` waits for a server.
+        public static let answerTimeout = 2.0
+
+        /// Asks the server of the mount at `path` with `statfs`, in a child process killed after `timeout` seconds,
+        /// so that a stopped or stuck server never blocks the caller (and one stuck mount never blocks `xarctl` for
+        /// the others). `statfs`, not `stat`: our mounts cache attributes forever, so `stat` of a dead mount's root
+        /// can still succeed from the cache, while `statfs` always asks the server.
+        public static func answer(of path: String, timeout: Double = answerTimeout) -> Answer {
+            switch xar_probe_statfs(path, Int32(timeout * 1000)) {
+            case Int32(XAR_PROBE_ALIVE): .alive
+            case Int32(XAR_PROBE_DEAD): .dead
+            case Int32(XAR_PROBE_NO_ANSWER): .noAnswer
+            default: .failed
+            }
+        }
+
+        /// True when `path` is a mount whose FUSE server has gone away (see `answer(of:)`; bounded).
+        public static func isDead(_ path: String) -> Bool { answer(of: path) == .dead }
 
         /// Detaches the dead mount at `path` (lazily: nothing can be using a dead mount anyway).
         public static func removeDeadMount(_ path: String) throws(ServerError) {

@@ -93,4 +93,13 @@ void xar_server_close(xar_server *server);
 /// Returns 0 in the child, or a negative errno (in the original process) when fork fails.
 int xar_detach(const char *name, int stderr_fd, const int *keep, int keep_count);
 
+/// What `xar_probe_statfs` found.
+enum { XAR_PROBE_ALIVE = 0, XAR_PROBE_DEAD = 1, XAR_PROBE_NO_ANSWER = 2, XAR_PROBE_ERROR = 3 };
+
+/// Asks `statfs(path)` in a child process, killed after `timeout_ms`: XAR_PROBE_ALIVE when it answered,
+/// XAR_PROBE_DEAD when the mount's server is gone (ENOTCONN, ECONNABORTED), XAR_PROBE_NO_ANSWER when it did not
+/// answer in time (a stopped or stuck server), XAR_PROBE_ERROR for any other failure; a negative errno when no child
+/// could be started. The caller never waits on the mount itself.
+int xar_probe_statfs(const char *path, int timeout_ms);
+
 #endif

@@ -183,8 +183,11 @@ public enum Launcher {
     }
 
     /// Detaches the dead mount (a server killed without unmounting) and removes its stale state file.
+    ///
+    /// Whatever `MountProbe` took for dead is detached when the mount table has it, without asking its server
+    /// (which may be stopped or stuck: a question could wait for ever); the processes still using it keep it.
     static func removeDeadMount(_ location: borrowing MountLocation) throws(LaunchError) {
-        if XarMount.MountTable.isDead(location.mountPoint) {
+        if let entry = MountInfo.current().entries[location.mountPoint], entry.type.hasPrefix("fuse") {
             do { try XarMount.MountTable.removeDeadMount(location.mountPoint) } catch {
                 throw LaunchError(
                     .stuck,

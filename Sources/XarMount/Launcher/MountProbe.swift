@@ -42,15 +42,34 @@ enum MountProbe: ~Copyable {
                     "\(location.mountPoint) serves another image (uuid \(state.uuid)) than \(header.uuid); unmount it "
                         + "with fusermount3 -u \(location.mountPoint)")
             }
-            switch stateLetter(of: state.pid) {
-            case nil, UInt8(ascii: "Z"), UInt8(ascii: "X"): return .dead
+            guard let process = serverProcess(state.pid) else { return .dead }
+            switch process.letter {
+            case UInt8(ascii: "Z"), UInt8(ascii: "X"): return .dead
             case UInt8(ascii: "T"), UInt8(ascii: "t"):
                 throw LaunchError(
                     .stuck,
                     "the FUSE server (pid \(state.pid)) for \(location.mountPoint) is stopped; resume it with "
                         + "kill -CONT \(state.pid) or end it with kill -KILL \(state.pid)")
+            case UInt8(ascii: "D"):
+                // Waiting in the kernel: briefly for a slow disk; for good when it crashed while waiting on a mount
+                // (an older server) or reads from a file system that went away. Past `uninterruptibleGrace` its
+                // mount is treated as dead: detached, and mounted afresh.
+                if !leavesUninterruptibleSleep(state.pid) { return .dead }
             default: break
             }
+            // The state file names a process that is not a server (a pid reused after a crash, an edited file): the
+            // mount's server is unknown, maybe stopped, so nothing touches the mount.
+            guard process.isServer else { return .dead }
+        } else if let entry = MountInfo.current().entries[location.mountPoint] {
+            guard entry.type.hasPrefix("fuse") else {
+                throw LaunchError(
+                    .unsafePath,
+                    "something other than a FUSE file system is mounted at \(location.mountPoint); unmount it")
+            }
+            // Mounted, but no state file names its server, which may be stopped: not touched, replaced.
+            return .dead
+        } else {
+            return .absent
         }
         let root: FileDescriptor
         do {
@@ -146,15 +165,33 @@ enum MountProbe: ~Copyable {
         return number
     }
 
-    /// The state letter of process `pid` from `/proc/PID/stat` (proc(5)): the byte after the last `)` and a
-    /// space. Nil when there is no such process. The same reading as `ProcessStatus.read`, without its strings.
-    static func stateLetter(of pid: Int32) -> UInt8? {
+    /// How long a server may stay in uninterruptible sleep (`D`) before its mount is taken for dead.
+    static let uninterruptibleGrace = 2.0
+
+    /// Polls the state of `pid` until it is no longer `D`, for at most `uninterruptibleGrace` seconds.
+    static func leavesUninterruptibleSleep(_ pid: Int32) -> Bool {
+        let deadline = MonotonicClock.now() + uninterruptibleGrace
+        while MonotonicClock.now() < deadline {
+            usleep(20_000)
+            guard let process = serverProcess(pid) else { return true }
+            if process.letter != UInt8(ascii: "D") { return true }
+        }
+        return false
+    }
+
+    /// The state letter of process `pid` from `/proc/PID/stat` (proc(5)), the byte after the last `)` and a space,
+    /// and whether its command name (between the first `(` and the last `)`) is `xarfs`, the name our servers give
+    /// themselves. Nil when there is no such process. The same reading as `ProcessStatus.read`, without its strings.
+    static func serverProcess(_ pid: Int32) -> (letter: UInt8, isServer: Bool)? {
         guard let file = try? FileDescriptor.open("/proc/\(pid)/stat", flags: O_RDONLY) else { return nil }
-        return withUnsafeTemporaryAllocation(byteCount: 512, alignment: 1) { buffer -> UInt8? in
+        return withUnsafeTemporaryAllocation(byteCount: 512, alignment: 1) { buffer -> (UInt8, Bool)? in
             guard let n = try? file.read(into: buffer), n > 0 else { return nil }
             let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-            guard let close = bytes.lastIndex(of: 0x29), close + 2 < n else { return nil }
-            return bytes[close + 2]
+            guard let open = bytes.firstIndex(of: 0x28), let close = bytes.lastIndex(of: 0x29), open < close,
+                close + 2 < n
+            else { return nil }
+            let name = UnsafeRawBufferPointer(rebasing: bytes[(open + 1)..<close])
+            return (bytes[close + 2], name.elementsEqual("xarfs".utf8))
         }
     }
 }

@@ -79,13 +79,13 @@ enum ServerStarter {
         // and leaves no zombie for the application to inherit.
         guard let line else {
             _ = kill(pid, SIGKILL)
-            _ = try? Spawn.wait(pid)
+            reap(pid)
             throw LaunchError(
                 .stuck,
                 "the FUSE server for \(imagePath) did not report within \(Int(readinessTimeout)) s and was killed; "
                     + "check that \(location.mountPoint) is not on a hung file system")
         }
-        let status = (try? Spawn.wait(pid)) ?? 0
+        let status = reap(pid)
         let text = String(decoding: line, as: UTF8.self)
         if text == "ok" { return }
         if text.hasPrefix("error: ") {
@@ -95,6 +95,20 @@ enum ServerStarter {
             .serverFailed,
             "the FUSE server for \(imagePath) exited without mounting it (\(describe(status: status))); run "
                 + "xarctl verify \(imagePath)")
+    }
+
+    /// Reaps `pid` (the spawned process, which forks the server and exits at once) within a second, its wait status
+    /// (0 when it did not end in time: a process stuck in the kernel, e.g. on a hung file system, is left to init).
+    @discardableResult
+    static func reap(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        for _ in 0..<200 {
+            let done = waitpid(pid, &status, WNOHANG)
+            if done == pid { return status }
+            if done < 0 && errno != EINTR { return 0 }
+            usleep(5000)
+        }
+        return 0
     }
 
     private static func describe(status: Int32) -> String {

@@ -6,7 +6,8 @@ internal import XarSystem
 ///
 /// It uses the launcher's own rules (`MountLocation` for the roots, `ServerState`, `MountTable.isDead`,
 /// `ProcessStatus`, `ProcScan`), never a second copy of them, and it never touches a mount before it knows the
-/// server is not stopped: everything it needs comes from `/proc`, the state file and one `statfs`.
+/// server is not stopped: everything it needs comes from `/proc`, the state file and one `statfs` asked by a child process within a
+/// bound (`MountTable.answer(of:)`).
 public enum MountInventory {
     /// The mount roots searched: `$XAR_MOUNT_ROOT` when set (then only it), else the launcher's defaults
     /// (`/mnt/xarfuse`, `$XDG_RUNTIME_DIR`, `/dev/shm`); without `XAR_MOUNT_ROOT`, mounts under a header's own
@@ -135,10 +136,16 @@ public enum MountInventory {
             return record
         }
         if record.image.isEmpty, entry.source.hasPrefix("xarfs:") { record.image = String(entry.source.dropFirst(6)) }
+        // The state file's pid first (nothing touches the mount); then, whatever state the server or its files are
+        // in, a bounded question in a child process: a stuck mount never blocks the listing of the others.
         if let pid = state?.pid, ProcessStatus.read(pid: pid)?.state == .stopped {
             record.status = .stopped
         } else {
-            record.status = XarMount.MountTable.isDead(mountPoint) ? .dead : .live
+            switch XarMount.MountTable.answer(of: mountPoint) {
+            case .dead: record.status = .dead
+            case .noAnswer: record.status = .stopped
+            case .alive, .failed: record.status = .live
+            }
         }
         record.lastUse = stateTime ?? state?.started ?? Int64(time(nil))
         return record

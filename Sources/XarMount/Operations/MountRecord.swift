@@ -10,7 +10,8 @@ public struct MountRecord: Sendable, Codable, Equatable {
         case live
         /// Mounted, but the server is gone ("Transport endpoint is not connected").
         case dead
-        /// Mounted by a server that is stopped (SIGSTOP): touching the mount would block, so nothing does.
+        /// Mounted by a server that is stopped (SIGSTOP) or did not answer within a bound: touching the mount would
+        /// block, so nothing does.
         case stopped
         /// Not mounted: a mount directory, lock, state or pin file left behind.
         case leftover
