@@ -465,11 +465,64 @@ int xar_server_run(xar_server *server) {
     return result;
 }
 
+// Whether `piece` is exactly a piece of file `ino` of this image, as its inode's block list and fragment entry say:
+// the read-ahead puts a planned piece's bytes into the page cache of file `ino` at `file_offset`, so a tampered plan
+// could otherwise make the mount serve another file's bytes.
+static bool piece_fits_image(xar_server *server, const xar_piece *piece) {
+    sqfs *fs = &server->ll.fs;
+    sqfs_inode inode;
+    if (piece->ino == 0 || sqfs_ll_inode(&server->ll, &inode, (fuse_ino_t)piece->ino) != SQFS_OK
+        || !S_ISREG(inode.base.mode))
+        return false;
+    uint64_t size = inode.xtra.reg.file_size, block_size = fs->sb.block_size;
+    bool has_tail = inode.xtra.reg.frag_idx != SQUASHFS_INVALID_FRAG;
+    uint64_t blocks = has_tail ? size / block_size : (size + block_size - 1) / block_size;
+    if (piece->file_offset % block_size != 0 || piece->file_offset >= size) return false;
+    if (piece->file_offset / block_size < blocks) {
+        uint64_t left = size - piece->file_offset;
+        if (piece->offset != 0 || piece->length != (left < block_size ? left : block_size)) return false;
+        sqfs_blocklist list;
+        if (sqfs_blockidx_blocklist(fs, &inode, &list, (sqfs_off_t)piece->file_offset) != SQFS_OK) return false;
+        while (list.remain > 0) {
+            if (sqfs_blocklist_next(&list) != SQFS_OK) return false;
+            if (list.pos < piece->file_offset) continue;
+            return list.pos == piece->file_offset && list.input_size != 0 && list.block == piece->position
+                && list.header == piece->header;
+        }
+        return false;
+    }
+    struct squashfs_fragment_entry entry;
+    if (!has_tail || inode.xtra.reg.frag_idx >= fs->sb.fragments
+        || sqfs_frag_entry(fs, &entry, inode.xtra.reg.frag_idx) != SQFS_OK)
+        return false;
+    return entry.start_block == piece->position && entry.size == piece->header
+        && piece->offset == inode.xtra.reg.frag_off && piece->length == size % block_size
+        && piece->file_offset == size - size % block_size;
+}
+
+// Checks every piece of a plan file's piece section (its form: plan.c) against the image.
+static bool plan_fits_image(xar_server *server, const uint8_t *bytes, size_t used) {
+    enum { PIECE_BYTES = 36 };
+    for (size_t at = XAR_PLAN_HEAD_BYTES; at + PIECE_BYTES <= used; at += PIECE_BYTES) {
+        const uint8_t *entry = bytes + at;
+        xar_piece piece = {
+            .position = xar_le_read(entry, 8), .header = (uint32_t)xar_le_read(entry + 8, 4),
+            .offset = (uint32_t)xar_le_read(entry + 12, 4), .length = (uint32_t)xar_le_read(entry + 16, 4),
+            .ino = xar_le_read(entry + 20, 8), .file_offset = xar_le_read(entry + 28, 8)};
+        if (!piece_fits_image(server, &piece)) return false;
+    }
+    return true;
+}
+
 int xar_server_set_startup_plan(xar_server *server, const uint8_t *bytes, size_t length) {
     if (server->session) return -1;
     size_t used = 0;
     int result = xar_plan_set(server->plan, bytes, length, &used);
     if (result != 0) return result;
+    if (!plan_fits_image(server, bytes, used)) {
+        xar_plan_drop(server->plan);  // a piece that is not its file's: the plan was tampered with, or is stale
+        return -1;
+    }
     if (xar_names_set_plan(server->names, bytes + used, length - used) != 0) {
         xar_plan_drop(server->plan);  // the file is damaged: its pieces are not trusted either
         return -1;

@@ -84,3 +84,54 @@ extension ServerTests {
         return nil
     }
 }
+
+/// A start-up plan is a hint from a file beside the mount: its pieces are checked against the image before use.
+extension ServerTests {
+    /// A plan whose piece of `data.bin`'s second block is relabelled as its first would put the wrong bytes into
+    /// data.bin's page cache; every piece is checked against its inode's block list and fragment, so the plan is
+    /// ignored and the mount serves the image's bytes.
+    @Test func aTamperedPlanCannotServeAnotherFilesBytes() throws {
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        let plan = harness.mountPoint + ".startup"
+        #expect(try harness.start(idleTimeout: 0).line == "ok", "\(harness.log)")
+        _ = ServerHarness.contents("\(harness.mountPoint)/lib/pkg/data.bin")
+        _ = ServerHarness.contents("\(harness.mountPoint)/hello.txt")
+        let pid = try #require(harness.serverPID)
+        #expect(umount2(harness.mountPoint, 0) == 0)
+        #expect(harness.wait(seconds: 10) { kill(pid, 0) != 0 }, "\(harness.log)")
+        mkdir(harness.mountPoint, 0o755)
+        var bytes = try #require(ServerFuzzTests.read(plan))
+        let head = 8 + 96 + 4
+        let count = Int(bytes[head - 4]) | Int(bytes[head - 3]) << 8
+        // The FUSE inode numbers, from the plan's names: per lookup its kind (1 byte), directory (8), inode (8),
+        // name length (1) and name.
+        func le(_ at: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[at + $1]) << (8 * $1) } }
+        var inodes: [String: UInt64] = [:]
+        var at = head + 36 * count + 4
+        while at + 18 <= bytes.count {
+            let length = Int(bytes[at + 17])
+            inodes[String(decoding: bytes[(at + 18)..<(at + 18 + length)], as: UTF8.self)] = le(at + 9)
+            at += 18 + length
+        }
+        let data = try #require(inodes["data.bin"], "\(inodes)")
+        var forged = 0
+        for index in 0..<count {
+            let at = head + 36 * index
+            // data.bin's second block, relabelled as its first.
+            guard le(at + 20) == data, le(at + 28) != 0 else { continue }
+            for i in 0..<8 { bytes[at + 28 + i] = 0 }
+            forged += 1
+            break
+        }
+        try #require(forged > 0, "no second block of data.bin in the plan")
+        try #require(ServerFuzzTests.write(bytes, to: plan))
+        let before = harness.log.count
+        #expect(try harness.start(idleTimeout: 0).line == "ok", "\(harness.log)")
+        let log = String(harness.log.dropFirst(before))
+        #expect(log.contains("ignoring \(plan): not a start-up plan"), "\(log)")
+        usleep(300_000)  // time for a read-ahead that would have stored the forged piece
+        let served = ServerFuzzTests.read("\(harness.mountPoint)/lib/pkg/data.bin")
+        #expect(served == ServerFuzzTests.read("\(harness.tree)/lib/pkg/data.bin"), "data.bin serves other bytes")
+    }
+}
