@@ -426,6 +426,19 @@ struct PythonProjectBackendTests {
         let backendModule = spec.backend.split(separator: ".")[0]
         #expect(FileManager.default.fileExists(atPath: scratch("work/site-packages/\(backendModule)")))
 
+        if name == "hatchling" {
+            // The backend's own requirements keep their version specifiers.
+            try FileManager.default.removeItem(atPath: scratch("wheelhouse/packaging-24.2-py3-none-any.whl"))
+            try FileManager.default.createDirectory(atPath: scratch("work1"), withIntermediateDirectories: true)
+            let error = try #require(throws: PythonBuildError.self) {
+                try ProjectWheelBuilder(directory: scratch("hello")).build(
+                    python: PythonFixtures.python, wheelhouse: scratch("wheelhouse"), scratch: scratch("work1"))
+            }
+            #expect(
+                error.problems.first?.hasPrefix(
+                    "\(scratch("hello"))/pyproject.toml: the build requirement `packaging>=24.2` (hatchling 1.27.0's requirements) has no wheel"
+                ) == true, "\(error)")
+        }
         // Without the backend in the wheelhouse the build stops before running anything, even though the
         // host's Python may have the backend installed.
         let first = (try ProjectTestWheels.wheel(spec.wheels[0].0, spec.wheels[0].1) as NSString).lastPathComponent

@@ -103,9 +103,7 @@ public struct ProjectWheelBuilder {
                     throw PythonBuildError("Cannot read the wheel \(wheel.path).")
                 }
                 let dist = try installer.install(wheel.path, sha256: SHA256Digest.hex(of: data))
-                let needed = dist.requires.filter { !installed.contains($0.0) }.map { name, marker in
-                    marker.map { "\(name); \($0)" } ?? name
-                }
+                let needed = Self.requiresDist(site: site, name: dist.name)
                 queue += try resolver.choose(needed, origin: "\(dist.name) \(dist.version)'s requirements")
             }
         }
@@ -152,6 +150,30 @@ public struct ProjectWheelBuilder {
         }
         let wheel = "\(out)/\(name)"
         return Built(project: project, wheel: wheel, scripts: try Self.consoleScripts(of: wheel))
+    }
+
+    /// The `Requires-Dist` lines (PEP 508, with their version specifiers) of a distribution installed in `site`.
+    static func requiresDist(site: String, name: String) -> [String] {
+        let wanted = WheelFilename.normalize(name)
+        let infoDirectory = ((try? FileManager.default.contentsOfDirectory(atPath: site)) ?? []).first { entry in
+            guard entry.hasSuffix(".dist-info"), let dash = entry.dropLast(".dist-info".count).lastIndex(of: "-")
+            else { return false }
+            return WheelFilename.normalize(String(entry[..<dash])) == wanted
+        }
+        guard let infoDirectory,
+            let data = FileManager.default.contents(atPath: "\(site)/\(infoDirectory)/METADATA")
+        else { return [] }
+        var requirements: [String] = []
+        // The headers end at the first empty line; the description follows.
+        let lines = String(decoding: data, as: UTF8.self).split(
+            omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+        for text in lines {
+            if text.isEmpty { break }
+            if text.lowercased().hasPrefix("requires-dist:") {
+                requirements.append(text.dropFirst("requires-dist:".count).trimmingCharacters(in: .whitespaces))
+            }
+        }
+        return requirements
     }
 
     /// The console scripts a wheel declares in its `entry_points.txt`.
