@@ -57,6 +57,10 @@ public struct XarHeader: Sendable, Hashable {
         public static let execArgs = "XAREXEC_ARGS"
         /// Idle grace period in seconds before the mount goes away (0 = never).
         public static let mountTimeout = "XAR_MOUNT_TIMEOUT"
+        /// The oldest host glibc the image runs on (`2.34`): present when the image uses the host's C library.
+        public static let glibcFloor = "XAR_GLIBC_FLOOR"
+        /// The oldest Linux kernel the image's C library supports (`3.2.0`, from its ELF ABI tag).
+        public static let kernelFloor = "XAR_KERNEL_FLOOR"
         /// When to copy the image locally: `always`, `never`, `network`.
         public static let localCopy = "XAR_LOCAL_COPY"
     }
@@ -112,8 +116,8 @@ public struct XarHeader: Sendable, Hashable {
     public init(
         imageSHA256: String, buildTime: Int64, builder: String, target: String? = nil, mountRoot: String? = nil,
         trampolineNames: [String] = [], execArgs: String? = nil, mountTimeout: Int? = nil,
-        localCopyPolicy: LocalCopyPolicy? = nil, dependencies: [String] = [],
-        offset: Int = XarHeader.headerSizeBase, shebang: String = XarHeader.defaultShebang
+        localCopyPolicy: LocalCopyPolicy? = nil, dependencies: [String] = [], glibcFloor: String? = nil,
+        kernelFloor: String? = nil, offset: Int = XarHeader.headerSizeBase, shebang: String = XarHeader.defaultShebang
     ) throws(XarHeaderError) {
         guard Self.isLowerHex(imageSHA256.utf8), imageSHA256.utf8.count == 64 else {
             throw .badImageDigest(imageSHA256)
@@ -137,6 +141,8 @@ public struct XarHeader: Sendable, Hashable {
         if let execArgs { lines.append(Entry(key: Key.execArgs, value: execArgs)) }
         if let mountTimeout { lines.append(Entry(key: Key.mountTimeout, value: String(mountTimeout))) }
         if let localCopyPolicy { lines.append(Entry(key: Key.localCopy, value: localCopyPolicy.rawValue)) }
+        if let glibcFloor { lines.append(Entry(key: Key.glibcFloor, value: glibcFloor)) }
+        if let kernelFloor { lines.append(Entry(key: Key.kernelFloor, value: kernelFloor)) }
         try self.init(shebang: shebang, entries: lines)
     }
 

@@ -23,6 +23,8 @@ public struct LaunchHeader: Sendable, Equatable {
     public var mountTimeout: Int?
     /// `XAR_LOCAL_COPY` (`network` when absent).
     public var localCopy: String
+    /// `XAR_GLIBC_FLOOR` and `XAR_KERNEL_FLOOR`: the oldest host the image runs on (`HostFloor`).
+    public var glibcFloor: String?, kernelFloor: String?
 
     /// True for images made by Facebook's `xar` tools: their target is a bootstrap script that receives the
     /// `.xar` path as its first argument.
@@ -46,5 +48,7 @@ public struct LaunchHeader: Sendable, Equatable {
         digest = header.imageSHA256
         mountTimeout = header.mountTimeout
         localCopy = header.localCopyPolicy.rawValue
+        glibcFloor = header.value(for: XarHeader.Key.glibcFloor)
+        kernelFloor = header.value(for: XarHeader.Key.kernelFloor)
     }
 }

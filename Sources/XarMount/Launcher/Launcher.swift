@@ -74,6 +74,7 @@ public enum Launcher {
 
         let image = try LaunchImage.open(imagePath)
         let header = try readHeader(image, path: imagePath)
+        try HostFloor.check(header, path: imagePath)
         let found: MountLocation?
         do { found = try MountLocation.find(header: header) } catch {
             // Containers without FUSE often have no usable mount root either; the extraction needs none.
