@@ -87,8 +87,14 @@ let package = Package(
                 "XarFormat", "XarSquashFS", "XarCompression", "XarSystem", "CZlib", "CXattr",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
-            swiftSettings: strict
+            // The Python that xarbuild writes into images or runs at build time: real .py files, embedded as
+            // string constants (`EmbeddedPython`) by the plugin, since xarbuild is installed as a lone binary.
+            exclude: ["Python/Scripts"],
+            swiftSettings: strict,
+            plugins: ["EmbedPythonScripts"]
         ),
+        .executableTarget(name: "embed-python-scripts"),
+        .plugin(name: "EmbedPythonScripts", capability: .buildTool(), dependencies: ["embed-python-scripts"]),
         .target(
             name: "XarCommands",
             dependencies: [

@@ -70,6 +70,12 @@ public struct PythonCommand: ParsableCommand {
         help: "Do not import the default entry point's module at build time to list the files a start reads.")
     var noStartupList = false
 
+    @Option(
+        help: ArgumentHelp(
+            "portable: carry the interpreter's C library and dynamic loader, so the image runs on older hosts; "
+                + "host: use the host's (the build host's glibc or newer).", valueName: "portable|host"))
+    var layout: String = PythonLayout.portable.rawValue
+
     @Option(help: "Absolute path of xarexec for the shebang (default: #!/usr/bin/env xarexec, found on PATH).")
     var launcher: String?
 
@@ -102,6 +108,10 @@ public struct PythonCommand: ParsableCommand {
         options.keepStdlib = keepStdlib
         options.stripDebugInfo = !noStrip
         options.startupList = !noStartupList
+        guard let chosenLayout = PythonLayout(rawValue: layout) else {
+            throw ValidationError("--layout must be portable or host, not \(layout).")
+        }
+        options.layout = chosenLayout
         if let launcher {
             do {
                 options.shebang = try XarHeader.shebang(launcher: launcher)
@@ -175,6 +185,14 @@ public struct PythonCommand: ParsableCommand {
                 + "\(packages) \(packages == 1 ? "package" : "packages"), "
                 + "\(libraries) \(libraries == 1 ? "bundled library" : "bundled libraries"), entry points: "
                 + staged.entryPoints.map(\.name).joined(separator: ", ") + " (default \(staged.entryPoints[0].name))")
+        print("runs on: " + Self.floorText(staged.floor))
+    }
+
+    /// `Linux ≥ 3.2.0 (carries glibc 2.36)` or `glibc ≥ 2.35, Linux ≥ 3.2.0`.
+    static func floorText(_ floor: ImageFloor) -> String {
+        let kernel = "Linux ≥ \(floor.kernel ?? "any")"
+        if let carried = floor.carriedGlibc { return "\(kernel), any glibc (carries glibc \(carried))" }
+        return "glibc ≥ \(floor.glibc ?? "any"), \(kernel)"
     }
 
     /// What the build read: the interpreter's executable, the lock and the wheels installed from it, the

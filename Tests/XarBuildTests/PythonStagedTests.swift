@@ -236,7 +236,7 @@ struct PythonBuildRefusalTests {
         let f = try PythonFixtures.shared.get()
         let text = try String(contentsOfFile: "\(f.staging)/.xar/startup-files", encoding: .utf8)
         let lines = text.split(separator: "\n").map(String.init)
-        #expect(lines.first == "python/python3")
+        #expect(lines.first == "python/bin/python3")
         #expect(lines.contains(".xar/bootstrap.pyc"))
         let entry = lines.firstIndex { $0.hasPrefix("app/myapp/__pycache__/cli.") && $0.hasSuffix(".pyc") }
         let json = lines.firstIndex { $0.contains("/json/__pycache__/__init__.") }
@@ -275,7 +275,7 @@ struct PythonBuildRefusalTests {
         #expect(summary.staged.notes.count == 1)
         #expect(summary.staged.notes.first?.contains("ValueError('boom at import')") == true, "\(summary.staged.notes)")
         let list = try String(contentsOfFile: scratch("stage") + "/.xar/startup-files", encoding: .utf8)
-        #expect(list.hasPrefix("python/python3\n"))
+        #expect(list.hasPrefix("python/bin/python3\n"))
         #expect(list.contains("/json/__pycache__/__init__."), "\(list)")
         #expect(f.summary.staged.notes.isEmpty)
     }

@@ -42,6 +42,9 @@ public struct PythonBuildOptions: Sendable {
     /// Remove debug information (`strip --strip-debug`) from the ELF files in the image: a pyenv build's
     /// libpython carries ~15 MB of it. Symbol tables stay, so tracebacks from native crashes keep their names.
     public var stripDebugInfo = true
+    /// Where the interpreter's C library comes from: carried in the image (`portable`, runs on older hosts) or the
+    /// host's (`host`, the build host's glibc or newer).
+    public var layout: PythonLayout = .portable
     /// Write `/.xar/startup-files` (the files the default entry point starts with, found by importing its module
     /// at build time) so that an image's first cold start on a host reads ahead (`PythonStartupList`).
     public var startupList = true

@@ -53,7 +53,7 @@ public enum PythonImageBuilder {
         var writerOptions = imageOptions
         writerOptions.sourceDateEpoch = options.sourceDateEpoch ?? imageOptions.sourceDateEpoch ?? 0
         // Locality: the interpreter and what every start reads come first in the image.
-        writerOptions.sortFirst = ["python/python3", "python/python3._pth", "python/lib", ".xar"]
+        writerOptions.sortFirst = ["python/bin/python3", "python/lib", ".xar"]
         let image = try XarImageWriter.write(
             directory: FilePath(root), options: writerOptions, to: FilePath(output), executable: true,
             progress: writeProgress
@@ -61,7 +61,8 @@ public enum PythonImageBuilder {
             try XarHeader(
                 imageSHA256: digest, buildTime: Int64(staged.buildTime), builder: options.builder,
                 target: staged.launch.target, trampolineNames: staged.launch.trampolineNames,
-                execArgs: staged.launch.argumentsValue, shebang: options.shebang
+                execArgs: staged.launch.argumentsValue, glibcFloor: staged.floor.headerGlibcFloor,
+                kernelFloor: staged.floor.kernel, shebang: options.shebang
             ).rendered()
         }
         return Summary(staged: staged, image: image)

@@ -13,6 +13,8 @@ struct PythonImageMetadata {
     var packages: [(WheelInstaller.Installed, String)]
     var lock: RequirementsLock?
     var bundledLibraries: [String]
+    var layout: PythonLayout = .portable
+    var floor = ImageFloor()
 
     /// The JSON text, keys sorted, two-space indented, ending with a newline.
     func json() throws -> String {
@@ -42,6 +44,14 @@ struct PythonImageMetadata {
                 ["file": ($0.path as NSString).lastPathComponent, "sha256": $0.digest] as [String: Any]
             } ?? NSNull(),
             "bundled_libraries": bundledLibraries,
+            // Which hosts the image runs on (docs/python.md): with a carried C library only the kernel matters.
+            "layout": layout.rawValue,
+            "host_floor": [
+                "glibc": floor.headerGlibcFloor ?? NSNull(),
+                "kernel": floor.kernel ?? NSNull(),
+                "glibc_needed": floor.glibc ?? NSNull(),
+                "glibc_carried": floor.carriedGlibc ?? NSNull(),
+            ] as [String: Any],
         ]
         let data = try JSONSerialization.data(
             withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])

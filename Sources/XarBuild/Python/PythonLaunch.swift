@@ -8,12 +8,40 @@ import Foundation
 /// `$ENTRY` substituted, then the user's arguments. No shell and no wrapper process sit in between, so exit
 /// codes and signals are the interpreter's own.
 public struct PythonLaunch: Sendable, Equatable {
-    /// The interpreter's path relative to the image root: `python/python3`.
+    /// The program the launcher execs, relative to the image root: `python/bin/python3`, or the image's
+    /// dynamic loader in the portable layout.
     public var target: String
     /// The interpreter flags, the bootstrap script, `$ARGV0` and `$ENTRY`.
     public var arguments: [String]
     /// The entry point names, the default first; a symlink to the `.xar` named after one runs it.
     public var trampolineNames: [String]
+
+    /// The launch of the interpreter at `PythonLayout.interpreterPath` with the bootstrap, for `layout`.
+    ///
+    /// The interpreter runs with `-I -S` and the bootstrap sets `sys.path` (no `._pth` lookup, no `site`): the
+    /// `python/python3._pth` next to `sys.executable` is for the processes the application starts from it. In the
+    /// portable layout the target is the image's own dynamic loader (`loader`, its file name in
+    /// `PythonLayout.libraryDirectory`), invoked explicitly: no wrapper, no environment variable.
+    static func make(layout: PythonLayout, loader: String?, entries: [String]) -> PythonLaunch {
+        let run = ["-I", "-S", "$MOUNT/.xar/bootstrap.pyc", "$ARGV0", "$ENTRY"]
+        if layout == .portable, let loader {
+            return PythonLaunch(
+                target: "\(PythonLayout.libraryDirectory)/\(loader)",
+                arguments: [
+                    "--library-path", "$MOUNT/\(PythonLayout.libraryDirectory)",
+                    "$MOUNT/\(PythonLayout.interpreterPath)",
+                ] + run, trampolineNames: entries)
+        }
+        return PythonLaunch(target: PythonLayout.interpreterPath, arguments: run, trampolineNames: entries)
+    }
+
+    /// The command line that runs the staged interpreter at `root` as the launch does (loader and all), for
+    /// build-time runs.
+    func interpreterCommand(root: String) -> [String] {
+        let prefix = commandLine(mount: root, argv0: "", entry: "")
+        guard let interpreter = prefix.firstIndex(of: "\(root)/\(PythonLayout.interpreterPath)") else { return prefix }
+        return Array(prefix[...interpreter])
+    }
 
     /// `XAREXEC_ARGS` as the header stores it (space-separated; no argument contains a space).
     public var argumentsValue: String { arguments.joined(separator: " ") }

@@ -7,6 +7,10 @@ import Foundation
 /// `ldd` gives each file's whole dependency closure as the host resolves it; libraries already inside the
 /// staged tree (a wheel's own `.libs` directory) and the base set every glibc system has are left alone.
 /// `RUNPATH` is not inherited by dependencies, so each bundled library gets `$ORIGIN` too.
+///
+/// For the portable layout (`carriedLoader` set) the glibc family is bundled as well, with the dynamic loader and
+/// the NSS modules, and left byte for byte as the build host has them (no strip, no `RUNPATH`): the launcher
+/// starts the interpreter through that loader with `--library-path`.
 struct SharedLibraryBundler {
     /// Sonames never bundled: the glibc family and the GCC runtime every glibc system has (the base of the
     /// manylinux policies), and the dynamic loader.
@@ -23,8 +27,18 @@ struct SharedLibraryBundler {
     /// Run `strip --strip-debug` over every ELF file before rewriting search paths.
     var stripDebugInfo = true
 
+    /// The build host's dynamic loader (the interpreter's `PT_INTERP`), to carry with the C library; nil for the
+    /// host layout.
+    var carriedLoader: String?
+
     /// What was bundled: soname → the host file it came from.
     private(set) var bundled: [String: String] = [:]
+
+    /// The glibc family: what the portable layout carries unchanged.
+    static func isCLibrary(_ soname: String) -> Bool {
+        (baseLibraries.contains(soname) && soname != "libgcc_s.so.1") || soname.hasPrefix("ld-linux")
+            || soname.hasPrefix("libnss_")
+    }
 
     /// Bundles the dependencies of every ELF file under the root and rewrites their `RUNPATH`s.
     mutating func bundle() throws {
@@ -47,7 +61,8 @@ struct SharedLibraryBundler {
                 guard let arrow = text.range(of: " => ") else { continue }
                 let soname = String(text[..<arrow.lowerBound])
                 let target = text[arrow.upperBound...].split(separator: " ").first.map(String.init) ?? ""
-                if Self.baseLibraries.contains(soname) || soname.hasPrefix("ld-linux") { continue }
+                if soname == "linux-vdso.so.1" || soname.hasPrefix("ld-linux") { continue }
+                if carriedLoader == nil, Self.baseLibraries.contains(soname) { continue }
                 if target == "not" {
                     throw PythonBuildError(
                         "\(root)/\(current) needs \(soname), which is not installed on this machine; install it or "
@@ -73,7 +88,9 @@ struct SharedLibraryBundler {
                 }
             }
         }
-        let all = (elfFiles + bundled.keys.map { "\(libraryDirectory)/\($0)" }).sorted()
+        if let carriedLoader { try carryLoader(carriedLoader) }
+        let all = (elfFiles + bundled.keys.filter { !Self.isCLibrary($0) }.map { "\(libraryDirectory)/\($0)" })
+            .sorted()
         if stripDebugInfo {
             let strip = try ToolRunner.which("strip")
             for batch in stride(from: 0, to: all.count, by: 64).map({ Array(all[$0..<min($0 + 64, all.count)]) }) {
@@ -91,7 +108,7 @@ struct SharedLibraryBundler {
             let current = try ToolRunner.check([patchelf, "--print-rpath", full], failure: "Cannot read \(full)")
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             let kept = current.split(separator: ":").map(String.init).filter { $0.hasPrefix("$ORIGIN") }
-            let needsBundled = needed.contains { bundled[$0] != nil }
+            let needsBundled = needed.contains { bundled[$0] != nil && !Self.isCLibrary($0) }
             let hasAbsolute = current.split(separator: ":").contains { !$0.hasPrefix("$ORIGIN") }
             guard needsBundled || hasAbsolute else { continue }
             let directory = (file as NSString).deletingLastPathComponent
@@ -104,6 +121,25 @@ struct SharedLibraryBundler {
                 _ = try ToolRunner.check(
                     [patchelf, "--set-rpath", runpath.joined(separator: ":"), full], failure: "Cannot rewrite \(full)")
             }
+        }
+    }
+
+    /// Copies the loader and the NSS modules next to the bundled `libc.so.6`.
+    mutating func carryLoader(_ loader: String) throws {
+        guard let libc = bundled["libc.so.6"] else {
+            throw PythonBuildError("The interpreter does not link libc.so.6, so its C library cannot be carried.")
+        }
+        let fm = FileManager.default
+        let hostDirectory = (libc as NSString).deletingLastPathComponent
+        var files = [((loader as NSString).lastPathComponent, Self.realPath(loader))]
+        for module in PythonLayout.carriedNSSModules where fm.fileExists(atPath: "\(hostDirectory)/\(module)") {
+            files.append((module, Self.realPath("\(hostDirectory)/\(module)")))
+        }
+        for (soname, real) in files where bundled[soname] == nil {
+            let destination = "\(root)/\(libraryDirectory)/\(soname)"
+            try fm.copyItem(atPath: real, toPath: destination)
+            try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: destination)
+            bundled[soname] = real
         }
     }
 

@@ -1,0 +1,63 @@
+"""Starts the entry point named by the launcher (see docs/python.md); xarbuild writes it into /.xar.
+
+The launcher runs it from its bytecode: python3 -I -S /mount/.xar/bootstrap.pyc ARGV0 ENTRY args...
+It sets sys.path (the launch reads no ._pth file and imports no site) and sys.executable, installs the import
+index, restores sys.argv to [ARGV0, args...], runs the .pth import lines resolved at build time, then calls the
+entry point. Its work is guarded by __name__ == '__main__', so multiprocessing's spawn, which re-runs the main
+script as __mp_main__ in each child, does nothing twice.
+"""
+import sys
+
+# xarbuild: begin generated values (these defaults are replaced in each image)
+_ENTRIES = {}  # name: ('function', 'module:attr') or ('module', 'module')
+_DEFAULT = ''
+_PTH_IMPORTS = ()
+_SEARCH_PATH = ()  # sys.path, relative to the image root
+# xarbuild: end generated values
+
+# The image root is two levels above /.xar/bootstrap.pyc.
+_root = __file__.rpartition('/')[0].rpartition('/')[0]
+sys.path[:] = [_root + '/' + _p for _p in _SEARCH_PATH]
+# What the application's children start: python/python3, which runs on any host the image runs on (in the
+# portable layout a trampoline to the image's own loader), never the ELF file this process runs.
+sys.executable = sys._base_executable = _root + '/python/python3'
+
+import _xar_importer  # noqa: E402 (found through the search path set above)
+
+_xar_importer.install()
+
+
+def _run():
+    argv0 = sys.argv[1] if len(sys.argv) > 1 else sys.executable
+    name = sys.argv[2] if len(sys.argv) > 2 else ''
+    if name not in _ENTRIES:
+        base = argv0.rpartition('/')[2]
+        name = base if base in _ENTRIES else _DEFAULT
+    sys.argv[:3] = [argv0]
+    for line in _PTH_IMPORTS:
+        exec(line)
+    kind, target = _ENTRIES[name]
+    if kind == 'module':
+        import runpy
+        runpy._run_module_as_main(target, alter_argv=False)
+        return
+    module, _, attr = target.partition(':')
+    # No garbage collection while the entry module and its imports load: they allocate a great deal and
+    # free little, and CPython would otherwise collect every 700 allocations. The application's own
+    # threshold changes (or gc.disable) made during the import are kept.
+    import gc
+    threshold = gc.get_threshold()
+    gc.set_threshold(0, *threshold[1:])
+    try:
+        __import__(module)
+    finally:
+        if gc.get_threshold() == (0, *threshold[1:]):
+            gc.set_threshold(*threshold)
+    obj = sys.modules[module]
+    for part in attr.split('.'):
+        obj = getattr(obj, part)
+    sys.exit(obj())
+
+
+if __name__ == '__main__':
+    _run()
