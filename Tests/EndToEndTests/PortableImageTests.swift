@@ -109,7 +109,7 @@ struct PortableImageTests {
             [
                 TestEnvironment.product("xarbuild"), "python", "--python", debianPython, "--source", source,
                 "--wheel", try markupSafeWheel(), "--entry-point", "check=portable_check:check",
-                "--entry-point", "other=portable_check:other", "--layout", layout, "-o", output,
+                "--entry-point", "other=portable_check:other", "--layout", layout, "--level", "3", "-o", output,
             ], timeout: 600)
         try #require(built.status == 0, "xarbuild: \(built)")
         return (output, built.stdout)
