@@ -54,6 +54,12 @@ struct xar_blocks {
     uint8_t superblock[XAR_SUPERBLOCK_BYTES];
     // Decompressed blocks kept on the host by an earlier server (saved.c), read instead of decompressed; or NULL.
     xar_saved *saved;
+    // Read-through into the local copy (xar_blocks_read_through); `copy_fd` is -1 while off. In the copy: the
+    // file's bytes before `copied_end` and from `tail_start` on, and the blocks in `copied` (by file position).
+    int source_fd, copy_fd;
+    uint64_t copied_end, tail_start;
+    xar_map copied;
+    size_t copied_count;
     size_t count;
     struct xar_block_entry entries[];
 };
@@ -66,6 +72,7 @@ xar_blocks *xar_blocks_new(size_t block_size, size_t bytes, const uint8_t *super
     xar_blocks *blocks = calloc(1, sizeof *blocks + count * sizeof(struct xar_block_entry));
     if (!blocks) return NULL;
     blocks->count = count;
+    blocks->source_fd = blocks->copy_fd = -1;
     memcpy(blocks->superblock, superblock, XAR_SUPERBLOCK_BYTES);
     pthread_mutex_init(&blocks->lock, NULL);
     pthread_cond_init(&blocks->loaded, NULL);
@@ -75,11 +82,24 @@ xar_blocks *xar_blocks_new(size_t block_size, size_t bytes, const uint8_t *super
 void xar_blocks_free(xar_blocks *blocks) {
     if (!blocks) return;
     xar_saved_close(blocks->saved);
+    xar_map_free(&blocks->copied);
     for (size_t i = 0; i < blocks->count; i++)
         if (blocks->entries[i].block) sqfs_block_dispose(blocks->entries[i].block);
     pthread_cond_destroy(&blocks->loaded);
     pthread_mutex_destroy(&blocks->lock);
     free(blocks);
+}
+
+void xar_blocks_trim(xar_blocks *blocks) {
+    pthread_mutex_lock(&blocks->lock);
+    int64_t now = xar_now_ns();
+    for (size_t i = 0; i < blocks->count; i++) {
+        struct xar_block_entry *e = &blocks->entries[i];
+        if (e->state != READY || e->readers != 0 || kept_for_plan(e, now)) continue;
+        sqfs_block_dispose(e->block);
+        *e = (struct xar_block_entry){.state = EMPTY};
+    }
+    pthread_mutex_unlock(&blocks->lock);
 }
 
 void xar_blocks_observe(xar_blocks *blocks, xar_blocks_observer observer, void *context) {
@@ -96,8 +116,93 @@ void xar_blocks_counts(
     pthread_mutex_unlock(&blocks->lock);
 }
 
+// MARK: - Read-through into the local copy
+
+int xar_blocks_read_through(xar_blocks *blocks, int source_fd, int copy_fd, uint64_t copied_end, uint64_t tail_start) {
+    xar_map copied;
+    if (!xar_map_init(&copied, 1024)) {
+        xar_map_free(&copied);
+        return -1;
+    }
+    pthread_mutex_lock(&blocks->lock);
+    xar_map_free(&blocks->copied);
+    blocks->copied = copied;
+    blocks->copied_count = 0;
+    blocks->source_fd = source_fd;
+    blocks->copied_end = copied_end;
+    blocks->tail_start = tail_start;
+    __atomic_store_n(&blocks->copy_fd, copy_fd, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&blocks->lock);
+    return 0;
+}
+
+void xar_blocks_copied(xar_blocks *blocks, uint64_t end) {
+    pthread_mutex_lock(&blocks->lock);
+    if (end > blocks->copied_end) blocks->copied_end = end;
+    pthread_mutex_unlock(&blocks->lock);
+}
+
+// True when the file's bytes [start, start + size) are in the copy. With the lock held.
+static bool in_copy(xar_blocks *blocks, uint64_t start, uint64_t size) {
+    if (start + size <= blocks->copied_end || start >= blocks->tail_start) return true;
+    return blocks->copied.values[xar_map_slot(&blocks->copied, start)] != 0;
+}
+
+// Notes that the block at file position `start` is in the copy, growing the map when half full. With the lock
+// held. Out of memory, the block is simply not noted: it is read from the source again.
+static void note_copied(xar_blocks *blocks, uint64_t start) {
+    if (2 * (blocks->copied_count + 1) >= blocks->copied.slots) {
+        xar_map bigger;
+        if (!xar_map_init(&bigger, blocks->copied.slots)) {
+            xar_map_free(&bigger);
+            return;
+        }
+        for (size_t i = 0; i < blocks->copied.slots; i++) {
+            if (blocks->copied.values[i] == 0) continue;
+            size_t slot = xar_map_slot(&bigger, blocks->copied.keys[i]);
+            bigger.keys[slot] = blocks->copied.keys[i];
+            bigger.values[slot] = 1;
+        }
+        xar_map_free(&blocks->copied);
+        blocks->copied = bigger;
+    }
+    size_t slot = xar_map_slot(&blocks->copied, start);
+    if (blocks->copied.values[slot] != 0) return;
+    blocks->copied.keys[slot] = start;
+    blocks->copied.values[slot] = 1;
+    blocks->copied_count++;
+}
+
+// Makes sure the stored bytes of block `position` (size word `header`) are in the copy: read from the source and
+// written there at the same place, unless they are there already. 0, or -1 when the source (or the copy) failed.
+static int copy_through(xar_blocks *blocks, sqfs *fs, uint64_t position, uint32_t header) {
+    uint64_t size = header & ~(uint32_t)SQUASHFS_COMPRESSED_BIT_BLOCK;
+    uint64_t start = (uint64_t)fs->offset + position;
+    pthread_mutex_lock(&blocks->lock);
+    bool present = in_copy(blocks, start, size);
+    pthread_mutex_unlock(&blocks->lock);
+    if (present || size == 0) return 0;
+    char *bytes = malloc(size);
+    if (!bytes) return -1;
+    int result = xar_pread_all(blocks->source_fd, bytes, size, start) == 0
+            && xar_pwrite_all(blocks->copy_fd, bytes, size, start) == 0
+        ? 0
+        : -1;
+    free(bytes);
+    if (result == 0) {
+        pthread_mutex_lock(&blocks->lock);
+        note_copied(blocks, start);
+        pthread_mutex_unlock(&blocks->lock);
+    }
+    return result;
+}
+
 sqfs_err xar_blocks_read_own(xar_blocks *blocks, sqfs *fs, uint64_t position, uint32_t header, sqfs_block **out) {
     if (blocks->saved && xar_saved_read(blocks->saved, position, header, out) == SQFS_OK) return SQFS_OK;
+    // Reading through: the block is in the copy before libsquashfuse reads it (from the copy, once the image
+    // descriptor is switched to it; from the source until then).
+    if (__atomic_load_n(&blocks->copy_fd, __ATOMIC_ACQUIRE) >= 0 && copy_through(blocks, fs, position, header) != 0)
+        return SQFS_ERR;
     return sqfs_data_block_read(fs, (sqfs_off_t)position, header, out);
 }
 

@@ -30,6 +30,9 @@ xar_blocks *xar_blocks_new(size_t block_size, size_t bytes, const uint8_t *super
 /// Frees the cache and its blocks; no thread may be reading through it. NULL is ignored.
 void xar_blocks_free(xar_blocks *blocks);
 
+/// Frees every decompressed block nobody holds (an idle server's memory); the cache fills again as reads come.
+void xar_blocks_trim(xar_blocks *blocks);
+
 /// Who reads: the loop thread for the application (what the start-up record is made of and what moves the plan
 /// on), the read-ahead thread for a whole file (recorded too), or the plan.
 enum { XAR_READ_NEEDED, XAR_READ_AHEAD, XAR_READ_PLAN };
@@ -97,3 +100,13 @@ void xar_blocks_saved_counts(xar_blocks *blocks, unsigned long long *read, unsig
 /// calling thread's libsquashfuse state.
 void xar_file_pieces(
     sqfs *fs, uint64_t ino, const sqfs_inode *inode, void (*each)(void *, const xar_piece *), void *context);
+
+/// Reads through into a local copy of the image file (docs/lifecycle.md, "Source loss"): from now on, a data or
+/// fragment block not yet in the copy open as `copy_fd` (read-write) is first read from `source_fd` and written
+/// there at the same position, so that what the application has read survives the source. The copy holds the
+/// file's bytes before `copied_end` and from `tail_start` on (the header, the superblock and the tables) already.
+/// -1 when out of memory. The descriptors stay the caller's and must stay open.
+int xar_blocks_read_through(xar_blocks *blocks, int source_fd, int copy_fd, uint64_t copied_end, uint64_t tail_start);
+
+/// The copy now holds the file's bytes before `end` (the background copy's progress).
+void xar_blocks_copied(xar_blocks *blocks, uint64_t end);

@@ -140,6 +140,24 @@ bool xar_plan_done(xar_plan *plan) {
     return done;
 }
 
+void xar_plan_trim(xar_plan *plan) {
+    pthread_mutex_lock(&plan->lock);
+    if (plan->plan_next >= plan->plan_count) {
+        free(plan->plan);
+        free(plan->plan_stored);
+        plan->plan = NULL;
+        plan->plan_stored = NULL;
+        plan->plan_count = plan->plan_next = 0;
+    }
+    if (plan->record && xar_now_ns() > plan->record_until) {
+        xar_map_free(&plan->record_index);
+        xar_piece *smaller = realloc(plan->record, (plan->record_count ? plan->record_count : 1) * sizeof *smaller);
+        if (smaller) plan->record = smaller;
+        plan->record_until = 0;  // nothing more is noted (note() stops at 0 before it uses the index)
+    }
+    pthread_mutex_unlock(&plan->lock);
+}
+
 void xar_plan_store_file(xar_plan *plan, sqfs *fs, uint64_t ino, xar_plan_store store, void *context) {
     pthread_mutex_lock(&plan->lock);
     for (size_t i = 0; i < plan->plan_count; i++) {

@@ -38,6 +38,10 @@ int xar_plan_read_next(xar_plan *plan, sqfs *fs, size_t ahead, xar_plan_store st
 /// True once the plan is done (or there is none): what the start needs has been read.
 bool xar_plan_done(xar_plan *plan);
 
+/// Once the plan is done and the recording over, frees the plan and the record's index, and shrinks the record to
+/// what it holds (kept for xar_plan_save): an idle server's memory.
+void xar_plan_trim(xar_plan *plan);
+
 /// Stores every planned piece of file `ino` not stored yet (decompressing with `fs` what the cache lacks), now
 /// that the kernel knows the file: its later reads and page faults then find their pages.
 void xar_plan_store_file(xar_plan *plan, sqfs *fs, uint64_t ino, xar_plan_store store, void *context);

@@ -656,6 +656,20 @@ int64_t xar_server_last_request_ns(const xar_server *server) {
 
 int xar_server_is_ready(const xar_server *server) { return __atomic_load_n(&server->ready, __ATOMIC_SEQ_CST); }
 
+int xar_server_read_through(xar_server *server, int source_fd, int copy_fd, uint64_t copied_end, uint64_t tail_start) {
+    return xar_blocks_read_through(server->blocks, source_fd, copy_fd, copied_end, tail_start);
+}
+
+void xar_server_copied(xar_server *server, uint64_t end) { xar_blocks_copied(server->blocks, end); }
+
+int xar_server_plan_done(xar_server *server) { return xar_plan_done(server->plan); }
+
+void xar_server_trim(xar_server *server) {
+    xar_blocks_trim(server->blocks);
+    xar_plan_trim(server->plan);
+    xar_trim_heap();
+}
+
 void xar_server_unmount(xar_server *server) {
     // A no-op when the mount is already gone (libfuse sees POLLERR on the device); otherwise a lazy unmount.
     // libfuse forgets the mount point once done, so xar_server_close's call is then a no-op too.

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
+#include <errno.h>
+#include <unistd.h>
 
 /// The SquashFS superblock's size: a plan and a saved-blocks file carry the image's, and fit no other image.
 #define XAR_SUPERBLOCK_BYTES 96
@@ -70,3 +72,38 @@ static inline void xar_map_free(xar_map *map) {
     free(map->values);
     *map = (xar_map){0};
 }
+
+/// Reads `count` bytes at `offset` of `fd` (retrying short reads and EINTR); 0, or -1 (errno set; EIO at the end of
+/// the file).
+static inline int xar_pread_all(int fd, void *buffer, size_t count, uint64_t offset) {
+    char *at = buffer;
+    while (count > 0) {
+        ssize_t n = pread(fd, at, count, (off_t)offset);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            if (n == 0) errno = EIO;
+            return -1;
+        }
+        at += n;
+        count -= (size_t)n;
+        offset += (uint64_t)n;
+    }
+    return 0;
+}
+
+/// Writes `count` bytes at `offset` of `fd` (retrying short writes and EINTR); 0, or -1 (errno set).
+static inline int xar_pwrite_all(int fd, const void *buffer, size_t count, uint64_t offset) {
+    const char *at = buffer;
+    while (count > 0) {
+        ssize_t n = pwrite(fd, at, count, (off_t)offset);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        at += n;
+        count -= (size_t)n;
+        offset += (uint64_t)n;
+    }
+    return 0;
+}
+
+/// Gives the allocator's free pages back to the system (malloc_trim; priority.c).
+void xar_trim_heap(void);

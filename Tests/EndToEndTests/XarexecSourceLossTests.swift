@@ -101,6 +101,101 @@ struct XarexecSourceLossTests {
         #expect(read("\(out).status") == "0\n", "\(read(out))")
     }
 
+    /// Reads 40 files of 500 KB (20 MB of random bytes) one after another, 0.12 s apart (~5 s), printing each
+    /// one's checksum; creates `$READY` first. `run.sh one N` prints only file N's checksum.
+    static let reader = """
+        #!/bin/sh
+        dir=$(dirname "$0")
+        if [ "$1" = one ]; then cksum < "$dir/data/$2.bin"; exit 0; fi
+        : > "$READY"
+        i=0
+        while [ $i -lt 40 ]; do cksum < "$dir/data/$i.bin"; sleep 0.12; i=$((i + 1)); done
+        """
+
+    /// A 20 MB image on bindfs, a launch from it, the application running; returns what the test needs.
+    private func launchFromNetwork(
+        _ fixture: XarexecFixture, env extra: [String: String] = [:]
+    ) throws -> (xar: String, sums: String, bindfs: Int32, view: String, out: String, ready: String) {
+        let tree = fixture.dir("app.tree")
+        try fixture.run(
+            "mkdir -p '\(tree)/data' && cat > '\(tree)/run.sh' <<'XAREOF'\n\(Self.reader)\nXAREOF\n"
+                + "chmod 755 '\(tree)/run.sh' && for i in $(seq 0 39); do "
+                + "head -c 500000 /dev/urandom > '\(tree)'/data/$i.bin; done")
+        let sums = try fixture.run("for i in $(seq 0 39); do cksum < '\(tree)'/data/$i.bin; done").stdout
+        let xar = try fixture.pack(tree: tree, name: "app", target: "run.sh", mountTimeout: 600)
+        let source = fixture.dir("source")
+        let view = fixture.dir("view")
+        try fixture.run("mkdir -p '\(source)' '\(view)' && cp '\(xar)' '\(source)/app.xar'")
+        let bindfs = try fixture.run("(bindfs -f '\(source)' '\(view)' </dev/null >/dev/null 2>&1 & echo $!)")
+        let bindfsPID = try #require(Int32(bindfs.stdout.split(separator: "\n").first ?? ""))
+        try #require(waitUntil { mounted(view) }, "bindfs did not mount \(view)")
+        let out = fixture.dir("out")
+        let ready = fixture.dir("ready")
+        let env = fixture.environment(extra.merging(["READY": ready]) { $1 })
+            .map { "\($0.key)='\($0.value)'" }.joined(separator: " ")
+        try fixture.run(
+            "(timeout \(Int(Self.patience) * 2) env \(env) '\(XarexecFixture.xarexec)' '\(view)/app.xar' "
+                + "> '\(out)' 2>&1; echo $? > '\(out).status') </dev/null >/dev/null 2>&1 &")
+        return (xar, sums, bindfsPID, view, out, ready)
+    }
+
+    /// The copy runs at the source's speed and reads through: the source killed 0.5 s or 2 s into an application
+    /// that reads 20 MB over ~5 s, the application still finishes with the right output.
+    @Test(arguments: [0.5, 2.0])
+    func applicationReadingTwentyMegabytesFinishesWhenItsSourceIsKilledEarly(after seconds: Double) throws {
+        let fixture = try XarexecFixture()
+        defer { fixture.unmountAll() }
+        let run = try launchFromNetwork(fixture)
+        defer {
+            kill(run.bindfs, SIGKILL)
+            umount2(run.view, Int32(MNT_DETACH))
+        }
+        try #require(
+            waitUntil { exists(run.ready) || !read("\(run.out).status").isEmpty },
+            "the application did not start: \(read(run.out))")
+        usleep(UInt32(seconds * 1e6))
+        kill(run.bindfs, SIGKILL)
+        #expect(waitUntil { !read("\(run.out).status").isEmpty }, "the application did not finish")
+        #expect(read("\(run.out).status") == "0\n", "\(read(run.out))")
+        #expect(read(run.out) == run.sums)
+    }
+
+    /// Healing: the source lost before the copy was done (held back here), a launch of the same image from a
+    /// local path works (the mount takes that file as its new source), and so do later launches through the mount.
+    @Test func aLaunchFromAHealthyFileHealsAnOrphanedMount() throws {
+        let fixture = try XarexecFixture()
+        defer { fixture.unmountAll() }
+        let run = try launchFromNetwork(fixture, env: ["XAR_LOCAL_COPY_DELAY": "3"])
+        defer {
+            kill(run.bindfs, SIGKILL)
+            umount2(run.view, Int32(MNT_DETACH))
+        }
+        try #require(waitUntil { exists(run.ready) }, "the application did not start: \(read(run.out))")
+        kill(run.bindfs, SIGKILL)
+        #expect(waitUntil { !read("\(run.out).status").isEmpty }, "the application did not finish")
+        // The copier starts (3 s after the mount, held back) and finds the source gone.
+        var list = ""
+        #expect(
+            waitUntil(seconds: 30) {
+                list =
+                    (try? Process.run(
+                        [TestEnvironment.product("xarctl"), "list"], environment: fixture.environment(), timeout: 30))?
+                    .stdout ?? ""
+                return list.contains("source lost, ")
+            }, "\(list)")
+        // The same image from a local path, while the orphaned mount exists.
+        let second = try fixture.xarexec([run.xar, "one", "39"], env: ["READY": fixture.dir("ready2")], timeout: 60)
+        #expect(second.status == 0, "\(second)")
+        #expect(second.stdout == String(run.sums.split(separator: "\n").last ?? "") + "\n", "\(second)")
+        // Later launches through the healed mount read everything right.
+        let third = try fixture.xarexec([run.xar], env: ["READY": fixture.dir("ready3")], timeout: 60)
+        #expect(third.status == 0, "\(third)")
+        #expect(third.stdout == run.sums)
+        let after = try Process.run(
+            [TestEnvironment.product("xarctl"), "list"], environment: fixture.environment(), timeout: Self.patience)
+        #expect(!after.stdout.contains("source lost"), "\(after)")
+    }
+
     private func touch(_ path: String) {
         let fd = creat(path, 0o600)
         if fd >= 0 { close(fd) }

@@ -103,15 +103,48 @@ struct ServerSourceLossTests {
         let read = try Process.run(["cat", "\(harness.mountPoint)/lib/pkg/data.bin"], timeout: 10)
         #expect(!read.timedOut)
         #expect(read.stderr.contains("Input/output error"), "\(read)")
-        #expect(harness.wait(seconds: 10) { harness.log.contains("retrying in") }, "\(harness.log)")
+        #expect(harness.wait(seconds: 10) { harness.log.contains("waiting for a new one") }, "\(harness.log)")
         #expect(ProcessStatus.read(pid: pid)?.isResponsive == true)
-        #expect(XarMount.ServerState.read(from: harness.statePath)?.readSource != "local copy")
+        #expect(waitForSource(harness, "source lost, 0% copied"), "\(harness.log)")
         let left = try Process.run(["ls", "-A", harness.cacheDirectory], timeout: 10).stdout
         #expect(!left.contains("\(harness.digest).xar\n"), "no unverified copy under the final name")
         // Stopping the server removes the unfinished copy.
         kill(pid, SIGTERM)
         #expect(harness.wait(seconds: 10) { ServerHarness.isGone(pid) })
         #expect(try Process.run(["ls", "-A", harness.cacheDirectory], timeout: 10).stdout == "")
+    }
+
+    /// Healing: a file offered in `<mount>.source` is hashed; one that is not the image is refused, one with the
+    /// same identity becomes the source, and the copy completes from it.
+    @Test func aLostSourceHealsFromAnOfferedFileWithTheSameIdentity() throws {
+        let harness = try ServerHarness()
+        defer { harness.tearDown() }
+        let view = try NetworkView(of: harness.directory.path)
+        harness.servedImagePath = "\(view.path)/app.xar"
+        let start = try harness.start(idleTimeout: 0, environment: ["XAR_LOCAL_COPY_DELAY": "1"])
+        #expect(start.line == "ok", "\(harness.log)")
+        view.kill()
+        #expect(waitForSource(harness, "source lost, 0% copied"), "\(harness.log)")
+        // An impostor of the same size: refused after hashing.
+        let impostor = harness.directory("impostor.xar")
+        let size = try #require(
+            Int(
+                try Process.run(["stat", "-c", "%s", harness.imagePath], timeout: 10).stdout
+                    .filter(\.isNumber)))
+        try #require(
+            try Process.shell("head -c \(size) /dev/urandom > '\(impostor)'", timeout: 30).status == 0)
+        let offer = harness.mountPoint + ".source"
+        try SmallFile.replace(offer, with: Array("\(impostor)\n".utf8))
+        #expect(harness.wait(seconds: 20) { harness.log.contains("not taken as the new source") }, "\(harness.log)")
+        #expect(XarMount.ServerState.read(from: harness.statePath)?.readSource.hasPrefix("source lost") == true)
+        // The real file: taken, and the copy completes from it.
+        try SmallFile.replace(offer, with: Array("\(harness.imagePath)\n".utf8))
+        #expect(waitForSource(harness, "local copy"), "\(harness.log)")
+        #expect(harness.log.contains("the source is now \(harness.imagePath)"))
+        #expect(
+            try Process.run(
+                ["cmp", "\(harness.mountPoint)/lib/pkg/data.bin", "\(harness.tree)/lib/pkg/data.bin"], timeout: 30
+            ).status == 0)
     }
 
     @Test func replacingTheImageByRenameDoesNotDisturbTheMount() throws {

@@ -80,6 +80,26 @@ int64_t xar_server_last_request_ns(const xar_server *server);
 /// True when the kernel has answered INIT, i.e. readiness was reported.
 int xar_server_is_ready(const xar_server *server);
 
+/// Starts reading through into the local copy of the image file (docs/lifecycle.md, "Source loss"): every data or
+/// fragment block not yet in the copy (`copy_fd`, read-write) is read from `source_fd` and written there before it
+/// is used. The copy already holds the bytes before `copied_end` and from `tail_start` on. 0, or -1 when out of
+/// memory. Both descriptors stay the caller's and must stay open for the server's life; any thread.
+int xar_server_read_through(xar_server *server, int source_fd, int copy_fd, uint64_t copied_end, uint64_t tail_start);
+
+/// The local copy now holds the image file's bytes before `end`; any thread.
+void xar_server_copied(xar_server *server, uint64_t end);
+
+/// True when the start-up plan has been read ahead (or there is none): the launch has what it needs.
+int xar_server_plan_done(xar_server *server);
+
+/// Returns memory the server no longer needs once its start is over: the decompressed blocks nobody holds, the
+/// start-up plan, the record's index, and the allocator's free pages. Any thread, after the start-up window.
+void xar_server_trim(xar_server *server);
+
+/// Lowers the calling thread's CPU priority (nice 19) and gives it the idle I/O class (`ioprio_set`
+/// IOPRIO_CLASS_IDLE): it runs only when nothing else wants the CPU or the disk.
+void xar_thread_lower_priority(void);
+
 /// Unmounts (lazily, if still mounted), ends the session and frees everything. A ready fd that never got `ok`
 /// stays open, so that the caller can still write its error line to it.
 void xar_server_close(xar_server *server);

@@ -100,9 +100,11 @@ public enum Launcher {
             exit(0)
         }
         let lock = try openLock(location)
-        var probe = try MountProbe.probe(location, header: header)
+        var sourceLost = false
+        var probe = try MountProbe.probe(location, header: header, sourceLost: &sourceLost)
         // Identity is proven before a mount is joined: the header's UUID and digest are only claims.
         try MountIdentity.admit(&probe, location, header: header, image: image, imagePath: imagePath)
+        if !probe.isLive { sourceLost = false }  // not joined: a fresh mount is made
         if !probe.isLive {
             if let reason = FuseAvailability.unavailableReason() {
                 guard mode == .run else {
@@ -139,6 +141,22 @@ public enum Launcher {
             throw LaunchError(
                 .serverFailed,
                 "the FUSE server reported \(location.mountPoint) mounted, but it is not; see xarctl list")
+        }
+        // (Not `sourceLost && offer(…)`: the right side would be an autoclosure capturing the noncopyable location.)
+        let healed = sourceLost ? SourceHealing.offer(location, imagePath: imagePath) : true
+        if !healed {
+            // A healthy file never fails because of an orphaned mount of the same image.
+            guard mode == .run else {
+                throw LaunchError(
+                    .serverFailed,
+                    "\(location.mountPoint) lost its source and did not take \(imagePath) as the new one; see xarctl list"
+                )
+            }
+            _ = consume root
+            try? lock.unlock()
+            try Extraction.runFallback(
+                why: "\(location.mountPoint) lost its source and did not take this file as the new one",
+                image: consume image, header: header, imagePath: imagePath, userArguments: userArguments)
         }
         _ = consume image
         if mode == .mountOnly {

@@ -34,6 +34,15 @@ enum MountProbe: ~Copyable {
     /// The order matters: the state file and the server's process state are read before anything touches the
     /// mount, because any access to a FUSE mount whose server is stopped blocks until the server resumes.
     static func probe(_ location: borrowing MountLocation, header: LaunchHeader) throws(LaunchError) -> MountProbe {
+        var sourceLost = false
+        return try probe(location, header: header, sourceLost: &sourceLost)
+    }
+
+    /// `probe`, and `sourceLost` set for a live mount whose server lost its source before its local copy was
+    /// complete (docs/lifecycle.md, "Source loss": the launcher then offers its own file as the new source).
+    static func probe(
+        _ location: borrowing MountLocation, header: LaunchHeader, sourceLost: inout Bool
+    ) throws(LaunchError) -> MountProbe {
         let state = readState(location)
         if let state {
             guard state.uuid == header.uuid, state.digest == (header.digest ?? "") else {
@@ -103,7 +112,8 @@ enum MountProbe: ~Copyable {
                     "something other than a FUSE file system is mounted at \(location.mountPoint); unmount it")
             }
         }
-        guard state != nil else { return .dead }
+        guard let state else { return .dead }
+        sourceLost = state.sourceLost
         return .live(root)
     }
 
@@ -117,6 +127,8 @@ enum MountProbe: ~Copyable {
         var imageID = ""
         /// `image`: the path the server was started for.
         var imagePath = ""
+        /// The state's `source` says `source lost, …`.
+        var sourceLost = false
     }
 
     /// Reads `pid`, `uuid`, `digest`, `dev`, `image` and `image_id` from the state file; nil when it is missing or has no pid.
@@ -150,6 +162,8 @@ enum MountProbe: ~Copyable {
                     fields.imageID = String(decoding: value, as: UTF8.self)
                 } else if key.elementsEqual("image".utf8) {
                     fields.imagePath = String(decoding: value, as: UTF8.self)
+                } else if key.elementsEqual("source".utf8) {
+                    fields.sourceLost = value.starts(with: "source lost".utf8)
                 }
             }
             return fields.pid > 0 ? fields : nil

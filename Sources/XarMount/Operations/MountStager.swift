@@ -19,8 +19,10 @@ public enum MountStager {
         let header = try Launcher.readHeader(image, path: imagePath)
         let location = try MountLocation(header: header)
         let lock = try Launcher.openLock(location)
-        var probe = try MountProbe.probe(location, header: header)
+        var sourceLost = false
+        var probe = try MountProbe.probe(location, header: header, sourceLost: &sourceLost)
         try MountIdentity.admit(&probe, location, header: header, image: image, imagePath: imagePath)
+        if !probe.isLive { sourceLost = false }  // not joined: a fresh mount is made
         if !probe.isLive {
             if let reason = FuseAvailability.unavailableReason() {
                 throw LaunchError(
@@ -41,6 +43,13 @@ public enum MountStager {
             throw LaunchError(
                 .serverFailed, "the FUSE server reported \(location.mountPoint) mounted, but it is not; see xarctl list"
             )
+        }
+        // (Not `sourceLost && offer(…)`: the right side would be an autoclosure capturing the noncopyable location.)
+        let healed = sourceLost ? SourceHealing.offer(location, imagePath: imagePath) : true
+        if !healed {
+            throw LaunchError(
+                .serverFailed,
+                "\(location.mountPoint) lost its source and did not take \(imagePath) as the new one; see xarctl list")
         }
         if pin {
             // Written while the lock is held, so the server cannot unmount between the mount and the pin.

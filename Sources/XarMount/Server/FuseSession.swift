@@ -115,6 +115,23 @@ struct SessionActivity: @unchecked Sendable {
         clock_gettime(CLOCK_MONOTONIC, &now)
         return Double(Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) - last) / 1e9
     }
+
+    /// True once the start-up plan has been read ahead (or there is none): the launch has what it needs.
+    var planDone: Bool { xar_server_plan_done(server) != 0 }
+
+    /// Reads every block through the local copy from now on (`xar_server_read_through`); false when out of memory.
+    func readThrough(source: Int32, copy: Int32, copiedEnd: UInt64, tailStart: UInt64) -> Bool {
+        xar_server_read_through(server, source, copy, copiedEnd, tailStart) == 0
+    }
+
+    /// The local copy holds the file's bytes before `end`.
+    func copied(upTo end: UInt64) { xar_server_copied(server, end) }
+
+    /// Gives the calling thread the idle I/O class and the lowest CPU priority (`xar_thread_lower_priority`).
+    func lowerThreadPriority() { xar_thread_lower_priority() }
+
+    /// Returns the memory an idle server does not need (`xar_server_trim`).
+    func trim() { xar_server_trim(server) }
 }
 
 extension XarMount.Server {

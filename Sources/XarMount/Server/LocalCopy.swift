@@ -19,17 +19,20 @@ extension XarMount {
 
 /// The background copy that makes a mount independent of its source (docs/lifecycle.md, "Source loss").
 ///
-/// Once the mount serves, a thread copies the whole `.xar` (header included, so the image offset stays valid)
-/// into the cache directory under a temporary name, hashing the image part on the way, and renames it to
-/// `<digest>.xar` only when the SHA-256 matches the header's `XAR_IMAGE_SHA256`: a torn or wrong copy never
-/// has the final name. It then `dup2`s the copy onto the descriptor libsquashfuse reads through, which moves
-/// every later read to the copy at once (a read in flight finishes on the old file). Until then reads go to the
-/// source; when the source fails they fail with EIO, and the copy retries the same block with a growing pause
-/// (the source may come back: an NFS server that restarts). The state file follows: `copying N%`, then
-/// `local copy` and the copy's path. A copy already in the cache is verified and used at once.
+/// As soon as the launch has what it needs (the start-up plan is read ahead, or there is none), a thread at idle
+/// I/O and lowest CPU priority copies the `.xar` into the cache directory under a temporary name, at the source's
+/// speed: first the header with the superblock and the tables at the end (all that libsquashfuse reads but data
+/// blocks), then the server reads through the copy (every data or fragment block an application's read takes from
+/// the source is written into the copy at once, blocks.c) and serves from it, while the thread copies the data in
+/// order. Once the copy is whole the mount no longer needs its source; the copy is then hashed and renamed to
+/// `<digest>.xar` only when its SHA-256 matches `XAR_IMAGE_SHA256`.
+///
+/// When the source fails before that, reads of data never read fail with EIO, the state file says
+/// `source lost, N% copied`, and the copy waits for a new source: a file with the same identity that a launch or
+/// `xarctl mount` names in `<mount>.source`, or the original path coming back, each hashed before it is used.
 final class LocalCopier: @unchecked Sendable {
-    // @unchecked: the mutable state (`state`, `temporaryPath`) is touched only by the copier thread, and by
-    // `stop()` under `gate`; the rest is immutable.
+    // @unchecked: the mutable state (`state`, `temporaryPath`, `sourceFD`, `tried`) is touched only by the copier
+    // thread, and `temporaryPath` by `stop()` under `gate`; the rest is immutable.
 
     private let imageFD: Int32
     private let offset: UInt64
@@ -40,34 +43,38 @@ final class LocalCopier: @unchecked Sendable {
     private let digest: String
     private let cacheDirectory: String
     private let statePath: String
+    /// The original path, tried again when the source fails (an NFS or sshfs mount coming back).
+    private let imagePath: String
+    /// `<mount>.source`: a launcher of the same image writes its file's path here when the source is lost.
+    private let healPath: String
     private var state: XarMount.ServerState
     /// True while the copier may write the state file and rename its copy into place.
     private let gate = Mutex(true)
     private var temporaryPath: String?
+    /// The copier's own descriptor of the source (read-through reads it too); a new source is `dup2`ed onto it.
+    private var sourceFD: Int32 = -1
+    /// Files already hashed and refused as a new source: device, inode, size, modification time.
+    private var tried: Set<[Int64]> = []
+    /// Where the data ends and the tables begin in the file (the file's size until known), and whether the tables
+    /// are in the copy: for the percentage the state file shows.
+    private var dataEnd: UInt64 = 0
+    private var tablesCopied = false
 
     private let activity: SessionActivity
 
-    /// Small enough that a launch's read waits little behind one chunk's read from the same source.
-    private static let chunkSize = 256 << 10
-    /// While requests came in this recently, the copy runs at most one chunk per `busyPause`: the first launch's
-    /// own reads from the source come first, and the copy still progresses under an application that reads
-    /// all the time.
-    private static let busyWindow = 0.2
-    private static let busyPause: UInt32 = 100_000
-    /// The copy starts this long after the mount (`XAR_LOCAL_COPY_DELAY` seconds, default 0.5), and only once
-    /// requests pause (for at most 5 s more): the first launch, which is what mounted the image, reads its
-    /// start-up files undisturbed.
-    private let startDelay: Double
+    private static let chunkSize = 1 << 20
+    /// What is copied before read-through starts, from the start of the file: the header, the superblock, and the
+    /// compressor options that may follow it.
+    private static let headBytes: UInt64 = 64 << 10
+    /// The launch's start-up plan is waited for at most this long before the copy starts.
+    private static let planWait = 2.0
 
-    /// A copier for the image open as `imageFD`; `state` is what the server wrote at start; `activity` tells it
-    /// when the session is busy.
+    /// A copier for the image open as `imageFD` (from `imagePath`); `state` is what the server wrote at start.
     init(
         imageFD: Int32, offset: UInt64, digest: String, cacheDirectory: String, state: XarMount.ServerState,
-        statePath: String, activity: SessionActivity
+        statePath: String, imagePath: String, mountPoint: String, activity: SessionActivity
     ) {
         self.activity = activity
-        startDelay =
-            getenv("XAR_LOCAL_COPY_DELAY").flatMap { Double(String(cString: $0)) }.flatMap { $0 >= 0 ? $0 : nil } ?? 0.5
         self.imageFD = imageFD
         var info = stat()
         size = fstat(imageFD, &info) == 0 ? Int64(info.st_size) : 0
@@ -77,8 +84,9 @@ final class LocalCopier: @unchecked Sendable {
         self.cacheDirectory = cacheDirectory
         self.state = state
         self.statePath = statePath
+        self.imagePath = imagePath
+        self.healPath = mountPoint + ".source"
     }
-
     /// Why the image should be copied under `policy`, or nil when it should not (also logged).
     static func reason(policy: XarMount.LocalCopyPolicy, imageFD: Int32, digest: String?) -> String? {
         switch policy {
@@ -120,6 +128,7 @@ final class LocalCopier: @unchecked Sendable {
         gate.withLock { open in
             open = false
             if let temporaryPath { unlink(temporaryPath) }
+            unlink(healPath)
         }
     }
 
@@ -131,16 +140,42 @@ final class LocalCopier: @unchecked Sendable {
         let final = "\(cacheDirectory)/\(digest).xar"
         guard makeDirectory(cacheDirectory) else { return }
         if access(final, F_OK) == 0 {
-            if verify(final) {
+            if verify(path: final) {
                 switchTo(final)
                 return
             }
             XarMount.Server.log("\(final) does not match its digest: copying again")
             unlink(final)
         }
+        // XAR_LOCAL_COPY_DELAY (seconds, default 0) holds the copy back: tests use it to lose the source first.
+        let delay = getenv("XAR_LOCAL_COPY_DELAY").flatMap { Double(String(cString: $0)) }.map { max(0, $0) } ?? 0
+        if delay > 0 { usleep(UInt32(min(delay, 60) * 1e6)) }
+        let started = MonotonicTime.now()
+        while !activity.planDone && MonotonicTime.now() - started < Self.planWait { usleep(20_000) }
+        activity.lowerThreadPriority()
+        sourceFD = fcntl(imageFD, F_DUPFD_CLOEXEC, 0)
+        guard sourceFD >= 0 else {
+            XarMount.Server.log("cannot duplicate the image descriptor: \(XarMount.ServerError.text(errno: errno))")
+            return
+        }
         let temporary = "\(cacheDirectory)/.tmp-\(digest)-\(getpid())"
         gate.withLock { _ in temporaryPath = temporary }
-        guard copy(to: temporary) else {
+        guard let copyFD = copy(to: temporary, started: started) else {
+            unlink(temporary)
+            setReadSource("source")
+            return
+        }
+        let actual = fsync(copyFD) == 0 ? digestHex(fd: copyFD) : nil
+        // The source's real digest, for launches of other files that want to join (docs/lifecycle.md, "Identity"):
+        // the copy holds the source's bytes (a source taken by healing recorded its own when it was hashed).
+        if let actual, let source = sourceIdentity, FileIdentity(descriptor: sourceFD) == source {
+            DigestCache.record(actual, for: source)
+        }
+        guard actual == digest else {
+            // Not the image the header names: back to the source, which the application was reading anyway.
+            XarMount.Server.log("the copy's SHA-256 is not the header's \(digest): serving from the source")
+            _ = activity.readThrough(source: -1, copy: -1, copiedEnd: 0, tailStart: 0)
+            if dup2(sourceFD, imageFD) >= 0 { _ = fcntl(imageFD, F_SETFD, FD_CLOEXEC) }
             unlink(temporary)
             setReadSource("source")
             return
@@ -154,96 +189,185 @@ final class LocalCopier: @unchecked Sendable {
             unlink(temporary)
             return
         }
-        switchTo(final)
+        state.copyPath = final
+        setReadSource("local copy")
+        XarMount.Server.log("serving from the local copy \(final)")
     }
 
-    /// Copies the whole file to `path`, hashing the image part; true when the digest matched.
-    private func copy(to path: String) -> Bool {
-        let out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+    /// Copies the file to `path` (head and tables first, then read-through, then the data in order) and makes the
+    /// server read from it; the copy's descriptor (kept open for the process's life) or nil.
+    private func copy(to path: String, started: Double) -> Int32? {
+        let out = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard out >= 0 else {
             XarMount.Server.log("cannot create \(path): \(XarMount.ServerError.text(errno: errno)); no local copy")
-            return false
+            return nil
         }
-        defer { close(out) }
-        var hash = SHA256()
-        var buffer = [UInt8](repeating: 0, count: Self.chunkSize)
-        var position: Int64 = 0
-        var pause: UInt32 = 1
+        let total = UInt64(size)
+        dataEnd = total
+        let headEnd = min(total, offset + Self.headBytes)
+        guard copyRange(from: 0, to: headEnd, into: out, path: path) else { return nil }
+        // The superblock's inode_table_start (byte 64): the tables run from there to the end of the image.
+        var field = [UInt8](repeating: 0, count: 8)
+        var tailStart = total
+        if pread(out, &field, 8, off_t(offset + 64)) == 8 {
+            let start = offset + field.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            if start >= headEnd && start < total { tailStart = start }
+        }
+        dataEnd = tailStart
+        guard copyRange(from: tailStart, to: total, into: out, path: path) else { return nil }
+        tablesCopied = true
+        guard activity.readThrough(source: sourceFD, copy: out, copiedEnd: headEnd, tailStart: tailStart) else {
+            return nil
+        }
+        // From here every block is in the copy before it is read: libsquashfuse may read it there.
+        let reader = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard reader >= 0, dup2(reader, imageFD) >= 0 else {
+            XarMount.Server.log("cannot read the copy \(path): \(XarMount.ServerError.text(errno: errno))")
+            if reader >= 0 { close(reader) }
+            return nil
+        }
+        _ = fcntl(imageFD, F_SETFD, FD_CLOEXEC)
+        close(reader)
+        var position = headEnd
         var reported = -1
-        let started = MonotonicTime.now()
-        while true {
-            let waited = MonotonicTime.now() - started
-            let busy = activity.secondsSinceLastRequest < Self.busyWindow
-            if waited >= startDelay && (!busy || waited >= startDelay + 5) { break }
-            usleep(50_000)
-        }
-        while position < size {
-            if activity.secondsSinceLastRequest < Self.busyWindow { usleep(Self.busyPause) }
-            let wanted = Int(min(Int64(Self.chunkSize), size - position))
-            let count = buffer.withUnsafeMutableBytes { pread(imageFD, $0.baseAddress, wanted, off_t(position)) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                XarMount.Server.log(
-                    "reading the source at \(position) failed (\(XarMount.ServerError.text(errno: errno))); retrying in \(pause) s"
-                )
-                sleep(pause)
-                pause = min(pause * 2, 30)
-                continue
-            }
-            guard count > 0 else {
-                XarMount.Server.log("the source ended at \(position) of \(size) bytes: no local copy")
-                return false
-            }
-            pause = 1
-            let written = buffer.withUnsafeBytes { writeAll(out, $0.baseAddress!, count) }
-            guard written else {
-                XarMount.Server.log("cannot write \(path): \(XarMount.ServerError.text(errno: errno)); no local copy")
-                return false
-            }
-            // Only the image (from the header's OFFSET on) is covered by XAR_IMAGE_SHA256.
-            let end = position + Int64(count)
-            if end > Int64(offset) {
-                let skip = max(0, Int(Int64(offset) - position))
-                buffer.withUnsafeBytes { hash.update(UnsafeRawBufferPointer(rebasing: $0[skip..<count])) }
-            }
+        while position < tailStart {
+            let end = min(tailStart, position + UInt64(Self.chunkSize))
+            guard copyRange(from: position, to: end, into: out, path: path) else { return nil }
             position = end
-            let percent = Int(position * 100 / max(size, 1))
+            activity.copied(upTo: position)
+            let percent = copiedPercent(position)
             if percent / 10 != reported / 10 && percent < 100 {
                 reported = percent
                 setReadSource("copying \(percent)%")
             }
         }
-        let actual = hash.finalizeHex()
-        // The source's real digest, for launches of other files that want to join (docs/lifecycle.md, "Identity").
-        if let source = sourceIdentity, FileIdentity(descriptor: imageFD) == source {
-            DigestCache.record(actual, for: source)
+        let seconds = (MonotonicTime.now() - started).rounded(toPlaces: 2)
+        XarMount.Server.log("the mount no longer needs its source (\(seconds) s after the copier started)")
+        setReadSource("copied, verifying")
+        return out
+    }
+
+    /// How much of the file is in the copy, in percent, when the data is copied up to `position`.
+    private func copiedPercent(_ position: UInt64) -> Int {
+        let tables = tablesCopied ? UInt64(size) - dataEnd : 0
+        return Int((min(position, dataEnd) + tables) * 100 / UInt64(max(size, 1)))
+    }
+
+    /// Copies bytes `start..<end` from the source into `out` at the same place. A failing source makes the state
+    /// say so and waits for it to heal (`heal`); false only when the copy itself cannot be written.
+    private func copyRange(from start: UInt64, to end: UInt64, into out: Int32, path: String) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: Self.chunkSize)
+        var position = start
+        var lost = false
+        var pause = 0.2
+        while position < end {
+            let wanted = Int(min(UInt64(Self.chunkSize), end - position))
+            let count = buffer.withUnsafeMutableBytes { pread(sourceFD, $0.baseAddress, wanted, off_t(position)) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 {
+                let reason = count < 0 ? XarMount.ServerError.text(errno: errno) : "it ended early"
+                if !lost {
+                    lost = true
+                    XarMount.Server.log("reading the source at \(position) failed (\(reason)); waiting for a new one")
+                    setReadSource("source lost, \(copiedPercent(position))% copied")
+                }
+                if heal() {
+                    pause = 0.2
+                    continue
+                }
+                guard gate.withLock({ $0 }) else { return false }
+                usleep(UInt32(pause * 1e6))
+                pause = min(pause * 1.5, 2)
+                continue
+            }
+            if lost {
+                lost = false
+                setReadSource("copying")
+            }
+            let written = buffer.withUnsafeBytes { pwriteAll(out, $0.baseAddress!, count, position) }
+            guard written else {
+                XarMount.Server.log("cannot write \(path): \(XarMount.ServerError.text(errno: errno)); no local copy")
+                return false
+            }
+            position += UInt64(count)
         }
-        guard actual == digest else {
-            XarMount.Server.log("the copy's SHA-256 is \(actual), not the header's \(digest): serving from the source")
-            return false
+        return true
+    }
+
+    /// Looks for a new source: the path a launcher left in `<mount>.source`, then the original path. One whose
+    /// SHA-256 (from the image offset on) is the digest replaces the source descriptor (`dup2`), so read-through
+    /// and the copy both read it from now on. True when the source was replaced.
+    private func heal() -> Bool {
+        var candidates: [String] = []
+        if let bytes = SmallFile.read(healPath, followSymlinks: false) {
+            let text = String(decoding: bytes, as: UTF8.self).trimmingNewlines()
+            if text.hasPrefix("/") { candidates.append(text) }
         }
-        return fsync(out) == 0
+        candidates.append(imagePath)
+        for candidate in candidates {
+            let fd = open(candidate, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+            guard fd >= 0 else { continue }
+            var info = stat()
+            guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Int64(info.st_size) == size else {
+                close(fd)
+                continue
+            }
+            let key = [Int64(info.st_dev), Int64(info.st_ino), Int64(info.st_size), Int64(info.st_mtim.tv_sec)]
+            if tried.contains(key) {
+                close(fd)
+                continue
+            }
+            tried.insert(key)
+            guard verify(fd: fd) else {
+                XarMount.Server.log("\(candidate) does not hash to \(digest): not taken as the new source")
+                close(fd)
+                continue
+            }
+            let replaced = dup2(fd, sourceFD) >= 0
+            _ = fcntl(sourceFD, F_SETFD, FD_CLOEXEC)
+            close(fd)
+            guard replaced else { continue }
+            unlink(healPath)
+            XarMount.Server.log("the source is now \(candidate)")
+            state.imagePath = candidate
+            // Launches of this file join without hashing it again (MountIdentity compares `image_id`).
+            if let identity = FileIdentity(descriptor: sourceFD) {
+                state.imageID = identity.text
+                DigestCache.record(digest, for: identity)
+            }
+            return true
+        }
+        return false
     }
 
     /// True when the file at `path` hashes to the digest (from the image offset on).
-    private func verify(_ path: String) -> Bool {
+    private func verify(path: String) -> Bool {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { return false }
         defer { close(fd) }
+        return verify(fd: fd)
+    }
+
+    /// True when the file open as `fd` hashes to the digest (from the image offset on).
+    private func verify(fd: Int32) -> Bool { digestHex(fd: fd) == digest }
+
+    /// The SHA-256 of the file open as `fd` from the image offset on, in hex; nil when it cannot be read.
+    private func digestHex(fd: Int32) -> String? {
         var hash = SHA256()
         var buffer = [UInt8](repeating: 0, count: Self.chunkSize)
         var position = Int64(offset)
         while true {
             let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(position)) }
             if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
+            if count < 0 { return nil }
+            if count == 0 { break }
             buffer.withUnsafeBytes { hash.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
             position += Int64(count)
         }
-        return hash.finalizeHex() == digest
+        return hash.finalizeHex()
     }
 
-    /// Points the image descriptor at the copy and says so in the state file.
+    /// Points the image descriptor at a verified copy already in the cache and says so in the state file.
     private func switchTo(_ path: String) {
         let copy = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard copy >= 0 else {
@@ -286,14 +410,30 @@ final class LocalCopier: @unchecked Sendable {
         return false
     }
 
-    private func writeAll(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Bool {
+    private func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int, _ at: UInt64) -> Bool {
         var done = 0
         while done < count {
-            let n = write(fd, bytes + done, count - done)
+            let n = pwrite(fd, bytes + done, count - done, off_t(at) + off_t(done))
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return false }
             done += n
         }
         return true
+    }
+}
+
+extension Double {
+    fileprivate func rounded(toPlaces places: Int) -> Double {
+        var scale = 1.0
+        for _ in 0..<places { scale *= 10 }
+        return (self * scale).rounded() / scale
+    }
+}
+
+extension String {
+    fileprivate func trimmingNewlines() -> String {
+        var text = Substring(self)
+        while let last = text.last, last.isNewline { text = text.dropLast() }
+        return String(text)
     }
 }

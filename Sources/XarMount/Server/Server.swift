@@ -90,7 +90,7 @@ extension XarMount {
             if configuration.idleTimeout > 0 {
                 monitor = try UsageMonitor(
                     mountPoint: configuration.mountPoint, idleTimeout: configuration.idleTimeout, lockFD: lockFD,
-                    statePath: configuration.statePath)
+                    statePath: configuration.statePath, activity: session.activity)
                 try monitor?.start()
             }
             var copier: LocalCopier?
@@ -103,8 +103,8 @@ extension XarMount {
                 log("copying the image to \(directory): \(reason)")
                 copier = LocalCopier(
                     imageFD: configuration.imageFD, offset: configuration.offset, digest: digest,
-                    cacheDirectory: directory, state: state, statePath: configuration.statePath,
-                    activity: session.activity)
+                    cacheDirectory: directory, state: state, statePath: configuration.statePath, imagePath: image,
+                    mountPoint: configuration.mountPoint, activity: session.activity)
                 try copier?.start()
             }
             // The copy hashes the file anyway (and records its digest); otherwise verify it once idle.

@@ -32,14 +32,22 @@ final class UsageMonitor: @unchecked Sendable {
     private var lastUser: Int32?
     private let wake: (read: Int32, write: Int32)
     private var thread: pthread_t?
+    /// The session, whose memory is trimmed once the start is over and whenever the mount goes idle.
+    private let activity: SessionActivity?
+
+    /// The start-up window: the record is made in the first 5 s after the mount is ready (server.c); the
+    /// server's start-up memory (plan, record index, the blocks decompressed for the start) is returned after it.
+    static let startupWindow = 6.0
 
     /// True when the monitor unmounted the mount (and holds the lock); valid after `stop()`.
     private(set) var unmounted = false
 
     /// A monitor for `mountPoint` that locks `lockFD` before it unmounts.
     init(
-        mountPoint: String, idleTimeout: Double, lockFD: Int32, statePath: String? = nil
+        mountPoint: String, idleTimeout: Double, lockFD: Int32, statePath: String? = nil,
+        activity: SessionActivity? = nil
     ) throws(XarMount.ServerError) {
+        self.activity = activity
         self.mountPoint = ProcScan.canonical(mountPoint)
         self.pinPath = mountPoint + ".pin"
         self.statePath = statePath
@@ -73,17 +81,24 @@ final class UsageMonitor: @unchecked Sendable {
     private func run() {
         // A quarter of the grace period, between 0.1 s and 5 s: an idle mount costs a walk over /proc per tick.
         let interval = min(5.0, max(0.1, idleTimeout / 4))
-        var idleSince = MonotonicTime.now()
+        let started = MonotonicTime.now()
+        var idleSince = started
         var wasUsed = false
+        var trimmed = false
         while !sleepOrStop(seconds: interval) {
+            if !trimmed, let activity, MonotonicTime.now() - started >= Self.startupWindow, activity.planDone {
+                activity.trim()
+                trimmed = true
+            }
             if isUsed() {
                 idleSince = MonotonicTime.now()
                 wasUsed = true
                 continue
             }
-            if wasUsed, let statePath {
+            if wasUsed {
                 // One utimensat per busy-to-idle change: the state file's mtime is the last moment of use.
-                _ = utimensat(AT_FDCWD, statePath, nil, AT_SYMLINK_NOFOLLOW)
+                if let statePath { _ = utimensat(AT_FDCWD, statePath, nil, AT_SYMLINK_NOFOLLOW) }
+                if trimmed { activity?.trim() }
                 wasUsed = false
             }
             guard MonotonicTime.now() - idleSince >= idleTimeout else { continue }
