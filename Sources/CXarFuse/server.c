@@ -429,7 +429,7 @@ int xar_server_mount(
     fuse_opt_free_args(&args);
     if (!server->session) {
         copy_fuse_message(error, error_size, "libfuse could not create a session");
-        return -1;
+        return -EIO;
     }
     // The read-ahead thread starts now, so that a start-up plan is being read while the kernel mounts.
     // XAR_PREFETCH=0 in the server's environment turns it off.
@@ -442,7 +442,7 @@ int xar_server_mount(
         copy_fuse_message(error, error_size, "libfuse could not mount it");
         fuse_session_destroy(server->session);
         server->session = NULL;
-        return -1;
+        return -EIO;
     }
     server->ready_fd = ready_fd;
     server->mountpoint = strdup(mountpoint);  // for the replay of the plan's names (none when out of memory)
@@ -515,17 +515,17 @@ static bool plan_fits_image(xar_server *server, const uint8_t *bytes, size_t use
 }
 
 int xar_server_set_startup_plan(xar_server *server, const uint8_t *bytes, size_t length) {
-    if (server->session) return -1;
+    if (server->session) return -EBUSY;
     size_t used = 0;
     int result = xar_plan_set(server->plan, bytes, length, &used);
-    if (result != 0) return result;
+    if (result != 0) return result == -2 ? -ESTALE : -EINVAL;  // plan.c: -2 another image, -1 no plan
     if (!plan_fits_image(server, bytes, used)) {
         xar_plan_drop(server->plan);  // a piece that is not its file's: the plan was tampered with, or is stale
-        return -1;
+        return -EINVAL;
     }
     if (xar_names_set_plan(server->names, bytes + used, length - used) != 0) {
         xar_plan_drop(server->plan);  // the file is damaged: its pieces are not trusted either
-        return -1;
+        return -EINVAL;
     }
     server->planned = 1;
     return 0;
@@ -534,12 +534,12 @@ int xar_server_set_startup_plan(xar_server *server, const uint8_t *bytes, size_t
 int xar_server_use_saved_blocks(xar_server *server, int fd) {
     if (server->session) {
         close(fd);
-        return -1;
+        return -EBUSY;
     }
     int result;
     xar_saved *saved = xar_saved_open(fd, xar_blocks_superblock(server->blocks), server->ll.fs.sb.block_size, &result);
     if (saved) xar_blocks_use_saved(server->blocks, saved);
-    return result;
+    return result == 0 ? 0 : result == -2 ? -ESTALE : -EINVAL;  // saved.c: -2 another image, -1 damaged
 }
 
 int xar_server_saved_blocks_current(xar_server *server) { return xar_plan_saved_current(server->plan); }
@@ -600,27 +600,27 @@ static void note_path(xar_server *server, char *path, list_prefix *prefix) {
 #define XAR_START_LIST_MAX (256u << 10)
 
 int xar_server_plan_from_list(xar_server *server, const char *list) {
-    if (server->session) return -1;
+    if (server->session) return -EBUSY;
     sqfs_inode inode;
     bool found = false;
     // libsquashfuse looks the path up from the inode it is given: the root's.
     if (sqfs_inode_get(&server->ll.fs, &inode, sqfs_inode_root(&server->ll.fs)) != SQFS_OK
         || sqfs_lookup_path(&server->ll.fs, &inode, list, &found) != SQFS_OK || !found || !S_ISREG(inode.base.mode))
-        return -1;
+        return -ENOENT;
     sqfs_off_t size = (sqfs_off_t)inode.xtra.reg.file_size;
     if (size > XAR_START_LIST_MAX) size = XAR_START_LIST_MAX;
     char *text = malloc((size_t)size + 1);
-    if (!text) return -1;
+    if (!text) return -ENOMEM;
     if (size > 0 && sqfs_read_range(&server->ll.fs, &inode, 0, &size, text) != SQFS_OK) {
         free(text);
-        return -1;
+        return -EINVAL;
     }
     text[size] = '\0';
     // Recorded as a start would be, then turned into a plan the way a saved record is; the recording starts
     // afresh at INIT.
     if (xar_plan_record(server->plan, 3600) != 0 || xar_names_record(server->names, 3600) != 0) {
         free(text);
-        return -1;
+        return -EINVAL;
     }
     char *rest = text, *line;
     list_prefix prefix = {0};
@@ -631,7 +631,7 @@ int xar_server_plan_from_list(xar_server *server, const char *list) {
     uint8_t *plan = length ? malloc(length) : NULL;
     int result = plan && xar_server_startup_record(server, plan, length) == length
         ? xar_server_set_startup_plan(server, plan, length)
-        : -1;
+        : -ENOENT;
     free(plan);
     return result;
 }

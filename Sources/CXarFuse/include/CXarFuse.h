@@ -23,7 +23,7 @@ xar_server *xar_server_open(int image_fd, uint64_t offset, char *error, size_t e
 /// Creates the FUSE session with `options` (a `-o` list) and mounts it at `mountpoint`.
 ///
 /// `ready_fd` is written `ok\n` and closed as soon as the kernel's INIT request is answered, that is when
-/// the mount serves requests; it then belongs to the server. Returns 0, or -1 with libfuse's reason in `error`.
+/// the mount serves requests; it then belongs to the server. Returns 0, or -EIO with libfuse's reason in `error`.
 int xar_server_mount(
     xar_server *server, const char *mountpoint, const char *options, int ready_fd, char *error, size_t error_size);
 
@@ -35,15 +35,16 @@ int xar_server_run(xar_server *server);
 /// Gives the server, before it mounts, the start-up record of an earlier server of the same image (the bytes
 /// `xar_server_startup_record` returned): its read-ahead thread then decompresses those blocks, in order, from the
 /// start, and a thread of its own looks the recorded names up through the mount as soon as it is ready, ahead of
-/// the application. Returns 0; -1 when `bytes` are not a record or the server is
-/// already mounted, -2 when the record was made on another image (nothing changes then).
+/// the application. Returns 0; -EINVAL when `bytes` are not a record or do not fit the image (each
+/// piece is checked against its file's block list), -EBUSY when the server is already mounted, -ESTALE when the record
+/// was made on another image (nothing changes then).
 int xar_server_set_startup_plan(xar_server *server, const uint8_t *bytes, size_t length);
 
 /// Makes a start-up plan, before the server mounts, from the image's own list of start-up files (`list`: the path
 /// in the image of a text file, one path per line, relative to the image's root, in the order a start needs them):
 /// the lookups of each path and every block of each file, as if a start had read them whole. For the first start
-/// of an image on a host, which has no recorded plan. Returns 0, or -1 when the image has no such list or it names
-/// nothing the image has.
+/// of an image on a host, which has no recorded plan. Returns 0, or a negative errno (-ENOENT: the image has no such
+/// list, or it names nothing the image has).
 int xar_server_plan_from_list(xar_server *server, const char *list);
 
 /// The longest start-up record (and plan) there can be, in bytes.
@@ -60,8 +61,8 @@ void xar_server_unmount(xar_server *server);
 
 /// Gives the server, before it mounts, a file of decompressed start-up blocks that an earlier server of the same
 /// image saved (`fd`, open for reading; the server owns it from here on, and closes it when refusing it): the blocks
-/// it holds are read from it instead of decompressed. Returns 0; -1 when it is no such file, is damaged, or the
-/// server is already mounted; -2 when it was saved for another image.
+/// it holds are read from it instead of decompressed. Returns 0; -EINVAL when it is no such file or is damaged,
+/// -EBUSY when the server is already mounted, -ESTALE when it was saved for another image.
 int xar_server_use_saved_blocks(xar_server *server, int fd);
 
 /// True when the saved blocks in use are exactly the blocks this session's start-up record names, none found

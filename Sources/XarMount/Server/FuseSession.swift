@@ -37,7 +37,7 @@ struct FuseSession: ~Copyable {
     /// from the start. Call before `mount`. Nothing changes when it throws.
     func setStartupPlan(_ record: [UInt8]) throws(PlanRefusal) {
         let result = record.withUnsafeBufferPointer { xar_server_set_startup_plan(server, $0.baseAddress, $0.count) }
-        if result == -2 { throw .otherImage }
+        if result == -ESTALE { throw .otherImage }
         if result != 0 { throw .notAPlan }
     }
 
@@ -65,7 +65,7 @@ struct FuseSession: ~Copyable {
     /// before `mount`.
     func useSavedBlocks(_ fd: Int32) throws(PlanRefusal) {
         let result = xar_server_use_saved_blocks(server, fd)
-        if result == -2 { throw .otherImage }
+        if result == -ESTALE { throw .otherImage }
         if result != 0 { throw .notAPlan }
     }
 
