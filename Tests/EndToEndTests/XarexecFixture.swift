@@ -77,6 +77,9 @@ final class XarexecFixture: @unchecked Sendable {
         let tree = dir("\(name).tree")
         try run("mkdir -p '\(tree)/bin' && cat > '\(dir("show.c"))' <<'XAREOF'\n\(Self.showSource)\nXAREOF")
         try run("cc -O2 -static -o '\(tree)/bin/show' '\(dir("show.c"))'")
+        // The name inside the tree: two images of different names never share an identity, even when both were
+        // compiled within the same second (mksquashfs keeps the binary's mtime).
+        try run("printf '%s' '\(name)' > '\(tree)/name'")
         return try pack(
             tree: tree, name: name, target: "bin/show", execArgs: execArgs,
             trampolineNames: trampolineNames, mountTimeout: mountTimeout)
