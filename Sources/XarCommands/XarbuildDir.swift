@@ -130,7 +130,7 @@ public struct XarbuildDir: ParsableCommand {
         } catch {
             throw CommandFailure(path: path, "cannot read the sort file: \(BuildInput.reason(error)).")
         }
-        return text.split(separator: "\n", omittingEmptySubsequences: true)
+        return text.split(whereSeparator: \.isNewline)
             .map { Self.normalized(String($0)) }
             .filter { !$0.isEmpty }
     }

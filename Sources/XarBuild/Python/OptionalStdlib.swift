@@ -49,7 +49,7 @@ struct OptionalStdlib {
     static func mentions(_ text: String, _ module: String) -> Bool {
         guard text.contains(module) else { return false }
         if text.contains("\"\(module)\"") || text.contains("'\(module)'") { return true }
-        for line in text.split(separator: "\n") where line.contains(module) {
+        for line in text.split(whereSeparator: \.isNewline) where line.contains(module) {
             let code = line.drop { $0 == " " || $0 == "\t" }
             guard code.hasPrefix("import ") || code.hasPrefix("from ") else { continue }
             // A whole word: not part of a longer name (`readline_x`, `my_curses`) nor a submodule's parent only.

@@ -57,7 +57,7 @@ extension PythonStager {
         {
             if name == "distutils-precedence.pth" { continue }
             let text = (try? String(contentsOfFile: "\(directory)/\(name)", encoding: .utf8)) ?? ""
-            for raw in text.split(separator: "\n") {
+            for raw in text.split(whereSeparator: \.isNewline) {
                 let line = raw.trimmingCharacters(in: .whitespaces)
                 if line.isEmpty || line.hasPrefix("#") { continue }
                 if line.hasPrefix("import ") || line.hasPrefix("import\t") {
@@ -103,7 +103,7 @@ extension PythonStager {
             guard check.status == 0 else {
                 throw PythonBuildError("The staged interpreter does not start: \(check.stderrTail)")
             }
-            let lines = (output.stdout + output.stderr).split(separator: "\n")
+            let lines = (output.stdout + output.stderr).split(whereSeparator: \.isNewline)
             for line in lines.prefix(5) { progress("warning: bytecode: \(line)") }
         }
     }

@@ -29,7 +29,7 @@ enum PythonStartupList {
             throw PythonBuildError("Cannot list the files the application starts with: \(output.stderrTail)")
         }
         let marker = "import stopped: "
-        return output.stderr.split(separator: "\n").last { $0.hasPrefix(marker) }.map {
+        return output.stderr.split(whereSeparator: \.isNewline).last { $0.hasPrefix(marker) }.map {
             String($0.dropFirst(marker.count))
         }
     }

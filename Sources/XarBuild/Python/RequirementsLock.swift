@@ -54,7 +54,7 @@ public struct RequirementsLock: Sendable {
         var logical: [(Int, String)] = []
         var pending = ""
         var pendingLine = 0
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (i, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             var line = stripComment(String(raw))
             if pending.isEmpty { pendingLine = i + 1 }
             let trimmed = line.trimmingCharacters(in: .whitespaces)

@@ -3,7 +3,8 @@ import Foundation
 /// Installs one wheel into the staged tree the way the wheel spec (PEP 427 / the "binary distribution format"
 /// specification) says an installer must.
 ///
-/// - Every member listed in `RECORD` with a hash is checked against it before anything is written.
+/// - Every member must be listed in `RECORD` with its hash, and is checked against it before it is written.
+///   `RECORD`, `METADATA` and `entry_points.txt` may have CRLF line endings (many wheels on PyPI do).
 /// - Root members go to site-packages (purelib and platlib are the same directory in our layout).
 /// - `{name}-{version}.data/{scheme}/…` members go to the scheme's directory: `purelib`/`platlib` →
 ///   site-packages, `scripts` → `python/bin`, `headers` → `python/include/{name}`, `data` → `python`.
@@ -22,6 +23,8 @@ struct WheelInstaller {
         var consoleScripts: [(String, String)]
         /// `Requires-Dist` lines from `METADATA`: (normalized name, marker or nil).
         var requires: [(String, String?)]
+        /// The files written, relative to the staging root.
+        var files: [String] = []
     }
 
     /// The staging root (the image's `/`).
@@ -58,7 +61,7 @@ struct WheelInstaller {
         let metadata = try text(zip, members, "\(infoDir)/METADATA")
         let record = try text(zip, members, "\(infoDir)/RECORD")
         var expected: [String: String] = [:]
-        for line in record.split(separator: "\n") {
+        for line in record.split(whereSeparator: \.isNewline) {
             let fields = Self.csvFields(String(line))
             if fields.count >= 2, fields[1].hasPrefix("sha256=") {
                 expected[fields[0]] = String(fields[1].dropFirst(7))
@@ -66,6 +69,7 @@ struct WheelInstaller {
         }
 
         var installed: [(String, Data)] = []  // (path relative to site-packages, bytes)
+        var written: [String] = []  // relative to the root
         let fm = FileManager.default
         for name in members.keys.sorted() {
             let entry = members[name]!
@@ -75,8 +79,12 @@ struct WheelInstaller {
             if name == "\(infoDir)/RECORD" || name.hasPrefix("\(infoDir)/RECORD.") || name == "\(infoDir)/INSTALLER" {
                 continue
             }
+            guard let want = expected[name] else {
+                throw PythonBuildError(
+                    "\(path): the member \(name) has no hash in its RECORD; the wheel is corrupt or was altered.")
+            }
             let data = try zip.contents(of: entry)
-            if let want = expected[name], SHA256Digest.recordForm(of: data) != want {
+            if SHA256Digest.recordForm(of: data) != want {
                 throw PythonBuildError(
                     "\(path): the member \(name) does not match the hash in its RECORD; the wheel is corrupt or was altered."
                 )
@@ -93,6 +101,7 @@ struct WheelInstaller {
             let executable = (entry.unixMode ?? 0) & 0o111 != 0 || destination.hasPrefix("python/bin/")
             try fm.setAttributes([.posixPermissions: executable ? 0o755 : 0o644], ofItemAtPath: full)
             installed.append((Self.relative(destination, to: sitePackages), data))
+            written.append(destination)
         }
 
         // INSTALLER and the rewritten RECORD (PEP 376 / the "recording installed projects" spec).
@@ -114,7 +123,7 @@ struct WheelInstaller {
             let text = String(decoding: try zip.contents(of: entryPoints), as: UTF8.self)
             scripts = Self.consoleScripts(in: text)
         }
-        let requires = metadata.split(separator: "\n").compactMap { line -> (String, String?)? in
+        let requires = Self.headerLines(metadata).compactMap { line -> (String, String?)? in
             guard line.hasPrefix("Requires-Dist:") else { return nil }
             let spec = line.dropFirst("Requires-Dist:".count).trimmingCharacters(in: .whitespaces)
             let parts = spec.split(separator: ";", maxSplits: 1)
@@ -128,7 +137,7 @@ struct WheelInstaller {
         return Installed(
             name: name, normalizedName: WheelFilename.normalize(name),
             version: field(metadata, "Version") ?? parsed.version,
-            wheel: fileName, sha256: sha256, consoleScripts: scripts, requires: requires)
+            wheel: fileName, sha256: sha256, consoleScripts: scripts, requires: requires, files: written)
     }
 
     /// Where a wheel member goes, relative to the staging root.
@@ -154,9 +163,13 @@ struct WheelInstaller {
         return String(decoding: try zip.contents(of: entry), as: UTF8.self)
     }
 
+    /// The header lines of an email-style file (`METADATA`, `WHEEL`): up to the first empty line, CR or LF.
+    static func headerLines(_ text: String) -> [Substring] {
+        Array(text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).prefix { !$0.isEmpty })
+    }
+
     private func field(_ text: String, _ key: String) -> String? {
-        for line in text.split(separator: "\n") {
-            if line.isEmpty { break }
+        for line in Self.headerLines(text) {
             if line.hasPrefix("\(key):") { return line.dropFirst(key.count + 1).trimmingCharacters(in: .whitespaces) }
         }
         return nil
@@ -166,7 +179,7 @@ struct WheelInstaller {
     static func consoleScripts(in text: String) -> [(String, String)] {
         var section = ""
         var out: [(String, String)] = []
-        for raw in text.split(separator: "\n") {
+        for raw in text.split(whereSeparator: \.isNewline) {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.hasPrefix("[") { section = line.trimmingCharacters(in: CharacterSet(charactersIn: "[]")); continue }
             guard section == "console_scripts" || section == "gui_scripts", let eq = line.firstIndex(of: "=") else {

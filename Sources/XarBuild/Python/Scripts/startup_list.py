@@ -54,7 +54,9 @@ try:
     else:
         __import__(target.partition(':')[0])
 except BaseException as error:
-    print('import stopped: %r' % (error,), file=sys.stderr)
+    import traceback
+    said = ''.join(traceback.format_exception_only(type(error), error)).strip()
+    print('import stopped: ' + ' '.join(said.split()), file=sys.stderr)
 busy[0] = True
 newly_mapped()
 for module in list(sys.modules.values()):
