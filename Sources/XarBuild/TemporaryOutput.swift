@@ -8,6 +8,8 @@ struct TemporaryOutput: ~Copyable {
     let temporaryPath: String
     let finalPath: String
     private var done = false
+    /// Removes the file if the build is interrupted by a signal (`BuildCleanup`).
+    private let cleanup: Int
 
     /// Creates `.<name>.XXXXXX` in the output's directory.
     init(next finalPath: String) throws {
@@ -23,6 +25,7 @@ struct TemporaryOutput: ~Copyable {
         self.fd = fd
         self.temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         self.finalPath = finalPath
+        self.cleanup = BuildCleanup.register(path: temporaryPath)
     }
 
     /// Sets the mode, flushes to disk and renames into place.
@@ -34,6 +37,7 @@ struct TemporaryOutput: ~Copyable {
             throw XarBuildError.outputNotWritable(path: finalPath, reason: String(cString: strerror(errno)))
         }
         done = true
+        BuildCleanup.unregister(cleanup)
         close(fd)
         let slash = finalPath.lastIndex(of: "/")
         let directory = slash.map { String(finalPath[..<$0]) } ?? "."
@@ -50,12 +54,14 @@ struct TemporaryOutput: ~Copyable {
         done = true
         close(fd)
         unlink(temporaryPath)
+        BuildCleanup.unregister(cleanup)
     }
 
     deinit {
         if !done {
             close(fd)
             unlink(temporaryPath)
+            BuildCleanup.unregister(cleanup)
         }
     }
 }

@@ -13,6 +13,18 @@ public struct PythonCommand: ParsableCommand {
         discussion: """
             No resolution and no network (unless --download): every package in the lock must be in the wheelhouse \
             as a wheel for the bundled interpreter, with a hash the lock allows. See docs/python.md.
+
+            Entry points are the --entry-point and --module ones, then the console scripts of the application's \
+            own --wheel (or --project); a dependency's console scripts only with --entry-point NAME (one of them) \
+            or --all-scripts. The default entry point (run when the image is invoked under a name that is not an \
+            entry point) is --default, else the first --entry-point or --module, else the --wheel's (or \
+            --project's) console script named after its project (or its first one).
+
+            Examples:
+              xarbuild python --python /usr/bin/python3.11 -r requirements.txt --wheelhouse wheels/ \\
+                  --entry-point http -o httpie.xar
+              xarbuild python --source src/ --wheel dist/mytool-1.0-py3-none-any.whl \\
+                  -r requirements.txt --wheelhouse wheels/ --module serve=mytool.server -o mytool.xar
             """)
 
     @Option(name: .long, help: "The CPython (3.9 or newer) to bundle, e.g. /usr/bin/python3.11.")
@@ -47,8 +59,15 @@ public struct PythonCommand: ParsableCommand {
     @Option(name: .long, help: "The directory holding the locked wheels.")
     var wheelhouse: String?
 
-    @Option(name: .customLong("entry-point"), help: "NAME=module:function (repeatable; the first is the default).")
+    @Option(
+        name: .customLong("entry-point"),
+        help:
+            "NAME=module:function, or NAME for that console script of an installed wheel (repeatable; the first is the default)."
+    )
     var entryPoints: [String] = []
+
+    @Flag(name: .customLong("all-scripts"), help: "Make every console script of every installed wheel an entry point.")
+    var allScripts = false
 
     @Option(name: .customLong("module"), help: "[NAME=]MODULE: an entry point that runs MODULE like python -m.")
     var modules: [String] = []
@@ -64,6 +83,11 @@ public struct PythonCommand: ParsableCommand {
 
     @Flag(name: .customLong("no-strip"), help: "Keep debug information in the bundled ELF files.")
     var noStrip = false
+
+    @Flag(
+        name: .customLong("no-check"),
+        help: "Build even when an entry point does not import or a changed library does not load (a note instead).")
+    var noCheck = false
 
     @Flag(
         name: .customLong("no-startup-list"),
@@ -95,6 +119,12 @@ public struct PythonCommand: ParsableCommand {
 
     public init() {}
 
+    public func validate() throws {
+        if requirements != nil, wheelhouse == nil {
+            throw ValidationError("-r/--requirements needs --wheelhouse DIR, the directory holding the locked wheels.")
+        }
+    }
+
     public func run() throws {
         var options = PythonBuildOptions(python: try Self.resolve(python))
         options.source = source
@@ -112,6 +142,8 @@ public struct PythonCommand: ParsableCommand {
             throw ValidationError("--layout must be portable or host, not \(layout).")
         }
         options.layout = chosenLayout
+        options.allScripts = allScripts
+        options.check = !noCheck
         if let launcher {
             do {
                 options.shebang = try XarHeader.shebang(launcher: launcher)
@@ -128,7 +160,9 @@ public struct PythonCommand: ParsableCommand {
         }
         for spec in entryPoints {
             guard let eq = spec.firstIndex(of: "=") else {
-                throw ValidationError("--entry-point \(spec) is not NAME=module:function.")
+                // A console script of an installed wheel, looked up when the wheels are installed.
+                options.entryPoints.append(.function(name: spec, target: ""))
+                continue
             }
             options.entryPoints.append(
                 .function(name: String(spec[..<eq]), target: String(spec[spec.index(after: eq)...])))
@@ -141,24 +175,20 @@ public struct PythonCommand: ParsableCommand {
                 options.entryPoints.append(.module(name: String(spec.split(separator: ".").last ?? ""), module: spec))
             }
         }
-        let terminal = isatty(2) != 0
+        let bar = BuildProgress(delay: 0)
+        BuildCleanup.removeOnSignal { bar.finish() }
         let progress: (String) -> Void = { message in
             if message.hasPrefix("warning:") {
-                FileHandle.standardError.write(Data("xarbuild: \(message)\n".utf8))
-            } else if terminal {
-                FileHandle.standardError.write(Data("\r\u{1b}[K\(message)".utf8))
+                bar.finish()
+                ToolMain.printError("xarbuild: \(message)")
+            } else {
+                bar.status(message)
             }
         }
-        let writeProgress: ((Int64, Int64) -> Void)? =
-            terminal
-            ? { done, total in
-                let percent = total > 0 ? done * 100 / total : 100
-                FileHandle.standardError.write(Data("\r\u{1b}[Kwriting image \(percent)%".utf8))
-            } : nil
         let summary: PythonImageBuilder.Summary
         let previous = Depfile.PreviousOutput(of: output)
         do {
-            if download { try fetch(lock: lock, python: options.python, progress: progress, terminal: terminal) }
+            if download { try fetch(lock: lock, python: options.python, progress: progress, erase: bar.finish) }
             summary = try PythonImageBuilder.build(
                 options,
                 imageOptions: XarImageOptions(
@@ -166,18 +196,18 @@ public struct PythonCommand: ParsableCommand {
                     blockSize: image.blockSize.bytes,
                     threads: image.threads ?? XarImageOptions.allCores),
                 output: output, stagingDirectory: stagingDirectory,
-                progress: progress, writeProgress: writeProgress)
+                progress: progress, writeProgress: { bar.update(done: $0, total: $1) })
         } catch let error as PythonBuildError {
-            if terminal { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
-            for line in error.problems { FileHandle.standardError.write(Data("xarbuild: error: \(line)\n".utf8)) }
+            bar.finish()
+            for line in error.problems { ToolMain.printError("xarbuild: error: \(line)") }
             throw ExitCode(1)
         }
-        if terminal { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
+        bar.finish()
         let staged = summary.staged
         if let depfile {
             try dependencies(of: staged, python: options.python).write(to: depfile, replacing: previous)
         }
-        for note in staged.notes { FileHandle.standardError.write(Data("xarbuild: note: \(note).\n".utf8)) }
+        for note in staged.notes { ToolMain.printError("xarbuild: note: \(note).") }
         let megabytes = String(format: "%.1f", Double(summary.image.outputBytes) / 1_000_000)
         let (packages, libraries) = (staged.packages.count, staged.bundledLibraries.count)
         print(
@@ -208,12 +238,12 @@ public struct PythonCommand: ParsableCommand {
     }
 
     /// `--download`: the wheelhouse gets the locked wheels and the project's build requirements, and says so.
-    func fetch(lock: String?, python: String, progress: @escaping (String) -> Void, terminal: Bool) throws {
+    func fetch(lock: String?, python: String, progress: @escaping (String) -> Void, erase: () -> Void) throws {
         guard let wheelhouse else { throw ValidationError("--download needs --wheelhouse DIR to download into.") }
         let buildRequires = try project.map { try ProjectWheelBuilder(directory: $0).read().buildRequires } ?? []
         let fetched = try WheelDownloader.download(
             lock: lock, buildRequires: buildRequires, python: python, wheelhouse: wheelhouse, progress: progress)
-        if terminal { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
+        erase()
         let count = fetched.added.count
         let message =
             count == 0

@@ -22,7 +22,8 @@ import XarTestSupport
             "bootstrap.py": EmbeddedPython.bootstrap, "xar_runtime.py": EmbeddedPython.xarRuntime,
             "_xar_importer.py": EmbeddedPython.xarImporter, "import_index.py": EmbeddedPython.importIndex,
             "startup_list.py": EmbeddedPython.startupList, "interpreter_probe.py": EmbeddedPython.interpreterProbe,
-            "sysconfig_override.py": EmbeddedPython.sysconfigOverride,
+            "sysconfig_override.py": EmbeddedPython.sysconfigOverride, "load_check.py": EmbeddedPython.loadCheck,
+            "entry_point_check.py": EmbeddedPython.entryPointCheck,
         ]
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.directory).filter { $0.hasSuffix(".py") }
         #expect(Set(files) == Set(embedded.keys))

@@ -258,9 +258,10 @@ struct PythonBuildRefusalTests {
         #expect(!FileManager.default.fileExists(atPath: scratch("stage") + "/.xar/startup-files"))
     }
 
-    /// An entry module that raises while it is imported at build time does not stop the build: the list has what
-    /// was read until then, and the build says so in one note.
-    @Test func aFailingImportAtBuildTimeIsANoteNotAnError() throws {
+    /// An entry module that raises while it is imported at build time stops the build with the exception as
+    /// Python prints it; with `--no-check` the image is built, the list has what was read until then, and the
+    /// build says so in notes.
+    @Test func aFailingImportAtBuildTimeFailsTheBuildUnlessNoCheck() throws {
         let f = try PythonFixtures.shared.get()
         let scratch = TemporaryDirectory(prefix: "xar-python-boom")
         let copy = try XarTestSupport.Process.run(["/bin/cp", "-R", f.source, scratch("app")], timeout: 60)
@@ -269,11 +270,22 @@ struct PythonBuildRefusalTests {
         var options = f.options()
         options.source = scratch("app")
         options.entryPoints = [.function(name: "boom", target: "myapp.boom:main")]
+        let error = try #require(throws: PythonBuildError.self) {
+            _ = try PythonImageBuilder.build(
+                options, imageOptions: .init(compression: .zstd(level: 1)), output: scratch("boom.xar"))
+        }
+        #expect(
+            error.problems.first == "The entry point boom (myapp.boom:main) cannot work: ValueError: boom at import",
+            "\(error)")
+        #expect(!FileManager.default.fileExists(atPath: scratch("boom.xar")))
+
+        options.check = false
         let summary = try PythonImageBuilder.build(
             options, imageOptions: .init(compression: .zstd(level: 1)), output: scratch("boom.xar"),
             stagingDirectory: scratch("stage"))
-        #expect(summary.staged.notes.count == 1)
-        #expect(summary.staged.notes.first?.contains("ValueError('boom at import')") == true, "\(summary.staged.notes)")
+        #expect(summary.staged.notes.count == 2, "\(summary.staged.notes)")
+        #expect(summary.staged.notes.first?.hasSuffix("ValueError: boom at import") == true, "\(summary.staged.notes)")
+        #expect(summary.staged.notes.last?.contains("(ValueError: boom at import)") == true, "\(summary.staged.notes)")
         let list = try String(contentsOfFile: scratch("stage") + "/.xar/startup-files", encoding: .utf8)
         #expect(list.hasPrefix("python/bin/python3\n"))
         #expect(list.contains("/json/__pycache__/__init__."), "\(list)")

@@ -5,7 +5,7 @@ public struct PythonBuildOptions: Sendable {
     /// An entry point: what a command name runs.
     public enum EntryPoint: Sendable, Hashable {
         /// `NAME=module:function` — import `module`, call `function()`, exit with what it returns (console-script
-        /// semantics).
+        /// semantics). An empty target means the console script `NAME` of an installed wheel (`--entry-point NAME`).
         case function(name: String, target: String)
         /// `NAME=module` — run `module` as `python -m module` would.
         case module(name: String, module: String)
@@ -35,6 +35,12 @@ public struct PythonBuildOptions: Sendable {
     public var entryPoints: [EntryPoint] = []
     /// The entry point run when the image is invoked under a name that is not an entry point.
     public var defaultEntry: String?
+    /// Make every console script of every installed wheel an entry point (`--all-scripts`), not only the
+    /// application wheels' ones.
+    public var allScripts = false
+    /// Prove at build time that every entry point imports and every changed ELF file loads, and fail the build
+    /// when one does not (`--no-check` turns the failures into notes).
+    public var check = true
     /// The source revision to record; from git (the source directory's checkout) when nil.
     public var revision: String?
     /// Standard-library parts kept although they are left out by default (`tkinter`, `test`, …).

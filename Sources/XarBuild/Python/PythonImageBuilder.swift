@@ -20,6 +20,14 @@ public enum PythonImageBuilder {
         progress: @escaping (String) -> Void = { _ in }, writeProgress: ((Int64, Int64) -> Void)? = nil
     ) throws -> Summary {
         let fm = FileManager.default
+        // The output's directory is checked before any work: a typo should not cost a whole build.
+        let outputDirectory = (output as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: outputDirectory.isEmpty ? "." : outputDirectory, isDirectory: &isDirectory),
+            isDirectory.boolValue
+        else {
+            throw PythonBuildError("The output's directory \(outputDirectory) does not exist; create it first.")
+        }
         let root: String
         if var stagingDirectory {
             if !stagingDirectory.hasPrefix("/") { stagingDirectory = fm.currentDirectoryPath + "/" + stagingDirectory }
@@ -32,9 +40,15 @@ public enum PythonImageBuilder {
             root = stagingDirectory
         } else {
             root = fm.temporaryDirectory.appendingPathComponent("xarbuild-python-\(UUID().uuidString)").path
-            try fm.createDirectory(atPath: root, withIntermediateDirectories: true)
         }
-        defer { if stagingDirectory == nil { try? fm.removeItem(atPath: root) } }
+        let cleanup = stagingDirectory == nil ? BuildCleanup.register(path: root) : nil
+        if stagingDirectory == nil { try fm.createDirectory(atPath: root, withIntermediateDirectories: true) }
+        defer {
+            if let cleanup {
+                try? fm.removeItem(atPath: root)
+                BuildCleanup.unregister(cleanup)
+            }
+        }
 
         // --project: the project's wheel, built in a scratch directory of its own, is the application's.
         var options = options
@@ -54,7 +68,22 @@ public enum PythonImageBuilder {
         writerOptions.sourceDateEpoch = options.sourceDateEpoch ?? imageOptions.sourceDateEpoch ?? 0
         // Locality: the interpreter and what every start reads come first in the image.
         writerOptions.sortFirst = ["python/bin/python3", "python/lib", ".xar"]
-        let image = try XarImageWriter.write(
+        let image: XarImageSummary
+        do {
+            image = try writeImage(
+                root: root, staged: staged, options: options, writerOptions: writerOptions,
+                output: output, progress: writeProgress)
+        } catch let error as XarBuildError {
+            throw PythonBuildError("Cannot write \(output): \(error).")
+        }
+        return Summary(staged: staged, image: image)
+    }
+
+    private static func writeImage(
+        root: String, staged: PythonStager.Result, options: PythonBuildOptions, writerOptions: XarImageOptions,
+        output: String, progress writeProgress: ((Int64, Int64) -> Void)?
+    ) throws -> XarImageSummary {
+        try XarImageWriter.write(
             directory: FilePath(root), options: writerOptions, to: FilePath(output), executable: true,
             progress: writeProgress
         ) { digest in
@@ -65,6 +94,5 @@ public enum PythonImageBuilder {
                 kernelFloor: staged.floor.kernel, shebang: options.shebang
             ).rendered()
         }
-        return Summary(staged: staged, image: image)
     }
 }

@@ -42,9 +42,11 @@ public struct PythonInterpreter: Sendable {
         guard output.status == 0, let data = output.stdout.data(using: .utf8),
             let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else {
+            // Only the first line, cut short: a program that is not Python may echo the whole probe script.
+            let said = output.stderr.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
             throw PythonBuildError(
-                "The interpreter \(path) did not describe itself (is it a CPython ≥ 3.9?): "
-                    + output.stderrTail)
+                "The interpreter \(path) did not describe itself (is it a CPython ≥ 3.9?)"
+                    + (said.isEmpty ? "." : ": " + (said.count > 100 ? String(said.prefix(100)) + "…" : said)))
         }
         let interpreter = PythonInterpreter(
             executable: json["executable"] as? String ?? path,

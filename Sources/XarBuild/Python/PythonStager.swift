@@ -70,181 +70,46 @@ public struct PythonStager {
         self.progress = progress
     }
 
-    /// Stages everything under `root` (an empty directory).
+    /// Stages everything under `root` (an empty directory), in the order the steps below are named.
     public func stage(into root: String) throws -> Result {
-        let fm = FileManager.default
         // Tools run with the staging directory as their working directory: every path handed out is absolute.
-        let root = root.hasPrefix("/") ? root : fm.currentDirectoryPath + "/" + root
+        let root = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
         progress("inspecting \(options.python)")
         let interpreter = try PythonInterpreter.probe(options.python)
         let hostLoader = options.layout == .portable ? try PythonLayout.loader(of: interpreter) : nil
-        let tags = WheelTags(interpreter: interpreter)
-
-        // Check the lock against the wheelhouse before any copying: a bad lock stops the build at once.
-        var lock: RequirementsLock?
-        var choices: [WheelhouseMatcher.Choice] = []
-        if let requirements = options.requirements {
-            let parsed = try RequirementsLock.read(path: requirements, markers: interpreter.markers)
-            progress("checking \(parsed.pins.count) locked packages")
-            choices = try WheelhouseMatcher(tags: tags, interpreter: interpreter).choose(
-                parsed, wheelhouse: options.wheelhouse)
-            lock = parsed
-        }
-        var appWheels: [(String, String)] = []
-        for wheel in options.wheels {
-            let name = (wheel as NSString).lastPathComponent
-            guard let parsed = WheelFilename(name) else {
-                throw PythonBuildError(
-                    "\(wheel) is not a wheel (name-version-python-abi-platform.whl); sdists are not built here — run `pip wheel --no-deps` on it."
-                )
-            }
-            guard tags.rank(of: parsed) != nil else {
-                throw PythonBuildError(
-                    "\(wheel) is for \(parsed.tags.first ?? "?"), which Python \(interpreter.fullVersion) on \(interpreter.platform) cannot use; build it with this interpreter."
-                )
-            }
-            guard let data = fm.contents(atPath: wheel) else {
-                throw PythonBuildError("Cannot read the wheel \(wheel).")
-            }
-            appWheels.append((wheel, SHA256Digest.hex(of: data)))
-        }
-        if let source = options.source {
-            var isDirectory: ObjCBool = false
-            guard fm.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw PythonBuildError("The source directory \(source) does not exist or is not a directory.")
-            }
-        }
-
-        // The interpreter, its standard library and lib-dynload.
-        let stdlibRelative = "python/lib/python\(interpreter.shortVersion)"
-        let sitePackages = "\(stdlibRelative)/site-packages"
-        progress("copying Python \(interpreter.fullVersion)")
-        try fm.createDirectory(atPath: "\(root)/python/lib", withIntermediateDirectories: true)
-        try PythonLayout.placeInterpreter(interpreter, loader: hostLoader, root: root)
-        var stdlibCopier = TreeCopier()
-        let keep = Set(options.keepStdlib)
-        stdlibCopier.skipPaths = Set(Self.omittedStdlib.filter { !keep.contains($0) })
-        stdlibCopier.skipPaths.insert("EXTERNALLY-MANAGED")  // the image is no distribution's (docs/python.md)
-        let dynloadInside = interpreter.libDynload.hasPrefix(interpreter.stdlib + "/")
-        if dynloadInside {
-            stdlibCopier.skipPaths.insert(String(interpreter.libDynload.dropFirst(interpreter.stdlib.count + 1)))
-        }
-        stdlibCopier.skip = { relative in
-            let name = (relative as NSString).lastPathComponent
-            if relative.hasPrefix("config-") { return true }  // the static libpython and Makefile: build-only
-            let nestedTest = relative.contains("/") && ["test", "tests", "idle_test"].contains(name)
-            return nestedTest && !keep.contains("test")
-        }
-        try stdlibCopier.copy(from: interpreter.stdlib, to: "\(root)/\(stdlibRelative)")
-        if !interpreter.libDynload.isEmpty {
-            var dynloadCopier = TreeCopier()
-            dynloadCopier.skip = { file in
-                let module = String(file.prefix { $0 != "." })
-                let tkinter = module == "_tkinter" && keep.contains("tkinter")
-                let test = Self.isTestExtension(module) && keep.contains("test")
-                let omitted = Self.omittedExtensions.contains(module) || Self.isTestExtension(module)
-                return omitted && !keep.contains(module) && !tkinter && !test
-            }
-            try dynloadCopier.copy(from: interpreter.libDynload, to: "\(root)/\(stdlibRelative)/lib-dynload")
-        }
-        try fm.createDirectory(atPath: "\(root)/\(sitePackages)", withIntermediateDirectories: true)
-        try PythonLayout.useOwnInstallScheme(stdlib: "\(root)/\(stdlibRelative)")
-
-        // Wheels: the application's first, then the lock's, each group in name order.
-        let installer = WheelInstaller(root: root, sitePackages: sitePackages)
-        var installed: [(WheelInstaller.Installed, String)] = []
-        let queue =
-            appWheels.map { ($0.0, $0.1, "app") }
-            + choices.sorted { $0.pin.normalizedName < $1.pin.normalizedName }.map { ($0.path, $0.sha256, "lock") }
-        for (index, (path, sha256, origin)) in queue.enumerated() {
-            progress("installing \((path as NSString).lastPathComponent) (\(index + 1)/\(queue.count))")
-            installed.append((try installer.install(path, sha256: sha256), origin))
-        }
+        let inputs = try checkInputs(for: interpreter)
+        let layout = Layout(interpreter: interpreter)
+        try copyInterpreter(interpreter, loader: hostLoader, into: root, layout: layout)
+        let installed = try installWheels(inputs, into: root, layout: layout)
         try checkRequirements(installed.map(\.0), interpreter: interpreter)
-
-        if let source = options.source {
-            progress("copying the application")
-            var copier = TreeCopier()
-            copier.skipDirectories.formUnion([".venv", "venv", ".tox", ".mypy_cache", ".pytest_cache"])
-            try copier.copy(from: source, to: "\(root)/app")
-        }
-
-        // Interactive and deprecated standard-library parts that no code of the application mentions.
-        let codeDirectories = ["\(root)/\(sitePackages)"] + (options.source != nil ? ["\(root)/app"] : [])
-        let unused = OptionalStdlib.unused(keeping: keep, codeDirectories: codeDirectories)
-        if !unused.isEmpty {
-            progress("leaving out \(unused.map(\.name).joined(separator: ", ")): not imported by the application")
-            try OptionalStdlib.remove(
-                unused, stdlib: "\(root)/\(stdlibRelative)", libDynload: "\(root)/\(stdlibRelative)/lib-dynload")
-        }
-
-        // Entry points: explicit ones, then console scripts the wheels declare.
-        var entries = options.entryPoints
-        var seen = Set(entries.map(\.name))
-        for (dist, _) in installed {
-            for (name, target) in dist.consoleScripts where !seen.contains(name) {
-                entries.append(.function(name: name, target: target))
-                seen.insert(name)
-            }
-        }
-        for entry in entries { try Self.validate(entry) }
-        guard !entries.isEmpty else {
-            throw PythonBuildError(
-                "No entry point: pass --entry-point NAME=module:function or --module NAME, or a wheel that declares console scripts."
-            )
-        }
-        let defaultName = options.defaultEntry ?? entries[0].name
-        guard let defaultEntry = entries.first(where: { $0.name == defaultName }) else {
-            throw PythonBuildError(
-                "The default entry point \(defaultName) is not one of: \(entries.map(\.name).joined(separator: ", ")).")
-        }
-        entries = [defaultEntry] + entries.filter { $0.name != defaultName }
-
-        // The search path, resolved now: .pth path lines become _pth entries, import lines run in the bootstrap.
-        let (pthPaths, pthImports) = try resolvePthFiles(root: root, sitePackages: sitePackages)
-        var searchPath: [String] = []
-        if options.source != nil { searchPath.append("../app") }
-        searchPath += [
-            "lib/python\(interpreter.shortVersion)", "lib/python\(interpreter.shortVersion)/lib-dynload",
-            "lib/python\(interpreter.shortVersion)/site-packages",
-        ]
-        searchPath += pthPaths.map { WheelInstaller.relative("\($0)", to: "python") }
-        searchPath.append("../.xar")
-        let pthText =
-            "# Generated by xarbuild: the interpreter's whole sys.path (see docs/python.md).\n"
-            + searchPath.joined(separator: "\n") + "\nimport site\n"
-        try write(pthText, to: "\(root)/python/python3._pth")
-        try fm.createDirectory(atPath: "\(root)/.xar", withIntermediateDirectories: true)
-        try write(
-            PythonBootstrap.script(
-                entries: entries, defaultEntry: defaultName, pthImports: pthImports,
-                searchPath: searchPath.map { PythonLayout.normalized("python/\($0)") }),
-            to: "\(root)/.xar/bootstrap.py")
-        try write(PythonBootstrap.runtimeModule, to: "\(root)/.xar/xar_runtime.py")
-        try write(PythonImportIndex.importerModule, to: "\(root)/.xar/_xar_importer.py")
+        try copySource(into: root)
+        try leaveOutUnusedStdlib(root: root, layout: layout)
+        let entries = try entryPoints(from: installed)
+        let searchPath = try writeBootstrap(root: root, layout: layout, interpreter: interpreter, entries: entries)
 
         progress("bundling shared libraries")
         var bundler = SharedLibraryBundler(
             root: root, libraryDirectory: "python/lib", stripDebugInfo: options.stripDebugInfo)
         bundler.carriedLoader = hostLoader
+        bundler.fromWheels = Set(installed.flatMap(\.0.files))
         try bundler.bundle()
 
         let launch = PythonLaunch.make(
             layout: options.layout, loader: hostLoader.map { ($0 as NSString).lastPathComponent },
             entries: entries.map(\.name))
-        try PythonLayout.checkInstallScheme(root: root, interpreter: launch.interpreterCommand(root: root))
+        let command = launch.interpreterCommand(root: root)
+        try PythonLayout.checkInstallScheme(root: root, interpreter: command)
         progress("compiling bytecode")
-        try compile(root: root, stdlib: stdlibRelative)
+        try compile(root: root, stdlib: layout.stdlib)
         try placeBootstrapBytecode(root: root)
         progress("indexing modules")
         try PythonImportIndex.write(
             root: root, interpreter: "\(root)/python/python3",
             searchPath: searchPath.map { PythonLayout.normalized("python/\($0)") })
-        var notes: [String] = []
+        var notes = try proveItWorks(root: root, interpreter: command, changedELFFiles: bundler.modified)
         if options.startupList {
             progress("listing the files a start reads")
-            if let stopped = try PythonStartupList.write(root: root, interpreter: launch.interpreterCommand(root: root))
-            {
+            if let stopped = try PythonStartupList.write(root: root, interpreter: command) {
                 notes.append(
                     "importing the entry point's module at build time failed (\(stopped)); the start-up list has "
                         + "the files read until then (--no-startup-list leaves it out)")
@@ -257,7 +122,7 @@ public struct PythonStager {
         let buildTime = options.sourceDateEpoch ?? Int(Date().timeIntervalSince1970)
         let metadata = PythonImageMetadata(
             builder: options.builder, buildTime: buildTime, revision: revision, interpreter: interpreter,
-            entries: entries, packages: installed, lock: lock, bundledLibraries: bundler.bundled.keys.sorted(),
+            entries: entries, packages: installed, lock: inputs.lock, bundledLibraries: bundler.bundled.keys.sorted(),
             layout: options.layout, floor: floor)
         let json = try metadata.json()
         try write(json, to: "\(root)/.xar/metadata.json")
@@ -267,6 +132,28 @@ public struct PythonStager {
             launch: launch, entryPoints: entries, interpreter: interpreter,
             packages: installed.map { ($0.0.name, $0.0.version) }.sorted { $0.0.lowercased() < $1.0.lowercased() },
             bundledLibraries: bundler.bundled.keys.sorted(), layout: options.layout, floor: floor, buildTime: buildTime,
-            metadataJSON: json, notes: notes, lockedWheels: choices.map(\.path))
+            metadataJSON: json, notes: notes, lockedWheels: inputs.choices.map(\.path))
+    }
+
+    /// Where the interpreter's parts go in the image.
+    struct Layout {
+        /// `python/lib/pythonX.Y`.
+        var stdlib: String
+        /// `python/lib/pythonX.Y/site-packages`.
+        var sitePackages: String
+
+        init(interpreter: PythonInterpreter) {
+            stdlib = "python/lib/python\(interpreter.shortVersion)"
+            sitePackages = "\(stdlib)/site-packages"
+        }
+    }
+
+    /// What the build installs, checked before anything is copied.
+    struct Inputs {
+        var lock: RequirementsLock?
+        /// The lock's wheels, chosen from the wheelhouse.
+        var choices: [WheelhouseMatcher.Choice] = []
+        /// The application's wheels: (path, SHA-256).
+        var appWheels: [(String, String)] = []
     }
 }

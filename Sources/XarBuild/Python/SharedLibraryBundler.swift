@@ -11,6 +11,11 @@ import Foundation
 /// For the portable layout (`carriedLoader` set) the glibc family is bundled as well, with the dynamic loader and
 /// the NSS modules, and left byte for byte as the build host has them (no strip, no `RUNPATH`): the launcher
 /// starts the interpreter through that loader with `--library-path`.
+///
+/// Files a wheel installed are left as they are: never stripped (`strip` breaks libraries that auditwheel's
+/// patchelf rewrote, such as numpy's OpenBLAS), and their search path is rewritten only when they need a library
+/// bundled from the host. Every file that is changed is listed in `modified`, for `ELFLoadCheck` to prove it still
+/// loads.
 struct SharedLibraryBundler {
     /// Sonames never bundled: the glibc family and the GCC runtime every glibc system has (the base of the
     /// manylinux policies), and the dynamic loader.
@@ -26,6 +31,12 @@ struct SharedLibraryBundler {
     let libraryDirectory: String
     /// Run `strip --strip-debug` over every ELF file before rewriting search paths.
     var stripDebugInfo = true
+    /// Files (relative to the root) installed from wheels: never stripped, their `RUNPATH` rewritten only when
+    /// they need a bundled library.
+    var fromWheels: Set<String> = []
+
+    /// Files (relative to the root) this bundler stripped or rewrote, sorted.
+    private(set) var modified: [String] = []
 
     /// The build host's dynamic loader (the interpreter's `PT_INTERP`), to carry with the C library; nil for the
     /// host layout.
@@ -45,6 +56,12 @@ struct SharedLibraryBundler {
         let patchelf = try ToolRunner.which("patchelf")
         let elfFiles = try Self.elfFiles(under: root)
         guard !elfFiles.isEmpty else { return }
+        // A wheel's `.libs` libraries may need each other with no search path of their own (pillow's libbrotlidec
+        // needs libbrotlicommon): the extension module that loads them first points at the directory.
+        var inTree: [String: String] = [:]  // file name → its directory, relative to the root
+        for file in elfFiles where inTree[(file as NSString).lastPathComponent] == nil {
+            inTree[(file as NSString).lastPathComponent] = (file as NSString).deletingLastPathComponent
+        }
         // The closure of every file, as the host's loader resolves it.
         var closure: [String: [(String, String)]] = [:]
         for batch in stride(from: 0, to: elfFiles.count, by: 64).map({
@@ -52,7 +69,7 @@ struct SharedLibraryBundler {
         }) {
             let output = try ToolRunner.run(["ldd"] + batch.map { "\(root)/\($0)" })
             var current = batch.count == 1 ? batch[0] : ""
-            for line in output.stdout.split(separator: "\n") {
+            for line in output.stdout.split(whereSeparator: \.isNewline) {
                 if !line.hasPrefix("\t") && line.hasSuffix(":") {
                     current = String(line.dropLast().dropFirst(root.count + 1))
                     continue
@@ -63,11 +80,12 @@ struct SharedLibraryBundler {
                 let target = text[arrow.upperBound...].split(separator: " ").first.map(String.init) ?? ""
                 if soname == "linux-vdso.so.1" || soname.hasPrefix("ld-linux") { continue }
                 if carriedLoader == nil, Self.baseLibraries.contains(soname) { continue }
-                if target == "not" {
+                if target == "not" && inTree[soname] == nil {
                     throw PythonBuildError(
                         "\(root)/\(current) needs \(soname), which is not installed on this machine; install it or "
                             + "use a wheel that bundles it.")
                 }
+                if target == "not" { continue }
                 closure[current, default: []].append((soname, target))
             }
         }
@@ -91,9 +109,14 @@ struct SharedLibraryBundler {
         if let carriedLoader { try carryLoader(carriedLoader) }
         let all = (elfFiles + bundled.keys.filter { !Self.isCLibrary($0) }.map { "\(libraryDirectory)/\($0)" })
             .sorted()
+        var changed = Set<String>()
         if stripDebugInfo {
             let strip = try ToolRunner.which("strip")
-            for batch in stride(from: 0, to: all.count, by: 64).map({ Array(all[$0..<min($0 + 64, all.count)]) }) {
+            let stripped = all.filter { !fromWheels.contains($0) }
+            changed.formUnion(stripped)
+            for batch in stride(from: 0, to: stripped.count, by: 64).map({
+                Array(stripped[$0..<min($0 + 64, stripped.count)])
+            }) {
                 _ = try ToolRunner.check(
                     [strip, "--strip-debug", "--preserve-dates"] + batch.map { "\(root)/\($0)" },
                     failure: "Cannot strip debug information under \(root)")
@@ -104,24 +127,47 @@ struct SharedLibraryBundler {
         for file in Set(all).sorted() {
             let full = "\(root)/\(file)"
             let needed = try ToolRunner.check([patchelf, "--print-needed", full], failure: "Cannot read \(full)")
-                .split(separator: "\n").map(String.init)
+                .split(whereSeparator: \.isNewline).map(String.init)
             let current = try ToolRunner.check([patchelf, "--print-rpath", full], failure: "Cannot read \(full)")
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             let kept = current.split(separator: ":").map(String.init).filter { $0.hasPrefix("$ORIGIN") }
             let needsBundled = needed.contains { bundled[$0] != nil && !Self.isCLibrary($0) }
             let hasAbsolute = current.split(separator: ":").contains { !$0.hasPrefix("$ORIGIN") }
-            guard needsBundled || hasAbsolute else { continue }
+            guard needsBundled || (hasAbsolute && !fromWheels.contains(file)) else { continue }
+            changed.insert(file)
             let directory = (file as NSString).deletingLastPathComponent
             let relative = WheelInstaller.relative(libraryDirectory, to: directory)
             let mine = relative.isEmpty ? "$ORIGIN" : "$ORIGIN/\(relative)"
-            let runpath = ([needsBundled ? mine : nil].compactMap { $0 } + kept.filter { $0 != mine })
+            // A rewritten file also finds the libraries of the tree it needs by itself (pillow's libfreetype needs
+            // libpng16 beside it, which it found through the RPATH of the module that loads it).
+            let siblings = needed.compactMap { inTree[$0] }.map { dir -> String in
+                let relative = WheelInstaller.relative(dir, to: directory)
+                return relative.isEmpty ? "$ORIGIN" : "$ORIGIN/\(relative)"
+            }
+            var runpath: [String] = []
+            for entry in [needsBundled ? mine : nil].compactMap({ $0 }) + kept + siblings
+            where !runpath.contains(entry) {
+                runpath.append(entry)
+            }
+            // A wheel's file gets a DT_RPATH unless it had a DT_RUNPATH: a DT_RUNPATH would stop the loader from
+            // using the DT_RPATH of the file that loads it, which auditwheel relies on (pillow's libtiff finds its
+            // liblzma through _imaging's RPATH, and needs a bundled libz).
+            let kind = try fromWheels.contains(file) && !Self.hasRUNPATH(full) ? ["--force-rpath"] : []
             if runpath.isEmpty {
                 _ = try ToolRunner.check([patchelf, "--remove-rpath", full], failure: "Cannot rewrite \(full)")
             } else {
                 _ = try ToolRunner.check(
-                    [patchelf, "--set-rpath", runpath.joined(separator: ":"), full], failure: "Cannot rewrite \(full)")
+                    [patchelf] + kind + ["--set-rpath", runpath.joined(separator: ":"), full],
+                    failure: "Cannot rewrite \(full)")
             }
         }
+        modified = changed.sorted()
+    }
+
+    /// True when the dynamic section of the ELF file at `path` has a `DT_RUNPATH` (`readelf -d` says `(RUNPATH)`).
+    static func hasRUNPATH(_ path: String) throws -> Bool {
+        let output = try ToolRunner.check(["readelf", "-d", path], failure: "Cannot read \(path)")
+        return output.split(whereSeparator: \.isNewline).contains { $0.contains("(RUNPATH)") }
     }
 
     /// Copies the loader and the NSS modules next to the bundled `libc.so.6`.

@@ -12,7 +12,7 @@ enum ToolRunner {
         var stderr: String
 
         /// The last three lines of stderr on one line: what an error message quotes of a failed tool.
-        var stderrTail: String { stderr.split(separator: "\n").suffix(3).joined(separator: " ") }
+        var stderrTail: String { stderr.split(whereSeparator: \.isNewline).suffix(3).joined(separator: " ") }
     }
 
     /// Runs `argv` (argv[0] is an absolute path or a name looked up in `PATH`) with `environment` replacing the
@@ -29,11 +29,13 @@ enum ToolRunner {
         let scratch = FileManager.default.temporaryDirectory
         let outURL = scratch.appendingPathComponent("xarbuild-\(UUID().uuidString).out")
         let errURL = scratch.appendingPathComponent("xarbuild-\(UUID().uuidString).err")
+        let cleanups = [BuildCleanup.register(path: outURL.path), BuildCleanup.register(path: errURL.path)]
         _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
         _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         defer {
             try? FileManager.default.removeItem(at: outURL)
             try? FileManager.default.removeItem(at: errURL)
+            cleanups.forEach(BuildCleanup.unregister)
         }
         let outHandle = try FileHandle(forWritingTo: outURL)
         let errHandle = try FileHandle(forWritingTo: errURL)
@@ -45,7 +47,9 @@ enum ToolRunner {
         } catch {
             throw PythonBuildError("Cannot run \(tool): \(error.localizedDescription).")
         }
+        let running = BuildCleanup.register(process: process.processIdentifier)
         process.waitUntilExit()
+        BuildCleanup.unregister(running)
         try? outHandle.close()
         try? errHandle.close()
         let out = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
@@ -57,7 +61,7 @@ enum ToolRunner {
     static func check(_ argv: [String], environment: [String: String]? = nil, failure: String) throws -> String {
         let output = try run(argv, environment: environment)
         guard output.status == 0 else {
-            let detail = output.stderr.split(separator: "\n").suffix(8).joined(separator: "\n")
+            let detail = output.stderr.split(whereSeparator: \.isNewline).suffix(8).joined(separator: "\n")
             throw PythonBuildError(
                 "\(failure) (`\(argv.joined(separator: " "))` exited with \(output.status)): \(detail)")
         }
