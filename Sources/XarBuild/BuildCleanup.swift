@@ -47,17 +47,32 @@ public enum BuildCleanup {
     /// process was started ignoring, as `nohup` does, stays ignored). `erase` runs first (to clear a progress line).
     ///
     /// The handler only writes the signal's number to a pipe; a thread of ours reads it and does the work, since
-    /// almost nothing is safe inside a signal handler.
+    /// almost nothing is safe inside a signal handler. Call it from the thread that runs the build.
     public static func removeOnSignal(erase: @escaping @Sendable () -> Void = {}) {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { return }
+        var fds: [Int32] = [0, 0], parked: [Int32] = [0, 0]
+        guard pipe(&fds) == 0, pipe(&parked) == 0 else { return }
         signalPipe = fds[1]
-        let reader = fds[0]
+        parkedPipe = parked[1]
+        let (reader, parkedReader) = (fds[0], parked[0])
+        let worker = pthread_self()
+        // The thread that does the build is parked (SIGUSR2, whose handler never returns) before anything is
+        // removed: left running, it would fail on the removed directory and exit 1, or create it again.
+        var park = sigaction()
+        park.__sigaction_handler.sa_handler = { _ in
+            var byte: UInt8 = 1
+            _ = write(BuildCleanup.parkedPipe, &byte, 1)
+            while true { pause() }
+        }
+        sigemptyset(&park.sa_mask)
+        sigaction(SIGUSR2, &park, nil)
         Thread.detachNewThread {
             var number: Int32 = 0
             while read(reader, &number, MemoryLayout<Int32>.size) != MemoryLayout<Int32>.size {
                 if errno != EINTR { return }
             }
+            pthread_kill(worker, SIGUSR2)
+            var wait = pollfd(fd: parkedReader, events: Int16(POLLIN), revents: 0)
+            _ = poll(&wait, 1, 2000)
             erase()
             cleanUp()
             signal(number, SIG_DFL)
@@ -82,6 +97,8 @@ public enum BuildCleanup {
 
     /// The pipe's write end, set before any handler is installed and never changed after.
     nonisolated(unsafe) private static var signalPipe: Int32 = -1
+    /// Written to by the parked build thread.
+    nonisolated(unsafe) private static var parkedPipe: Int32 = -1
 
     /// Kills the registered tools and removes the registered paths.
     static func cleanUp() {
