@@ -19,11 +19,11 @@ final class SourceVerifier: @unchecked Sendable {
     private let activity: SessionActivity
 
     /// A verifier for the image open as `imageFD` (with `identity`), whose header claims `claimed`; nil when
-    /// `XAR_VERIFY_DELAY` is negative, or the digest is already recorded.
+    /// `XAR_VERIFY_DELAY` is negative. (Whether the digest is recorded already is asked on the thread: the server
+    /// has not answered the kernel's INIT yet, and the launch waits for that.)
     init?(imageFD: Int32, offset: UInt64, claimed: String?, activity: SessionActivity) {
         let delay = getenv("XAR_VERIFY_DELAY").flatMap { Double(String(cString: $0)) } ?? 1
-        guard delay >= 0, let identity = FileIdentity(descriptor: imageFD), DigestCache.lookup(identity) == nil
-        else { return nil }
+        guard delay >= 0, let identity = FileIdentity(descriptor: imageFD) else { return nil }
         self.imageFD = imageFD
         self.offset = offset
         self.identity = identity
@@ -45,6 +45,7 @@ final class SourceVerifier: @unchecked Sendable {
             if waited >= delay && (!busy || waited >= delay + 5) { break }
             usleep(50_000)
         }
+        if DigestCache.lookup(identity) != nil { return }
         guard let digest = DigestCache.compute(descriptor: imageFD, offset: offset) else {
             XarMount.Server.log("cannot read the image to verify its digest")
             return
