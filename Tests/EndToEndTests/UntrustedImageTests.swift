@@ -55,6 +55,25 @@ struct UntrustedImageTests {
         #expect(refused.status == 120 && refused.stderr.contains("is not the image its header names"), "\(refused)")
     }
 
+    @Test func aSecondCopyOfTheSameImageJoinsItsMount() throws {
+        let fixture = XarctlOpsFixture()
+        defer { for mount in (try? fixture.mountPoints()) ?? [] { _ = try? fixture.unmount(mount) } }
+        let trusted = try fixture.makeXar(
+            "trusted", files: ["bin/run": ("#!/bin/sh\necho trusted\n", true)], exec: "bin/run")
+        let copy = fixture.dir("copy.xar")
+        #expect(try XarTestSupport.Process.run(["/bin/cp", "-p", trusted, copy]).status == 0)
+        let first = try XarTestSupport.Process.run([trusted], environment: fixture.environment(), timeout: 30)
+        #expect(first.stdout == "trusted\n", "\(first)")
+        let mounts = try fixture.mountPoints()
+        #expect(mounts.count == 1)
+        // The copy hashes itself (and the served file, unless its server did already), then joins: same mount.
+        let joined = try XarTestSupport.Process.run([copy], environment: fixture.environment(), timeout: 30)
+        #expect(joined.status == 0 && joined.stdout == "trusted\n" && joined.stderr.isEmpty, "\(joined)")
+        #expect(try fixture.mountPoints() == mounts)
+        let digests = try FileManager.default.contentsOfDirectory(atPath: fixture.dir("cache/xar/digests"))
+        #expect(digests.filter { !$0.hasPrefix(".") }.count == 2, "\(digests)")
+    }
+
     @Test func anImpostorCannotPoisonTheExtractionCache() throws {
         let fixture = XarctlOpsFixture()
         let (trusted, impostor) = try Self.trustedAndImpostor(fixture)
