@@ -90,6 +90,8 @@ struct BazelRuleTests: BuildRuleProject {
                 strip_prefix = "app",
                 python = "/usr/bin/python3",
                 entry_points = ["greet=greet_app:main"],
+                requirements = "requirements.txt",
+                wheels = glob(["wheels/*.whl"]),
                 stamp_revision = "STABLE_GIT_COMMIT",
                 tags = ["manual"],
             )
