@@ -34,7 +34,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
-        // MARK: C interop: system libraries, each imported by exactly one Swift file.
+        // MARK: C interop: system libraries, each imported only by the module that wraps it: CZstd and CLZMA by
+        // XarCompression, CZlib by XarCompression (gzip) and XarBuild (the wheel reader), CXattr and CXarSystem
+        // by XarSystem (scripts/check-io-layer keeps libc calls there).
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLZMA", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
@@ -44,7 +46,8 @@ let package = Package(
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         // libc calls Glibc's module map leaves out (statfs, the flock function); static inline, nothing to link.
         .systemLibrary(name: "CXarSystem"),
-        // The one hand-written C target: the FUSE ops table and session loop over libsquashfuse_ll.
+        // The one hand-written C target over libsquashfuse_ll, one C file per concern: the FUSE ops table and
+        // session loop, block cache, start-up plan, saved blocks, read-ahead, name replay, xattrs, detaching.
         .target(
             name: "CXarFuse",
             dependencies: ["CFuse3"],
@@ -68,7 +71,7 @@ let package = Package(
         // MARK: System and runtime.
         .target(
             name: "XarSystem",
-            dependencies: ["CXarSystem", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["CXarSystem", "CXattr", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict
         ),
         .target(
@@ -130,7 +133,7 @@ let package = Package(
         .testTarget(name: "XarFormatTests", dependencies: ["XarFormat", "XarTestSupport"]),
         .testTarget(
             name: "XarSquashFSTests",
-            dependencies: ["XarSquashFS", "XarCompression", "XarFormat", "XarTestSupport"]
+            dependencies: ["XarSquashFS", "XarCompression", "XarFormat", "XarSystem", "XarTestSupport"]
         ),
         .testTarget(name: "XarMountTests", dependencies: ["XarMount", "XarSystem", "XarFormat", "XarTestSupport"]),
         .testTarget(name: "XarBuildTests", dependencies: ["XarBuild", "XarFormat", "XarTestSupport"]),

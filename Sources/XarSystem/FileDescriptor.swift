@@ -5,7 +5,7 @@ public import SystemPackage
 ///
 /// The launcher opens few files and must not leak any into the program it execs, so every descriptor is opened
 /// with `O_CLOEXEC` and owned by exactly one value. `~Copyable` makes a double close impossible to write.
-public struct FileDescriptor: ~Copyable {
+public struct FileDescriptor: ~Copyable, Sendable {
     /// The raw descriptor number, for calls that need it (`flock`, `posix_spawn` file actions).
     public let rawValue: Int32
 
@@ -87,6 +87,13 @@ public struct FileDescriptor: ~Copyable {
     /// The corresponding C function is `fsync`.
     public func sync() throws(Errno) {
         _ = try retryingEINTR { Glibc.fsync(rawValue) }
+    }
+
+    /// A second descriptor for the same open file (shared position and flags), with `O_CLOEXEC`.
+    ///
+    /// The corresponding C function is `fcntl` with `F_DUPFD_CLOEXEC`.
+    public func duplicate() throws(Errno) -> FileDescriptor {
+        FileDescriptor(owning: try retryingEINTR { Glibc.fcntl(rawValue, F_DUPFD_CLOEXEC, 0) })
     }
 
     /// Gives up ownership without closing: the caller takes over the number (e.g. an fd a child inherits).
