@@ -1,5 +1,6 @@
-import Glibc
 import XarSquashFS
+import struct SystemPackage.Errno
+import XarSystem
 
 /// Turns a directory on disk into a `SquashFS.Tree`: names sorted by bytes, owners root unless kept, mtimes
 /// clamped to `SOURCE_DATE_EPOCH`, hard links found by device and inode number.
@@ -24,17 +25,21 @@ struct DirectoryScanner {
         var fileCount: Int
         /// The names of extended attributes left out (namespaces SquashFS cannot store), sorted, each once.
         var skippedXattrs: Set<String> = []
+        /// Without `keepXattrs`: some entry carried extended attributes (checked until the first one is found).
+        var droppedXattrs = false
     }
 
     func scan(_ root: String) throws -> Result {
         let st = try lstatOrThrow(root)
         var skipped: Set<String> = []
-        guard st.st_mode & S_IFMT == S_IFDIR else { throw XarBuildError.notADirectory(path: root) }
+        var dropped = false
+        guard st.kind == .directory else { throw XarBuildError.notADirectory(path: root) }
         var result = Result(
-            tree: SquashFS.Tree(root: try node(.directory, st, root, &skipped)), nodesByPath: [:], inputBytes: 0,
-            fileCount: 0)
+            tree: SquashFS.Tree(root: try node(.directory, st, root, &skipped, &dropped)), nodesByPath: [:],
+            inputBytes: 0, fileCount: 0)
         var hardLinks: [HardLinkKey: Int] = [:]
         result.skippedXattrs = skipped
+        result.droppedXattrs = dropped
         try scanDirectory(root, relative: "", index: SquashFS.Tree.root, into: &result, hardLinks: &hardLinks)
         return result
     }
@@ -55,109 +60,77 @@ struct DirectoryScanner {
                 : relative + "/" + String(decoding: name, as: UTF8.self)
             guard name.count <= 256 else { throw XarBuildError.nameTooLong(path: childPath) }
             let st = try lstatOrThrow(childPath)
-            let type = st.st_mode & S_IFMT
-            let key = HardLinkKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
-            if type != S_IFDIR, st.st_nlink > 1, let existing = hardLinks[key] {
+            let key = HardLinkKey(device: st.device, inode: st.inode)
+            if st.kind != .directory, st.linkCount > 1, let existing = hardLinks[key] {
                 result.tree.link(existing, named: name, in: index)
                 if wantedPaths.contains(childRelative) { result.nodesByPath[childRelative] = existing }
                 continue
             }
             let kind: SquashFS.Node.Kind
-            switch type {
-            case S_IFDIR: kind = .directory
-            case S_IFREG:
-                let size = UInt64(st.st_size)
-                kind = .file(size: size, content: FileContent(path: childPath, size: size))
-                result.inputBytes += size
+            switch st.kind {
+            case .directory: kind = .directory
+            case .regular:
+                kind = .file(size: st.size, content: FileContent(path: childPath, size: st.size))
+                result.inputBytes += st.size
                 result.fileCount += 1
-            case S_IFLNK: kind = .symlink(target: try readLink(childPath))
-            case S_IFBLK: kind = .blockDevice(major: Self.major(st.st_rdev), minor: Self.minor(st.st_rdev))
-            case S_IFCHR: kind = .characterDevice(major: Self.major(st.st_rdev), minor: Self.minor(st.st_rdev))
-            case S_IFIFO: kind = .fifo
-            default: kind = .socket
+            case .symbolicLink: kind = .symlink(target: try readLink(childPath))
+            case .blockDevice: kind = .blockDevice(major: st.deviceNumbers.major, minor: st.deviceNumbers.minor)
+            case .characterDevice:
+                kind = .characterDevice(major: st.deviceNumbers.major, minor: st.deviceNumbers.minor)
+            case .fifo: kind = .fifo
+            case .socket: kind = .socket
             }
             let child = result.tree.add(
-                try node(kind, st, childPath, &result.skippedXattrs), named: name, in: index)
+                try node(kind, st, childPath, &result.skippedXattrs, &result.droppedXattrs), named: name, in: index)
             if wantedPaths.contains(childRelative) { result.nodesByPath[childRelative] = child }
-            if type != S_IFDIR, st.st_nlink > 1 { hardLinks[key] = child }
-            if type == S_IFDIR {
+            if st.kind != .directory, st.linkCount > 1 { hardLinks[key] = child }
+            if st.kind == .directory {
                 try scanDirectory(
                     childPath, relative: childRelative, index: child, into: &result, hardLinks: &hardLinks)
             }
         }
     }
 
-    private func node(_ kind: SquashFS.Node.Kind, _ st: stat, _ path: String, _ skipped: inout Set<String>) throws
-        -> SquashFS.Node
-    {
-        var mtime = Int(st.st_mtim.tv_sec)
+    private func node(
+        _ kind: SquashFS.Node.Kind, _ st: FileStatus, _ path: String, _ skipped: inout Set<String>,
+        _ dropped: inout Bool
+    ) throws -> SquashFS.Node {
+        var mtime = st.modificationTime
         if let sourceDateEpoch { mtime = min(mtime, sourceDateEpoch) }
         var node = SquashFS.Node(
-            kind, permissions: UInt16(st.st_mode & 0o7777), uid: keepOwners ? st.st_uid : 0,
-            gid: keepOwners ? st.st_gid : 0, mtime: UInt32(clamping: max(0, mtime)))
+            kind, permissions: st.permissions, uid: keepOwners ? st.uid : 0,
+            gid: keepOwners ? st.gid : 0, mtime: UInt32(clamping: max(0, mtime)))
         if keepXattrs {
             let (kept, left) = try XattrReader.read(path)
             node.xattrs = kept
             skipped.formUnion(left)
+        } else if !dropped {
+            dropped = FileSystem.hasExtendedAttributes(path)
         }
         return node
     }
 
     /// The names in a directory, sorted by their bytes (the order SquashFS stores them in).
     private func names(in path: String) throws -> [[UInt8]] {
-        guard let dir = opendir(path) else {
-            let code = errno
-            if code == ENOENT { throw XarBuildError.vanished(path: path) }
-            throw XarBuildError.unreadable(path: path, reason: String(cString: strerror(code)))
+        do { return try FileSystem.entryNames(path).sorted { $0.lexicographicallyPrecedes($1) } } catch {
+            throw Self.failure(error, path)
         }
-        defer { closedir(dir) }
-        var names: [[UInt8]] = []
-        while true {
-            errno = 0
-            guard let entry = readdir(dir) else {
-                if errno != 0 { throw XarBuildError.unreadable(path: path, reason: String(cString: strerror(errno))) }
-                break
-            }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                Array(raw.prefix(while: { $0 != 0 }))
-            }
-            if name == [0x2e] || name == [0x2e, 0x2e] { continue }
-            names.append(name)
-        }
-        return names.sorted { $0.lexicographicallyPrecedes($1) }
     }
 
-    private func lstatOrThrow(_ path: String) throws -> stat {
-        var st = stat()
-        guard lstat(path, &st) == 0 else {
-            let code = errno
-            if code == ENOENT { throw XarBuildError.vanished(path: path) }
-            throw XarBuildError.unreadable(path: path, reason: String(cString: strerror(code)))
-        }
-        return st
+    private func lstatOrThrow(_ path: String) throws -> FileStatus {
+        do { return try FileSystem.fileStatus(path, followSymlinks: false) } catch { throw Self.failure(error, path) }
     }
 
     private func readLink(_ path: String) throws -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: 8192)
-        let n = readlink(path, &buffer, buffer.count)
-        guard n >= 0 else {
-            let code = errno
-            if code == ENOENT { throw XarBuildError.vanished(path: path) }
-            throw XarBuildError.unreadable(path: path, reason: String(cString: strerror(code)))
-        }
-        guard n <= 4095 else { throw XarBuildError.symlinkTargetTooLong(path: path, length: n) }
-        return Array(buffer[0..<n])
+        let target: [UInt8]
+        do { target = try FileSystem.symbolicLinkTarget(path) } catch { throw Self.failure(error, path) }
+        guard target.count <= 4095 else { throw XarBuildError.symlinkTargetTooLong(path: path, length: target.count) }
+        return target
     }
 
-    /// glibc's `gnu_dev_major`.
-    static func major(_ dev: UInt) -> UInt32 {
-        let d = UInt64(dev)
-        return UInt32(truncatingIfNeeded: ((d >> 8) & 0xfff) | ((d >> 32) & ~0xfff))
-    }
-
-    /// glibc's `gnu_dev_minor`.
-    static func minor(_ dev: UInt) -> UInt32 {
-        let d = UInt64(dev)
-        return UInt32(truncatingIfNeeded: (d & 0xff) | ((d >> 12) & ~0xff))
+    /// `vanished` when the path is gone, `unreadable` otherwise.
+    static func failure(_ error: SystemError, _ path: String) -> XarBuildError {
+        if error.errno == .noSuchFileOrDirectory { return .vanished(path: path) }
+        return .unreadable(path: path, reason: error.reason)
     }
 }

@@ -1,5 +1,5 @@
 public import XarCompression
-import Glibc
+import XarSystem
 
 /// How `XarImageWriter` builds an image.
 public struct XarImageOptions: Sendable {
@@ -35,7 +35,7 @@ public struct XarImageOptions: Sendable {
     }
 
     /// The number of online cores.
-    public static var allCores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+    public static var allCores: Int { FileSystem.processorCount }
 }
 
 /// What `XarImageWriter.write` produced.
@@ -55,11 +55,18 @@ public struct XarImageSummary: Sendable, Codable, Equatable {
     /// With `keepXattrs`: the attribute names left out because SquashFS cannot store their namespace (such
     /// as `system.posix_acl_access`), sorted, each once. Nil when none were.
     public var skippedXattrs: [String]?
+    /// Without `keepXattrs`: true when some entry of the input carried extended attributes, which the image does
+    /// not keep (the scan's own report; not part of the JSON summary).
+    public var droppedXattrs = false
+
+    private enum CodingKeys: String, CodingKey {
+        case inputBytes, imageBytes, outputBytes, fileCount, sha256, seconds, skippedXattrs
+    }
 
     /// A summary with the given figures.
     public init(
         inputBytes: Int64, imageBytes: Int64, outputBytes: Int64, fileCount: Int, sha256: String, seconds: Double,
-        skippedXattrs: [String]? = nil
+        skippedXattrs: [String]? = nil, droppedXattrs: Bool = false
     ) {
         self.inputBytes = inputBytes
         self.imageBytes = imageBytes
@@ -68,5 +75,6 @@ public struct XarImageSummary: Sendable, Codable, Equatable {
         self.sha256 = sha256
         self.seconds = seconds
         self.skippedXattrs = skippedXattrs
+        self.droppedXattrs = droppedXattrs
     }
 }

@@ -1,8 +1,8 @@
 public import SystemPackage
-import Glibc
 import XarCompression
 import XarFormat
 import XarSquashFS
+import XarSystem
 
 /// Writes a `.xar`: scans a directory, writes the SquashFS image after a 4096-byte header, atomically.
 public enum XarImageWriter {
@@ -18,7 +18,7 @@ public enum XarImageWriter {
         directory: FilePath, options: XarImageOptions, to output: FilePath, executable: Bool,
         progress: ((_ done: Int64, _ total: Int64) -> Void)?, header: (String) throws -> [UInt8]
     ) throws -> XarImageSummary {
-        let started = now()
+        let started = MonotonicClock.now()
         var wanted: [String] = []
         for path in options.sortFirst {
             var p = Substring(path)
@@ -42,11 +42,11 @@ public enum XarImageWriter {
             blockSize: options.blockSize, threads: max(1, options.threads),
             modificationTime: options.sourceDateEpoch.map { UInt32(clamping: max(0, $0)) }, sortFirst: sortFirst)
 
-        var file = try TemporaryOutput(next: output.string)
+        let file = try TemporaryOutput(next: output.string)
         let outputPath = output.string
         let total = Int64(scan.inputBytes)
         do {
-            let sink = FileSink(fd: file.fd, base: UInt64(headerSize), path: outputPath)
+            let sink = FileSink(file: file.file, base: UInt64(headerSize), path: outputPath)
             let summary: SquashFS.WriterSummary
             do {
                 summary = try SquashFS.Writer(options: writerOptions, compressor: compressor).write(
@@ -54,7 +54,7 @@ public enum XarImageWriter {
             } catch let error as SquashFS.WriterError {
                 throw XarBuildError.invalidOptions("Cannot write an image of \(directory.string): \(error)")
             }
-            let digest = try digestOfImage(fd: file.fd, length: summary.imageBytes, path: outputPath)
+            let digest = try digestOfImage(file.file, length: summary.imageBytes, path: outputPath)
             let headerBytes = try header(digest)
             guard headerBytes.count == headerSize else { throw XarBuildError.badHeaderSize(headerBytes.count) }
             try headerBytes.withUnsafeBytes { try sink.write($0, absoluteOffset: 0) }
@@ -62,8 +62,9 @@ public enum XarImageWriter {
             return XarImageSummary(
                 inputBytes: total, imageBytes: Int64(summary.imageBytes),
                 outputBytes: Int64(summary.imageBytes) + Int64(headerSize), fileCount: scan.fileCount,
-                sha256: digest, seconds: now() - started,
-                skippedXattrs: scan.skippedXattrs.isEmpty ? nil : scan.skippedXattrs.sorted())
+                sha256: digest, seconds: MonotonicClock.now() - started,
+                skippedXattrs: scan.skippedXattrs.isEmpty ? nil : scan.skippedXattrs.sorted(),
+                droppedXattrs: scan.droppedXattrs)
         } catch {
             file.discard()
             throw error
@@ -71,26 +72,26 @@ public enum XarImageWriter {
     }
 
     /// SHA-256 of the image as written, read back from the file (the superblock was written last).
-    private static func digestOfImage(fd: Int32, length: UInt64, path: String) throws -> String {
+    private static func digestOfImage(_ file: TemporaryFile, length: UInt64, path: String) throws -> String {
         var hash = SHA256()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var offset: UInt64 = 0
         while offset < length {
             let want = Int(min(UInt64(buffer.count), length - offset))
-            let n = buffer.withUnsafeMutableBytes {
-                pread(fd, $0.baseAddress!, want, off_t(UInt64(headerSize) + offset))
+            let n: Int
+            do {
+                n = try buffer.withUnsafeMutableBytes {
+                    try file.read(
+                        into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]), at: UInt64(headerSize) + offset)
+                }
+            } catch {
+                throw XarBuildError.writeFailed(
+                    path: path, reason: "cannot read back the image: \(Errno.reason(of: error))")
             }
-            if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw XarBuildError.writeFailed(path: path, reason: "cannot read back the image") }
             buffer.withUnsafeBytes { hash.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             offset += UInt64(n)
         }
         return hash.finalizeHex()
-    }
-
-    private static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }

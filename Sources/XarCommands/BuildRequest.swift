@@ -1,5 +1,6 @@
 import SystemPackage
 import XarBuild
+import XarSystem
 
 /// One build, as `xarbuild` runs it: the writer call with its progress bar, turned into a report, and the
 /// writer's errors turned into one line that starts with the path.
@@ -31,8 +32,11 @@ struct BuildRequest {
         } catch {
             throw CommandFailure(path: output, "\(error)")
         }
+        if summary.droppedXattrs {
+            StandardError.writeLine("xarbuild: note: \(directory): extended attributes were dropped.")
+        }
         if let skipped = summary.skippedXattrs {
-            ToolMain.printError(
+            StandardError.writeLine(
                 "xarbuild: note: \(directory): extended attributes SquashFS cannot store were dropped: "
                     + skipped.joined(separator: ", ") + ".")
         }

@@ -1,6 +1,7 @@
 public import ArgumentParser
 import Foundation
 import XarFormat
+import XarSystem
 
 /// `xarbuild dir DIR -o OUT.xar`: packs any directory into a `.xar`.
 public struct XarbuildDir: ParsableCommand {
@@ -96,8 +97,6 @@ public struct XarbuildDir: ParsableCommand {
     /// Builds the file.
     public func run() throws {
         try BuildInput.check(directory: directory, executable: executable.map(Self.normalized))
-        // With --xattrs they are kept; without it, say once that they were dropped.
-        let hasXattrs = !options.xattrs && BuildInput.hasXattrs(under: directory)
         let sortFirst = try sortFile()
         let epoch = try BuildInput.sourceDateEpoch()
         let buildTime = epoch.map(Int64.init) ?? Int64(Date().timeIntervalSince1970)
@@ -113,11 +112,10 @@ public struct XarbuildDir: ParsableCommand {
             if let sortFile = options.sortFile { rule.add(file: sortFile) }
             try rule.write(to: depfile, replacing: previous)
         }
-        if hasXattrs { ToolMain.printError("xarbuild: note: \(directory): extended attributes were dropped.") }
         if json {
             print(try report.json())
         } else {
-            ToolMain.printError(report.line)
+            StandardError.writeLine(report.line)
         }
     }
 
@@ -128,7 +126,7 @@ public struct XarbuildDir: ParsableCommand {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw CommandFailure(path: path, "cannot read the sort file: \(BuildInput.reason(error)).")
+            throw CommandFailure(path: path, "cannot read the sort file: \(CommandFailure.reason(error)).")
         }
         return text.split(whereSeparator: \.isNewline)
             .map { Self.normalized(String($0)) }
