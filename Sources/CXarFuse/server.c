@@ -46,6 +46,8 @@ struct xar_server {
     // Whether open and opendir are answered with ENOSYS ("no open" mode): set at INIT from what the kernel
     // supports, unless XAR_NO_OPEN=0.
     int no_open, no_opendir;
+    // Knobs from xar_server_configure (zero, the default: "no open" where the kernel has it, read-ahead on).
+    int open_answered, prefetch_off;
     // Decompressed data blocks, shared with the read-ahead thread (blocks.c), and the start-up plan and record
     // (plan.c).
     xar_blocks *blocks;
@@ -123,6 +125,13 @@ static sqfs_err enlarge_caches(sqfs *fs) {
     return sqfs_block_cache_init(&fs->md_cache, XAR_METADATA_CACHE_BLOCKS);
 }
 
+void xar_server_configure(xar_server *server, const xar_server_settings *settings) {
+    server->trace = settings->trace != 0;
+    server->open_answered = settings->no_open == 0;
+    server->prefetch_off = settings->prefetch == 0;
+    if (settings->abort_on_lookup) server->abort_on_lookup = strdup(settings->abort_on_lookup);
+}
+
 xar_server *xar_server_open(int image_fd, uint64_t offset, char *error, size_t error_size) {
     unsigned char superblock[XAR_SUPERBLOCK_BYTES];
     if (read_superblock(image_fd, offset, superblock, error, error_size) != 0) return NULL;
@@ -133,10 +142,6 @@ xar_server *xar_server_open(int image_fd, uint64_t offset, char *error, size_t e
     }
     server->ready_fd = -1;
     pthread_mutex_init(&server->prefetch_lock, NULL);
-    const char *trace = getenv("XAR_SERVER_TRACE");
-    server->trace = trace && strcmp(trace, "1") == 0;
-    const char *fault = getenv("XAR_SERVER_FAULT");
-    if (fault && strncmp(fault, "abort-on-lookup:", 16) == 0) server->abort_on_lookup = strdup(fault + 16);
     sqfs_err err = sqfs_init(&server->ll.fs, image_fd, (size_t)offset);
     if (err == SQFS_OK
         && (enlarge_caches(&server->ll.fs) != SQFS_OK
@@ -214,8 +219,7 @@ static void xar_op_init(void *userdata, struct fuse_conn_info *conn) {
     conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
     // Kernels before FUSE_NO_OPEN_SUPPORT (4.19) and FUSE_NO_OPENDIR_SUPPORT (5.1) would hand ENOSYS to the
     // application's open(); there the server opens as libsquashfuse does.
-    const char *setting = getenv("XAR_NO_OPEN");
-    int allowed = !setting || strcmp(setting, "0") != 0;
+    int allowed = !server->open_answered;
     server->no_open = allowed && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
     server->no_opendir = allowed && (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
     report_ready(server);
@@ -432,9 +436,8 @@ int xar_server_mount(
         return -EIO;
     }
     // The read-ahead thread starts now, so that a start-up plan is being read while the kernel mounts.
-    // XAR_PREFETCH=0 in the server's environment turns it off.
-    const char *prefetch = getenv("XAR_PREFETCH");
-    if (!prefetch || strcmp(prefetch, "0") != 0)
+    // XAR_PREFETCH=0 (xar_server_configure) turns it off.
+    if (!server->prefetch_off)
         server->prefetch = xar_prefetch_start(
             server->session, server->blocks, server->plan, server->planned, server->ll.fs.fd, server->ll.fs.offset);
     if (fuse_session_mount(server->session, mountpoint) != 0) {

@@ -1,5 +1,5 @@
-import Glibc
 import Synchronization
+import XarSystem
 
 /// The progress bar `xarbuild` draws on standard error while it builds: only when standard error is a
 /// terminal, and only once the build has run for a second (short builds print just the summary line).
@@ -20,15 +20,15 @@ final class BuildProgress: Sendable {
 
     /// A progress bar for a build that starts now; drawn only if `isatty(2)`, and only after `delay` seconds.
     init(delay: Double = 1) {
-        start = Self.now()
-        enabled = isatty(2) == 1
+        start = MonotonicClock.now()
+        enabled = StandardError.isTerminal
         self.delay = delay
     }
 
     /// Shows `message` (a step of the build: `installing numpy-2.1.3-….whl (3/7)`) in place of the bar.
     func status(_ message: String) {
         guard enabled else { return }
-        let now = Self.now()
+        let now = MonotonicClock.now()
         guard now - start >= delay else { return }
         let draw = state.withLock { state in
             guard now - state.lastDraw >= 0.1 else { return false }
@@ -36,13 +36,13 @@ final class BuildProgress: Sendable {
             state.drawn = true
             return true
         }
-        if draw { ToolMain.writeStandardError("\r\u{1B}[K" + Self.fitted(message)) }
+        if draw { StandardError.write("\r\u{1B}[K" + Self.fitted(message)) }
     }
 
     /// Records that `done` of `total` input bytes are written.
     func update(done: Int64, total: Int64) {
         guard enabled else { return }
-        let now = Self.now()
+        let now = MonotonicClock.now()
         guard now - start >= delay else { return }
         let line: String? = state.withLock { state in
             guard now - state.lastDraw >= 0.1 || done == total else { return nil }
@@ -56,7 +56,7 @@ final class BuildProgress: Sendable {
             return "\r\u{1B}[K"
                 + Self.fitted("[\(bar)] \(percent)% \(ByteSize.human(done)) of \(ByteSize.human(total))")
         }
-        if let line { ToolMain.writeStandardError(line) }
+        if let line { StandardError.write(line) }
     }
 
     /// Erases the bar, so the summary line starts on a clean line.
@@ -65,25 +65,16 @@ final class BuildProgress: Sendable {
             defer { state.drawn = false }
             return state.drawn
         }
-        if drawn { ToolMain.writeStandardError("\r\u{1B}[K") }
+        if drawn { StandardError.write("\r\u{1B}[K") }
     }
 
     /// `line` cut to one character less than the terminal's width (80 when it cannot be asked), so the cursor
     /// never wraps.
     static func fitted(_ line: String) -> String {
-        var size = winsize()
-        let columns =
-            withUnsafeMutablePointer(to: &size) { ioctl(2, UInt(TIOCGWINSZ), $0) } == 0 && size.ws_col > 0
-            ? Int(size.ws_col) : 80
+        let columns = StandardError.terminalColumns ?? 80
         return line.count < columns ? line : String(line.prefix(max(columns - 2, 1))) + "…"
     }
 
     /// Seconds since the build started.
-    var elapsed: Double { Self.now() - start }
-
-    private static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+    var elapsed: Double { MonotonicClock.now() - start }
 }

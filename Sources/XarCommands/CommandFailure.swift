@@ -1,5 +1,6 @@
-import Glibc
+import Foundation
 import struct SystemPackage.Errno
+import XarSystem
 
 /// A command that could not do its job because of its input: printed as one line `tool: error: <message>`,
 /// exit status 1.
@@ -18,9 +19,17 @@ public struct CommandFailure: Error, CustomStringConvertible, Sendable {
     /// The message.
     public var description: String { message }
 
-    /// The reason in a system error: `strerror`'s text for an `Errno`, the error's description otherwise.
+    /// The reason in a system error, for the commands: `Errno`'s text for an `Errno`, a `SystemError` or a
+    /// Foundation error that wraps a POSIX code (without Foundation's boilerplate), the error's description
+    /// otherwise.
     static func reason(_ error: any Error) -> String {
-        if let errno = error as? Errno { return String(cString: strerror(errno.rawValue)) }
+        if error is Errno || error is SystemError { return Errno.reason(of: error) }
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return Errno(rawValue: Int32(underlying.code)).description
+        }
+        if ns.domain == NSPOSIXErrorDomain { return Errno(rawValue: Int32(ns.code)).description }
+        if ns.domain == NSCocoaErrorDomain { return ns.localizedDescription }
         return "\(error)"
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XarSystem
+import struct SystemPackage.Errno
 
 /// `--depfile FILE`: the inputs a build read, as a Makefile rule (`OUTPUT: INPUT...`), which Make, Ninja and
 /// CMake's `DEPFILE` read, so that a build system reruns `xarbuild` when any of them changes and only then
@@ -52,7 +53,7 @@ struct Depfile {
         do {
             try SmallFile.replace(path, with: Array(text.utf8), sync: true)
         } catch {
-            throw CommandFailure(path: path, "cannot be written: \(String(cString: strerror(error.code)))")
+            throw CommandFailure(path: path, "cannot be written: \(Errno(rawValue: error.code).description)")
         }
     }
 }

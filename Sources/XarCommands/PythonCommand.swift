@@ -2,6 +2,7 @@ public import ArgumentParser
 import Foundation
 import XarBuild
 import XarFormat
+import XarSystem
 
 /// `xarbuild python`: an application, its own CPython and its pinned wheels in one `.xar`.
 ///
@@ -180,7 +181,7 @@ public struct PythonCommand: ParsableCommand {
         let progress: (String) -> Void = { message in
             if message.hasPrefix("warning:") {
                 bar.finish()
-                ToolMain.printError("xarbuild: \(message)")
+                StandardError.writeLine("xarbuild: \(message)")
             } else {
                 bar.status(message)
             }
@@ -199,7 +200,7 @@ public struct PythonCommand: ParsableCommand {
                 progress: progress, writeProgress: { bar.update(done: $0, total: $1) })
         } catch let error as PythonBuildError {
             bar.finish()
-            for line in error.problems { ToolMain.printError("xarbuild: error: \(line)") }
+            for line in error.problems { StandardError.writeLine("xarbuild: error: \(line)") }
             throw ExitCode(1)
         }
         bar.finish()
@@ -207,7 +208,7 @@ public struct PythonCommand: ParsableCommand {
         if let depfile {
             try dependencies(of: staged, python: options.python).write(to: depfile, replacing: previous)
         }
-        for note in staged.notes { ToolMain.printError("xarbuild: note: \(note).") }
+        for note in staged.notes { StandardError.writeLine("xarbuild: note: \(note).") }
         let megabytes = String(format: "%.1f", Double(summary.image.outputBytes) / 1_000_000)
         let (packages, libraries) = (staged.packages.count, staged.bundledLibraries.count)
         print(

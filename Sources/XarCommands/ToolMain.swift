@@ -1,5 +1,6 @@
 public import ArgumentParser
-import Glibc
+import Foundation
+import XarSystem
 
 /// The one place the executables catch errors: input problems print `tool: error: …` and exit 1, usage
 /// problems print ArgumentParser's message and exit 64 (`EX_USAGE`), success exits 0.
@@ -16,30 +17,13 @@ public enum ToolMain {
             try parsed.run()
             exit(0)
         } catch let failure as CommandFailure {
-            printError("\(name): error: \(failure.message)")
+            StandardError.writeLine("\(name): error: \(failure.message)")
             exit(failureStatus)
         } catch let code as ExitCode {
             exit(code.rawValue)
         } catch {
             // ArgumentParser's own errors: help, version, usage. It prints them and picks the code (64 for usage).
             Command.exit(withError: error)
-        }
-    }
-
-    /// Writes `line` and a newline to standard error.
-    static func printError(_ line: String) {
-        writeStandardError(line + "\n")
-    }
-
-    /// Writes `text` to file descriptor 2 as is (no buffering, so it interleaves correctly with a progress bar).
-    static func writeStandardError(_ text: String) {
-        var bytes = Array(text.utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            done += n
         }
     }
 }

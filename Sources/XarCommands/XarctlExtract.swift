@@ -57,7 +57,7 @@ public struct XarctlExtract: ParsableCommand {
         var template = Array("\(parentPath)/.\(name).xarctl-XXXXXX".utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
             throw CommandFailure(
-                path: parentPath, "cannot hold a temporary directory: \(String(cString: strerror(errno))).")
+                path: parentPath, "cannot hold a temporary directory: \(Errno.lastError.description).")
         }
         let temporaryPath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let temporaryName = String(temporaryPath.split(separator: "/").last ?? "")
@@ -81,7 +81,7 @@ public struct XarctlExtract: ParsableCommand {
             }
             guard renameat(parent.rawValue, temporaryName, parent.rawValue, name) == 0 else {
                 throw CommandFailure(
-                    path: destination, "cannot be created: \(String(cString: strerror(errno))) (is it new or empty?).")
+                    path: destination, "cannot be created: \(Errno.lastError.description) (is it new or empty?).")
             }
         } catch {
             try? TreeRemoval.remove(temporaryName, in: parent.rawValue)
@@ -95,7 +95,7 @@ public struct XarctlExtract: ParsableCommand {
         var info = stat()
         guard lstat(destination, &info) == 0 else {
             if errno == ENOENT { return }
-            throw CommandFailure(path: destination, "cannot be checked: \(String(cString: strerror(errno))).")
+            throw CommandFailure(path: destination, "cannot be checked: \(Errno.lastError.description).")
         }
         let isEmptyDirectory =
             info.st_mode & S_IFMT == S_IFDIR

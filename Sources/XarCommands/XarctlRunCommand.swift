@@ -1,5 +1,4 @@
 public import ArgumentParser
-internal import Glibc
 internal import XarMount
 
 /// `xarctl run FILE.xar [-- ARGS]`: runs through the no-FUSE extraction cache.
@@ -27,9 +26,8 @@ public struct XarctlRun: ParsableCommand {
     /// Extracts if needed and execs the target.
     public func run() throws {
         let passed = arguments.first == "--" ? Array(arguments.dropFirst()) : arguments
-        let quiet = getenv("XAR_QUIET").map { String(cString: $0) == "1" } ?? false
         do {
-            try ExtractedRun.run(imagePath: file, arguments: passed, quiet: quiet)
+            try ExtractedRun.run(imagePath: file, arguments: passed, quiet: Settings.current.quiet)
         } catch {
             throw CommandFailure(error.message)
         }

@@ -33,8 +33,8 @@ public struct ELFFile: Sendable, Equatable {
     static let ntGnuAbiTag: UInt32 = 1
 
     /// Reads the file whose bytes `read` returns.
-    public init(read: (_ offset: UInt64, _ count: Int) -> [UInt8]) throws(Failure) {
-        let header = read(0, 64)
+    public init(read readBytes: (_ offset: UInt64, _ count: Int) -> [UInt8]) throws(Failure) {
+        let header = readBytes(0, 64)
         guard header.count >= 16, header[0] == 0x7f, header[1] == 0x45, header[2] == 0x4c, header[3] == 0x46 else {
             throw .notELF
         }
@@ -44,7 +44,7 @@ public struct ELFFile: Sendable, Equatable {
         let phoff = Self.u64(header, 32)
         let phentsize = Int(Self.u16(header, 54)), phnum = Int(Self.u16(header, 56))
         guard phentsize >= 56, phnum < 4096 else { throw .truncated }
-        let table = read(phoff, phentsize * phnum)
+        let table = readBytes(phoff, phentsize * phnum)
         guard table.count == phentsize * phnum else { throw .truncated }
 
         struct Segment { var type: UInt32, offset: UInt64, vaddr: UInt64, fileSize: UInt64 }
@@ -66,10 +66,10 @@ public struct ELFFile: Sendable, Equatable {
         for segment in segments {
             switch segment.type {
             case Self.ptInterp:
-                let bytes = read(segment.offset, Int(min(segment.fileSize, 4096)))
+                let bytes = readBytes(segment.offset, Int(min(segment.fileSize, 4096)))
                 interpreter = String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
             case Self.ptNote:
-                let notes = read(segment.offset, Int(min(segment.fileSize, 65536)))
+                let notes = readBytes(segment.offset, Int(min(segment.fileSize, 65536)))
                 var at = 0
                 while at + 12 <= notes.count {
                     let nameSize = Int(Self.u32(notes, at)), descSize = Int(Self.u32(notes, at + 4))
@@ -87,7 +87,7 @@ public struct ELFFile: Sendable, Equatable {
             }
         }
         guard let dynamic = segments.first(where: { $0.type == Self.ptDynamic }) else { return }
-        let entries = read(dynamic.offset, Int(min(dynamic.fileSize, 1 << 20)))
+        let entries = readBytes(dynamic.offset, Int(min(dynamic.fileSize, 1 << 20)))
         var tags: [UInt64: UInt64] = [:]
         for at in stride(from: 0, to: entries.count - 15, by: 16) {
             let tag = Self.u64(entries, at)
@@ -97,7 +97,7 @@ public struct ELFFile: Sendable, Equatable {
         guard let strtabAddress = tags[Self.dtStrtab], let strtab = fileOffset(strtabAddress),
             let strsz = tags[Self.dtStrsz], strsz < 1 << 26
         else { return }
-        let strings = read(strtab, Int(strsz))
+        let strings = readBytes(strtab, Int(strsz))
         func string(_ index: UInt32) throws(Failure) -> String {
             guard Int(index) < strings.count else { throw .truncated }
             return String(decoding: strings[Int(index)...].prefix { $0 != 0 }, as: UTF8.self)
@@ -106,12 +106,12 @@ public struct ELFFile: Sendable, Equatable {
         // Elf64_Vernaux: vna_hash u32, vna_flags u16, vna_other u16, vna_name u32, vna_next u32.
         if let address = tags[Self.dtVerneed], var at = fileOffset(address) {
             for _ in 0..<min(tags[Self.dtVerneednum] ?? 0, 1024) {
-                let need = read(at, 16)
+                let need = readBytes(at, 16)
                 guard need.count == 16 else { throw .truncated }
                 let file = try string(Self.u32(need, 4))
                 var auxAt = at + UInt64(Self.u32(need, 8))
                 for _ in 0..<min(Int(Self.u16(need, 2)), 1024) {
-                    let aux = read(auxAt, 16)
+                    let aux = readBytes(auxAt, 16)
                     guard aux.count == 16 else { throw .truncated }
                     neededVersions[file, default: []].append(try string(Self.u32(aux, 8)))
                     let next = Self.u32(aux, 12)
@@ -127,9 +127,9 @@ public struct ELFFile: Sendable, Equatable {
         // Elf64_Verdaux: vda_name u32, vda_next u32. The first aux names the version itself.
         if let address = tags[Self.dtVerdef], var at = fileOffset(address) {
             for _ in 0..<min(tags[Self.dtVerdefnum] ?? 0, 1024) {
-                let def = read(at, 20)
+                let def = readBytes(at, 20)
                 guard def.count == 20 else { throw .truncated }
-                let aux = read(at + UInt64(Self.u32(def, 12)), 8)
+                let aux = readBytes(at + UInt64(Self.u32(def, 12)), 8)
                 guard aux.count == 8 else { throw .truncated }
                 definedVersions.append(try string(Self.u32(aux, 0)))
                 let next = Self.u32(def, 16)

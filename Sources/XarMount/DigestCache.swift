@@ -63,7 +63,9 @@ enum DigestCache {
 
     /// The recorded digest of the file with `identity`, nil when none is recorded.
     static func lookup(_ identity: FileIdentity) -> String? {
-        guard let home = UserCache.home(), let directory = try? UserCache.open(leaf, home: home) else { return nil }
+        guard let home = Settings.current.cacheHome, let directory = try? UserCache.open(leaf, home: home) else {
+            return nil
+        }
         guard let file = try? FileDescriptor.open(identity.text, flags: O_RDONLY | O_NOFOLLOW, relativeTo: directory)
         else { return nil }
         return withUnsafeTemporaryAllocation(byteCount: 80, alignment: 1) { buffer -> String? in
@@ -77,7 +79,9 @@ enum DigestCache {
     /// Records that the file with `identity` has `digest` (atomically: a temporary file, then `rename`);
     /// failures are ignored (the next launch hashes again).
     static func record(_ digest: String, for identity: FileIdentity) {
-        guard let home = UserCache.home(), let directory = try? UserCache.open(leaf, home: home) else { return }
+        guard let home = Settings.current.cacheHome, let directory = try? UserCache.open(leaf, home: home) else {
+            return
+        }
         let temporary = ".tmp-\(identity.text)-\(getpid())"
         guard
             let file = try? FileDescriptor.open(

@@ -1,5 +1,6 @@
 internal import CXarFuse
 import Glibc
+import struct SystemPackage.Errno
 
 extension XarMount {
     /// Finding and removing mounts whose FUSE server is gone, and unmounting ours: as root with `umount2`,
@@ -60,7 +61,7 @@ extension XarMount {
                 var result: Int32
                 repeat { result = umount2(path, flags) } while result != 0 && errno == EINTR
                 guard result == 0 else {
-                    throw .system("cannot unmount \(path)", reason: ServerError.text(errno: errno))
+                    throw .system("cannot unmount \(path)", reason: Errno(rawValue: errno).description)
                 }
                 return
             }
@@ -81,12 +82,12 @@ extension XarMount {
             var pid: pid_t = 0
             let spawned = posix_spawnp(&pid, program, nil, nil, argv, environ)
             guard spawned == 0 else {
-                throw .system("cannot run \(program)", reason: ServerError.text(errno: spawned))
+                throw .system("cannot run \(program)", reason: Errno(rawValue: spawned).description)
             }
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 {
                 guard errno == EINTR else {
-                    throw .system("cannot wait for \(program)", reason: ServerError.text(errno: errno))
+                    throw .system("cannot wait for \(program)", reason: Errno(rawValue: errno).description)
                 }
             }
             let signal = status & 0x7f

@@ -5,13 +5,6 @@ internal import XarSystem
 /// user with mode 0700. It holds the no-FUSE extraction cache (`extract/`, `ExtractionCache`) and, when the
 /// mount root is a tmpfs, the servers' saved start-up blocks (`startup-blocks/`, docs/lifecycle.md).
 enum UserCache {
-    /// `$XDG_CACHE_HOME`, else `$HOME/.cache`; nil when neither is an absolute path.
-    static func home() -> String? {
-        if let xdg = getenv("XDG_CACHE_HOME"), xdg.pointee == UInt8(ascii: "/") { return String(cString: xdg) }
-        guard let home = getenv("HOME"), home.pointee == UInt8(ascii: "/") else { return nil }
-        return String(cString: home) + "/.cache"
-    }
-
     /// Opens (creating) `<home>/xar/<leaf>`; `xar` and `leaf` must be ours with mode 0700.
     static func open(_ leaf: String, home: String) throws(LaunchError) -> FileDescriptor {
         var st = stat()

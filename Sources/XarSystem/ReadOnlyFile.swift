@@ -13,13 +13,14 @@ public final class ReadOnlyFile: Sendable {
     public let descriptor: FileDescriptor
 
     /// Opens `path` read-only; with `followSymlinks: false` a symbolic link in the last component is refused
-    /// (`ELOOP`).
+    /// (`ELOOP`); with `nonBlocking` a FIFO opens at once instead of waiting for a writer.
     ///
-    /// The corresponding C function is `open` (with `O_RDONLY | O_CLOEXEC`, and `O_NOFOLLOW`).
-    public init(opening path: String, followSymlinks: Bool = true) throws(SystemError) {
+    /// The corresponding C function is `open` (with `O_RDONLY | O_CLOEXEC`, and `O_NOFOLLOW`, `O_NONBLOCK`).
+    public init(opening path: String, followSymlinks: Bool = true, nonBlocking: Bool = false) throws(SystemError) {
         self.path = path
+        let flags = O_RDONLY | (followSymlinks ? 0 : O_NOFOLLOW) | (nonBlocking ? O_NONBLOCK : 0)
         descriptor = try withContext("open", path: path) { () throws(Errno) in
-            try FileDescriptor.open(path, flags: O_RDONLY | (followSymlinks ? 0 : O_NOFOLLOW))
+            try FileDescriptor.open(path, flags: flags)
         }
     }
 
@@ -27,6 +28,17 @@ public final class ReadOnlyFile: Sendable {
     public init(adopting descriptor: consuming FileDescriptor, path: String) {
         self.path = path
         self.descriptor = descriptor
+    }
+
+    /// A new descriptor for the open file `rawDescriptor`, which stays its owner's (a descriptor inherited by
+    /// number, such as the server's image).
+    ///
+    /// The corresponding C function is `fcntl` with `F_DUPFD_CLOEXEC`.
+    public init(duplicating rawDescriptor: Int32, path: String) throws(SystemError) {
+        self.path = path
+        let fd = fcntl(rawDescriptor, F_DUPFD_CLOEXEC, 0)
+        guard fd >= 0 else { throw SystemError(code: errno, "duplicate the descriptor of", path: path) }
+        descriptor = FileDescriptor(owning: fd)
     }
 
     /// Fills `buffer` from `offset`; returns fewer bytes than `buffer.count` only at the end of the file.

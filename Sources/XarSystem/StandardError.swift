@@ -26,6 +26,15 @@ public enum StandardError {
     /// The corresponding C function is `isatty`.
     public static var isTerminal: Bool { isatty(2) == 1 }
 
+    /// The width of the terminal standard error is, in columns; nil when it is not a terminal or cannot tell.
+    ///
+    /// The corresponding C function is `ioctl` with `TIOCGWINSZ`.
+    public static var terminalColumns: Int? {
+        var size = winsize()
+        let result = withUnsafeMutablePointer(to: &size) { ioctl(2, UInt(TIOCGWINSZ), $0) }
+        return result == 0 && size.ws_col > 0 ? Int(size.ws_col) : nil
+    }
+
     /// Writes `line` and a newline to standard error.
     public static func writeLine(_ line: String) {
         write(line + "\n")

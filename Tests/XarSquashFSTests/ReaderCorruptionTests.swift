@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import XarCompression
 import XarSquashFS
+import XarSystem
 import XarTestSupport
 
 /// Crafted and damaged images: the reader must throw a `ReadError` sentence, never trap, never hang.
@@ -198,9 +199,7 @@ struct ReaderCorruptionTests {
 extension FileSource {
     /// The whole file.
     func readAll() throws -> [UInt8] {
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw TestFailure("fstat \(path) failed") }
-        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+        var bytes = [UInt8](repeating: 0, count: Int(try file.size()))
         try bytes.withUnsafeMutableBytes { try read(at: 0, into: $0) }
         return bytes
     }

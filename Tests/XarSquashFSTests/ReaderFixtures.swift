@@ -2,28 +2,21 @@ import Glibc
 import Testing
 import XarCompression
 import XarSquashFS
+import XarSystem
 import XarTestSupport
 
-/// An image source over a file, with `pread`: the tests' stand-in for what `xarctl` and the launcher supply.
+/// An image source over a file: XarSystem's `pread` loop, as `xarctl` and the launcher read images.
 final class FileSource: SquashFS.ImageSource {
-    let fd: Int32
-    let path: String
+    let file: ReadOnlyFile
+    var path: String { file.path }
 
     init(_ path: String) throws {
-        self.path = path
-        fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw TestFailure("cannot open \(path): errno \(errno)") }
+        file = try ReadOnlyFile(opening: path)
     }
 
-    deinit { close(fd) }
-
     func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
-        var done = 0
-        while done < buffer.count {
-            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw TestFailure("\(path) ends before byte \(offset + UInt64(buffer.count))") }
-            done += n
+        guard try file.read(into: buffer, at: offset) == buffer.count else {
+            throw TestFailure("\(path) ends before byte \(offset + UInt64(buffer.count))")
         }
     }
 }

@@ -20,6 +20,24 @@ typedef struct xar_server xar_server;
 /// stays owned by the caller and must stay open as long as the server does: every later read goes through it.
 xar_server *xar_server_open(int image_fd, uint64_t offset, char *error, size_t error_size);
 
+/// The server's knobs, from the settings the Swift side read from the environment (docs/settings.md): the C code
+/// never calls `getenv`. Each field is 0 or 1.
+typedef struct xar_server_settings {
+    /// `XAR_SERVER_TRACE=1`: log every request to stderr.
+    int trace;
+    /// `XAR_NO_OPEN` (default 1): answer open and opendir with ENOSYS where the kernel supports that.
+    int no_open;
+    /// `XAR_PREFETCH` (default 1): run the read-ahead thread.
+    int prefetch;
+    /// `XAR_SERVER_FAULT=abort-on-lookup:NAME` (tests only): the name whose lookup aborts the server; NULL: none.
+    /// Copied.
+    const char *abort_on_lookup;
+} xar_server_settings;
+
+/// Sets the knobs; call after `xar_server_open` and before `xar_server_mount`. Without it, trace is off and the
+/// others are on.
+void xar_server_configure(xar_server *server, const xar_server_settings *settings);
+
 /// Creates the FUSE session with `options` (a `-o` list) and mounts it at `mountpoint`.
 ///
 /// `ready_fd` is written `ok\n` and closed as soon as the kernel's INIT request is answered, that is when

@@ -14,7 +14,7 @@ public import XarSystem
 public enum ExtractionCache {
     /// The cache directory's path: `$XDG_CACHE_HOME/xar/extract`, else `$HOME/.cache/xar/extract`.
     public static func path() throws(LaunchError) -> String {
-        guard let home = UserCache.home() else {
+        guard let home = Settings.current.cacheHome else {
             throw LaunchError(
                 .noFuse, "neither XDG_CACHE_HOME nor HOME is set, so there is no cache to extract into; set one")
         }
@@ -60,8 +60,9 @@ public enum ExtractionCache {
         do {
             let target = try FileDescriptor.open(
                 temporary, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW, relativeTo: cache)
+            let file = ReadOnlyFile(adopting: try image.duplicate(), path: imagePath)
             let reader = try SquashFS.Reader(
-                source: FileImageSource(descriptor: image.rawValue), imageOffset: offset,
+                source: FileImageSource(file: file), imageOffset: offset,
                 decompressor: { id, options in try Codecs.decompressor(for: id, optionsBlock: options) })
             try ImageExtractor.extract(reader, into: target.rawValue)
             try TreeRemoval.syncFileSystem(of: target.rawValue)

@@ -1,6 +1,7 @@
 internal import Glibc
 public import XarSquashFS
 internal import XarSystem
+internal import struct SystemPackage.Errno
 
 /// Writes every entry of a SquashFS image into an empty directory: directories, regular files, symlinks,
 /// hard links and FIFOs, with their permission bits (setuid and setgid dropped) and modification times (device nodes and sockets are
@@ -130,6 +131,6 @@ public enum ImageExtractor {
     }
 
     private static func failure(_ what: String, _ name: String) -> SquashFS.ReadError {
-        SquashFS.ReadError("Cannot \(what) \(name): \(String(cString: strerror(errno))).")
+        SquashFS.ReadError("Cannot \(what) \(name): \(Errno.lastError.description).")
     }
 }

@@ -11,15 +11,13 @@ enum Extraction {
         why: String, image: consuming FileDescriptor, header: LaunchHeader, imagePath: String,
         userArguments: ArraySlice<String>
     ) throws(LaunchError) -> Never {
-        let quiet = getenv("XAR_QUIET").map { String(cString: $0) == "1" } ?? false
         let key = ExtractionCache.key(digest: header.digest, uuid: header.uuid)
         let tree = try ExtractionCache.tree(image: image, offset: header.offset, key: key, imagePath: imagePath) {
             path in
-            guard !quiet else { return }
-            let line =
+            guard !Settings.current.quiet else { return }
+            StandardError.writeLine(
                 "\(Launcher.programName): \(why); running \(imagePath) from an "
-                + "extracted copy in \(path)\n"
-            line.utf8CString.withUnsafeBufferPointer { _ = write(2, $0.baseAddress, $0.count - 1) }
+                    + "extracted copy in \(path)")
         }
         _ = consume image
         let target = TargetArguments(header: header, root: tree, invokedPath: imagePath, userArguments: userArguments)

@@ -10,7 +10,7 @@ enum FuseAvailability {
     /// The device the kernel's FUSE driver offers; `XAR_FUSE_DEVICE` overrides it (tests point it at a missing
     /// path to exercise the fallback).
     static var devicePath: String {
-        getenv("XAR_FUSE_DEVICE").map { String(cString: $0) } ?? "/dev/fuse"
+        Settings.current.fuseDevice
     }
 
     /// Where `fusermount3` is looked for: unprivileged users mount through it, and it must be setuid root.

@@ -1,4 +1,3 @@
-internal import Glibc
 internal import XarFormat
 internal import XarSystem
 
@@ -39,21 +38,19 @@ enum HostFloor {
 
     /// `uname -r`.
     static func kernelRelease() -> String? {
-        var names = utsname()
-        guard uname(&names) == 0 else { return nil }
-        return withUnsafeBytes(of: &names.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        KernelRelease.current()
     }
 
     /// The host's C library and the newest glibc version it defines. A release that adds no symbol (2.31) defines
     /// none of its own: that is what an image can need, not the release's name (`release(of:)`).
     static func hostGlibc() -> (String, [Int])? {
         for path in libcPaths {
-            guard let file = try? FileDescriptor.open(path, flags: O_RDONLY | O_CLOEXEC) else { continue }
+            guard let file = try? ReadOnlyFile(opening: path) else { continue }
             let elf = try? ELFFile { offset, count in
                 guard count > 0, offset < UInt64(Int64.max) else { return [] }
                 return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
                     initialized =
-                        (try? file.readFully(into: UnsafeMutableRawBufferPointer(buffer), at: Int64(offset))) ?? 0
+                        (try? file.read(into: UnsafeMutableRawBufferPointer(buffer), at: offset)) ?? 0
                 }
             }
             if let version = elf.flatMap({ ELFFile.newestGlibcVersion($0.definedVersions) }) { return (path, version) }
@@ -64,12 +61,12 @@ enum HostFloor {
     /// The release glibc names itself in its banner (`… stable release version 2.31.`), for the refusal's
     /// message only: reading it means reading the whole library.
     static func release(of libc: String) -> String? {
-        guard let file = try? FileDescriptor.open(libc, flags: O_RDONLY | O_CLOEXEC) else { return nil }
+        guard let file = try? ReadOnlyFile(opening: libc) else { return nil }
         let marker = Array("release version ".utf8)
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while bytes.count < 1 << 24 {
-            let count = chunk.withUnsafeMutableBytes { (try? file.read(into: $0)) ?? 0 }
+            let count = chunk.withUnsafeMutableBytes { (try? file.read(into: $0, at: UInt64(bytes.count))) ?? 0 }
             if count <= 0 { break }
             bytes += chunk[0..<count]
         }

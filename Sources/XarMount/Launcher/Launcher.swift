@@ -40,8 +40,8 @@ public enum Launcher {
 
     /// Prints `error` as one line and exits with its status.
     public static func fail(_ error: LaunchError) -> Never {
-        let line = "\(programName): error: \(error.message)\n"
-        line.utf8CString.withUnsafeBufferPointer { _ = write(2, $0.baseAddress, $0.count - 1) }
+        StandardError.writeLine(
+            "\(programName): error: \(error.message)")
         exit(error.exitStatus)
     }
 

@@ -90,10 +90,9 @@ enum MountIdentity {
     /// detached (`MNT_DETACH`), so its users keep what they have open while new launches get a new mount.
     /// Says so in one line.
     static func replace(_ location: borrowing MountLocation, because reason: String) throws(LaunchError) {
-        let line =
+        StandardError.writeLine(
             "\(Launcher.programName): not joining the mount at \(location.mountPoint): \(reason); mounting this "
-            + "file afresh\n"
-        line.utf8CString.withUnsafeBufferPointer { _ = write(2, $0.baseAddress, $0.count - 1) }
+                + "file afresh")
         do { try XarMount.MountTable.unmount(location.mountPoint, lazy: false) } catch {
             do { try XarMount.MountTable.unmount(location.mountPoint, lazy: true) } catch {
                 throw LaunchError(

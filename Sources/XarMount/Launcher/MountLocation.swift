@@ -25,7 +25,7 @@ struct MountLocation: ~Copyable {
     /// Candidate mount roots in the order tried when neither the header nor `XAR_MOUNT_ROOT` names one.
     static func defaultRoots() -> [String] {
         var roots = ["/mnt/xarfuse"]
-        if let runtime = getenv("XDG_RUNTIME_DIR"), runtime.pointee != 0 { roots.append(String(cString: runtime)) }
+        if let runtime = Settings.current.runtimeDirectory { roots.append(runtime) }
         roots.append("/dev/shm")
         return roots
     }
@@ -59,7 +59,7 @@ struct MountLocation: ~Copyable {
 
     /// `XAR_MOUNT_ROOT`, when set and not empty.
     static func explicitRoot() -> String? {
-        getenv("XAR_MOUNT_ROOT").flatMap { $0.pointee == 0 ? nil : String(cString: $0) }
+        Settings.current.mountRoot
     }
 
     /// The mount location in the first usable root, or nil when every usable root is a shared one (root's, mode
@@ -88,10 +88,9 @@ struct MountLocation: ~Copyable {
                     userName, in: root.rawValue, mode: 0o700, create: true)
             } catch let refusal {
                 if let owner = squatter(userName, in: root) {
-                    let line =
+                    StandardError.writeLine(
                         "\(Launcher.programName): \(userPath) was made by uid \(owner), not by you; passing over "
-                        + "\(rootPath) (ask root to remove it)\n"
-                    line.utf8CString.withUnsafeBufferPointer { _ = write(2, $0.baseAddress, $0.count - 1) }
+                            + "\(rootPath) (ask root to remove it)")
                     continue
                 }
                 throw LaunchError(.unsafePath, "unsafe mount directory: " + refusal.message(for: userPath))

@@ -18,10 +18,7 @@ enum ServerStarter {
     /// The idle timeout to give the server: the environment's `XAR_MOUNT_TIMEOUT`, else the header's, else
     /// `defaultIdleTimeout`.
     static func idleTimeout(header: LaunchHeader) -> Int {
-        if let text = getenv("XAR_MOUNT_TIMEOUT"), let seconds = Int(String(cString: text)), seconds >= 0 {
-            return seconds
-        }
-        return header.mountTimeout ?? defaultIdleTimeout
+        Settings.current.mountTimeout ?? header.mountTimeout ?? defaultIdleTimeout
     }
 
     /// Starts the server for `imagePath` (absolute) at `location` and returns once it reports the mount is up.
@@ -60,7 +57,7 @@ enum ServerStarter {
         if let digest = header.digest { arguments += ["--digest", digest] }
         // Source loss (docs/lifecycle.md): the environment's XAR_LOCAL_COPY overrides the header's; the server
         // rejects a value other than always, never or network with a usage error.
-        let localCopy = getenv("XAR_LOCAL_COPY").map { String(cString: $0) } ?? header.localCopy
+        let localCopy = Settings.current.localCopy ?? header.localCopy
         if localCopy != "network" { arguments += ["--local-copy", localCopy] }
         let pid: pid_t
         do {

@@ -1,4 +1,3 @@
-internal import Glibc
 internal import XarSystem
 
 /// Heals a mount whose server lost its source before its local copy was complete (docs/lifecycle.md, "Source
@@ -21,7 +20,7 @@ enum SourceHealing {
         while MonotonicClock.now() < deadline {
             guard let state = MountProbe.readState(location) else { return false }
             if !state.sourceLost { return true }
-            usleep(20_000)
+            MonotonicClock.sleep(0.02)
         }
         return false
     }

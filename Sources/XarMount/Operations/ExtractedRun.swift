@@ -21,8 +21,8 @@ public enum ExtractedRun {
         }
         // Said after the extraction succeeded, so a corrupt image gives one line, the error.
         if extracted && !quiet {
-            let line = "xarctl: extracted \(imagePath) into \(tree)\n"
-            line.utf8CString.withUnsafeBufferPointer { _ = write(2, $0.baseAddress, $0.count - 1) }
+            StandardError.writeLine(
+                "xarctl: extracted \(imagePath) into \(tree)")
         }
         _ = consume image
         let target = TargetArguments(

@@ -38,15 +38,17 @@ public enum ImageWarmer {
         readStartupFiles(into: &report)
         try MountRemover.unmount(try MountRemover.find(mountPoint), force: false)
         // The server saves the plan and the blocks after its mount is gone, then exits.
-        let deadline = MonotonicTime.now() + timeout
+        let deadline = MonotonicClock.now() + timeout
         // (A zombie has ended: the server is not our child, and init may take a while to reap it.)
         while let server, let status = ProcessStatus.read(pid: server), status.state != .dead,
-            MonotonicTime.now() < deadline
+            MonotonicClock.now() < deadline
         {
             usleep(10_000)
         }
         var st = stat()
-        if report.files > 0, let saved = XarMount.Server.StartupPlan.blocksPath(mountPoint: mountPoint),
+        if report.files > 0,
+            let saved = XarMount.Server.StartupPlan.blocksPath(
+                mountPoint: mountPoint, cacheHome: Settings.current.cacheHome),
             lstat(saved, &st) == 0
         {
             report.savedBlocks = (saved, Int64(st.st_size))

@@ -13,7 +13,7 @@ public enum MountInventory {
     /// (`/mnt/xarfuse`, `$XDG_RUNTIME_DIR`, `/dev/shm`); without `XAR_MOUNT_ROOT`, mounts under a header's own
     /// `MOUNT_ROOT` are found through the mount table too.
     public static func roots() -> [String] {
-        if let explicit = getenv("XAR_MOUNT_ROOT"), explicit.pointee != 0 { return [String(cString: explicit)] }
+        if let explicit = Settings.current.mountRoot { return [explicit] }
         return MountLocation.defaultRoots()
     }
 
@@ -79,7 +79,7 @@ public enum MountInventory {
                 consider(base + "/uid-\(me)")
             }
         }
-        let narrowed = getenv("XAR_MOUNT_ROOT").map { $0.pointee != 0 } ?? false
+        let narrowed = Settings.current.mountRoot != nil
         for mountPoint in narrowed ? [] : info.xarfsMountPoints {
             guard let slash = mountPoint.lastIndex(of: "/") else { continue }
             consider(String(mountPoint[..<slash]))

@@ -1,5 +1,6 @@
 internal import Glibc
 internal import XarSystem
+internal import struct SystemPackage.Errno
 
 /// `xarctl mount`: the launcher's cold path without the exec. Mounts an image if it is not mounted yet and
 /// returns the mount path; with `pin`, leaves `<mount>.pin` so the server keeps it mounted until
@@ -58,7 +59,7 @@ public enum MountStager {
                 0o600)
             guard fd >= 0 else {
                 throw LaunchError(
-                    .unsafePath, "cannot create \(location.mountPoint).pin: \(String(cString: strerror(errno)))")
+                    .unsafePath, "cannot create \(location.mountPoint).pin: \(Errno.lastError)")
             }
             close(fd)
         }

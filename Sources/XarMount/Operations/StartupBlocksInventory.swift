@@ -24,7 +24,7 @@ public enum StartupBlocksInventory {
         var directories = MountInventory.userDirectories(info).compactMap {
             Pruning.CheckedDirectory.open($0.path, owner: $0.uid)
         }
-        if let home = UserCache.home(),
+        if let home = Settings.current.cacheHome,
             let cache = Pruning.CheckedDirectory.open("\(home)/xar/\(cacheLeaf)", owner: geteuid())
         {
             directories.append(cache)

@@ -1,5 +1,7 @@
 internal import CXarFuse
 import Glibc
+internal import XarSystem
+internal import struct SystemPackage.Errno
 
 /// One image served over FUSE: libsquashfuse's state and the libfuse session, owned by exactly one value.
 ///
@@ -10,11 +12,19 @@ struct FuseSession: ~Copyable {
 
     /// Opens the SquashFS image at `offset` in the open file `imageFD` and checks its superblock.
     /// `imagePath` only names the file in errors. The caller keeps `imageFD` open for the session's lifetime.
-    init(imageFD: Int32, offset: UInt64, imagePath: String) throws(XarMount.ServerError) {
+    /// The C server's knobs (`XAR_SERVER_TRACE`, `XAR_NO_OPEN`, `XAR_PREFETCH`, `XAR_SERVER_FAULT`) come from `settings`.
+    init(imageFD: Int32, offset: UInt64, imagePath: String, settings: Settings) throws(XarMount.ServerError) {
         var error = [CChar](repeating: 0, count: 512)
         guard let server = xar_server_open(imageFD, offset, &error, error.count) else {
             throw .badImage(path: imagePath, reason: Self.text(error))
         }
+        func configure(_ abortOnLookup: UnsafePointer<CChar>?) {
+            var knobs = xar_server_settings(
+                trace: settings.serverTrace ? 1 : 0, no_open: settings.noOpen ? 1 : 0,
+                prefetch: settings.prefetch ? 1 : 0, abort_on_lookup: abortOnLookup)
+            xar_server_configure(server, &knobs)
+        }
+        if let name = settings.abortOnLookup { name.withCString { configure($0) } } else { configure(nil) }
         self.server = server
     }
 
@@ -111,9 +121,7 @@ struct SessionActivity: @unchecked Sendable {
     var secondsSinceLastRequest: Double {
         let last = xar_server_last_request_ns(server)
         if last == 0 { return .infinity }
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Double(Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) - last) / 1e9
+        return Double(MonotonicClock.nanoseconds() - last) / 1e9
     }
 
     /// True once the start-up plan has been read ahead (or there is none): the launch has what it needs.
@@ -143,7 +151,7 @@ extension XarMount.Server {
     static func detach(name: String, stderrFD: Int32, keeping keep: [Int32]) throws(XarMount.ServerError) {
         let result = keep.withUnsafeBufferPointer { xar_detach(name, stderrFD, $0.baseAddress, Int32($0.count)) }
         if result < 0 {
-            throw .system("cannot start the server process", reason: XarMount.ServerError.text(errno: -result))
+            throw .system("cannot start the server process", reason: Errno(rawValue: -result).description)
         }
     }
 }

@@ -2,6 +2,7 @@ internal import Glibc
 internal import XarCompression
 internal import XarSquashFS
 internal import XarSystem
+internal import struct SystemPackage.Errno
 
 extension XarMount.Server {
     /// The structural check an image passes before the server hands it to libsquashfuse (see
@@ -40,7 +41,7 @@ extension XarMount.Server {
         /// for a digest that is not a plain hexadecimal name.
         static func markerPath(digest: String) -> String? {
             guard !digest.isEmpty, digest.count <= 128, digest.utf8.allSatisfy({ isxdigit(Int32($0)) != 0 }),
-                let home = UserCache.home()
+                let home = Settings.current.cacheHome
             else { return nil }
             do { _ = try UserCache.open(cacheLeaf, home: home) } catch { return nil }
             return "\(home)/xar/\(cacheLeaf)/\(digest)"
@@ -53,7 +54,7 @@ extension XarMount.Server {
             var status = stat()
             guard fstat(imageFD, &status) == 0 else {
                 throw .badImage(
-                    path: imagePath, reason: "it cannot be examined (\(XarMount.ServerError.text(errno: errno)))")
+                    path: imagePath, reason: "it cannot be examined (\(Errno.lastError))")
             }
             guard UInt64(max(0, status.st_size)) >= offset + UInt64(SquashFS.Superblock.size) else {
                 throw .badImage(
@@ -62,7 +63,8 @@ extension XarMount.Server {
             let reader: SquashFS.Reader
             do {
                 reader = try SquashFS.Reader(
-                    source: FileImageSource(descriptor: imageFD), imageOffset: offset,
+                    source: FileImageSource(file: try ReadOnlyFile(duplicating: imageFD, path: imagePath)),
+                    imageOffset: offset,
                     decompressor: { id, options in try Codecs.decompressor(for: id, optionsBlock: options) })
             } catch {
                 throw .badImage(path: imagePath, reason: "its superblock or tables are corrupt: \(error)")

@@ -2,6 +2,7 @@ import Glibc
 import Synchronization
 import XarFormat
 import XarSystem
+import struct SystemPackage.Errno
 
 extension XarMount {
     /// When the server copies its image to local disk and serves from the copy (`XAR_LOCAL_COPY`,
@@ -61,6 +62,9 @@ final class LocalCopier: @unchecked Sendable {
     private var tablesCopied = false
 
     private let activity: SessionActivity
+    /// `XAR_LOCAL_COPY_DELAY` (`Settings.localCopyDelay`, seconds, default 0): holds the copy back; tests use it to
+    /// lose the source first.
+    private let startDelay: Double
 
     private static let chunkSize = 1 << 20
     /// What is copied before read-through starts, from the start of the file: the header, the superblock, and the
@@ -72,9 +76,10 @@ final class LocalCopier: @unchecked Sendable {
     /// A copier for the image open as `imageFD` (from `imagePath`); `state` is what the server wrote at start.
     init(
         imageFD: Int32, offset: UInt64, digest: String, cacheDirectory: String, state: XarMount.ServerState,
-        statePath: String, imagePath: String, mountPoint: String, activity: SessionActivity
+        statePath: String, imagePath: String, mountPoint: String, activity: SessionActivity, startDelay: Double
     ) {
         self.activity = activity
+        self.startDelay = startDelay
         self.imageFD = imageFD
         var info = stat()
         size = fstat(imageFD, &info) == 0 ? Int64(info.st_size) : 0
@@ -88,12 +93,13 @@ final class LocalCopier: @unchecked Sendable {
         self.healPath = mountPoint + ".source"
     }
     /// Why the image should be copied under `policy`, or nil when it should not (also logged).
-    static func reason(policy: XarMount.LocalCopyPolicy, imageFD: Int32, digest: String?) -> String? {
+    static func reason(
+        policy: XarMount.LocalCopyPolicy, imageFD: Int32, digest: String?, extraNetworkTypes extra: String?
+    ) -> String? {
         switch policy {
         case .never: return nil
         case .always: break
         case .network:
-            let extra = getenv("XAR_NETWORK_FS_TYPES").map { String(cString: $0) }
             guard case .success(let type) = FileSystemType.of(descriptor: imageFD), type.isNetwork(extra: extra)
             else { return nil }
             guard digest != nil else {
@@ -147,15 +153,13 @@ final class LocalCopier: @unchecked Sendable {
             XarMount.Server.log("\(final) does not match its digest: copying again")
             unlink(final)
         }
-        // XAR_LOCAL_COPY_DELAY (seconds, default 0) holds the copy back: tests use it to lose the source first.
-        let delay = getenv("XAR_LOCAL_COPY_DELAY").flatMap { Double(String(cString: $0)) }.map { max(0, $0) } ?? 0
-        if delay > 0 { usleep(UInt32(min(delay, 60) * 1e6)) }
-        let started = MonotonicTime.now()
-        while !activity.planDone && MonotonicTime.now() - started < Self.planWait { usleep(20_000) }
+        if startDelay > 0 { usleep(UInt32(min(startDelay, 60) * 1e6)) }
+        let started = MonotonicClock.now()
+        while !activity.planDone && MonotonicClock.now() - started < Self.planWait { usleep(20_000) }
         activity.lowerThreadPriority()
         sourceFD = fcntl(imageFD, F_DUPFD_CLOEXEC, 0)
         guard sourceFD >= 0 else {
-            XarMount.Server.log("cannot duplicate the image descriptor: \(XarMount.ServerError.text(errno: errno))")
+            XarMount.Server.log("cannot duplicate the image descriptor: \(Errno(rawValue: errno).description)")
             return
         }
         let temporary = "\(cacheDirectory)/.tmp-\(digest)-\(getpid())"
@@ -199,7 +203,7 @@ final class LocalCopier: @unchecked Sendable {
     private func copy(to path: String, started: Double) -> Int32? {
         let out = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard out >= 0 else {
-            XarMount.Server.log("cannot create \(path): \(XarMount.ServerError.text(errno: errno)); no local copy")
+            XarMount.Server.log("cannot create \(path): \(Errno(rawValue: errno).description); no local copy")
             return nil
         }
         let total = UInt64(size)
@@ -222,7 +226,7 @@ final class LocalCopier: @unchecked Sendable {
         // From here every block is in the copy before it is read: libsquashfuse may read it there.
         let reader = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard reader >= 0, dup2(reader, imageFD) >= 0 else {
-            XarMount.Server.log("cannot read the copy \(path): \(XarMount.ServerError.text(errno: errno))")
+            XarMount.Server.log("cannot read the copy \(path): \(Errno(rawValue: errno).description)")
             if reader >= 0 { close(reader) }
             return nil
         }
@@ -241,7 +245,7 @@ final class LocalCopier: @unchecked Sendable {
                 setReadSource("copying \(percent)%")
             }
         }
-        let seconds = (MonotonicTime.now() - started).rounded(toPlaces: 2)
+        let seconds = (MonotonicClock.now() - started).rounded(toPlaces: 2)
         XarMount.Server.log("the mount no longer needs its source (\(seconds) s after the copier started)")
         setReadSource("copied, verifying")
         return out
@@ -265,7 +269,7 @@ final class LocalCopier: @unchecked Sendable {
             let count = buffer.withUnsafeMutableBytes { pread(sourceFD, $0.baseAddress, wanted, off_t(position)) }
             if count < 0 && errno == EINTR { continue }
             if count <= 0 {
-                let reason = count < 0 ? XarMount.ServerError.text(errno: errno) : "it ended early"
+                let reason = count < 0 ? Errno(rawValue: errno).description : "it ended early"
                 if !lost {
                     lost = true
                     XarMount.Server.log("reading the source at \(position) failed (\(reason)); waiting for a new one")
@@ -286,7 +290,7 @@ final class LocalCopier: @unchecked Sendable {
             }
             let written = buffer.withUnsafeBytes { pwriteAll(out, $0.baseAddress!, count, position) }
             guard written else {
-                XarMount.Server.log("cannot write \(path): \(XarMount.ServerError.text(errno: errno)); no local copy")
+                XarMount.Server.log("cannot write \(path): \(Errno(rawValue: errno).description); no local copy")
                 return false
             }
             position += UInt64(count)
@@ -372,7 +376,7 @@ final class LocalCopier: @unchecked Sendable {
         let copy = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard copy >= 0 else {
             XarMount.Server.log(
-                "cannot open \(path): \(XarMount.ServerError.text(errno: errno)); serving from the source")
+                "cannot open \(path): \(Errno(rawValue: errno).description); serving from the source")
             return
         }
         // dup2 replaces what imageFD refers to in one step; it clears close-on-exec, which is set back at once.
@@ -406,7 +410,7 @@ final class LocalCopier: @unchecked Sendable {
     private func makeDirectory(_ path: String) -> Bool {
         if mkdir(path, 0o700) == 0 || errno == EEXIST { return true }
         XarMount.Server.log(
-            "cannot create the cache directory \(path): \(XarMount.ServerError.text(errno: errno)); no local copy")
+            "cannot create the cache directory \(path): \(Errno(rawValue: errno).description); no local copy")
         return false
     }
 

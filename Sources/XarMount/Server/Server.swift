@@ -1,5 +1,6 @@
 import Glibc
 import XarSystem
+import struct SystemPackage.Errno
 
 extension XarMount {
     /// The FUSE server: `xarexec` runs as this when invoked as `xarfs` (see docs/lifecycle.md).
@@ -29,14 +30,14 @@ extension XarMount {
                 fail(error, readyFD: readyFD(in: arguments), detached: false)
             }
             do {
-                try serve(configuration)
+                try serve(configuration, settings: .current)
             } catch {
                 fail(error, readyFD: configuration.readyFD, detached: false)
             }
         }
 
         /// The part of `main` after parsing; returns only by throwing.
-        private static func serve(_ configuration: Configuration) throws(ServerError) -> Never {
+        private static func serve(_ configuration: Configuration, settings: Settings) throws(ServerError) -> Never {
             let image = configuration.imagePath
             for (fd, what) in [(configuration.imageFD, "image"), (configuration.readyFD, "readiness pipe")] {
                 guard fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 else {
@@ -46,7 +47,7 @@ extension XarMount {
             let lockFD = open(configuration.lockPath, O_RDWR | O_CLOEXEC | O_NOFOLLOW)
             guard lockFD >= 0 else {
                 throw .system(
-                    "cannot open the lock file \(configuration.lockPath)", reason: ServerError.text(errno: errno))
+                    "cannot open the lock file \(configuration.lockPath)", reason: Errno(rawValue: errno).description)
             }
             // Checked before detaching, so that a bad image also shows in the exit status the launcher reaps: first
             // its structure, by the Swift reader (libsquashfuse trusts the image), then what libsquashfuse reads.
@@ -54,16 +55,16 @@ extension XarMount {
                 imageFD: configuration.imageFD, offset: configuration.offset, imagePath: image,
                 digest: configuration.digest)
             let session = try FuseSession(
-                imageFD: configuration.imageFD, offset: configuration.offset, imagePath: image)
+                imageFD: configuration.imageFD, offset: configuration.offset, imagePath: image, settings: settings)
 
             var logFD: Int32 = -1
-            if let path = getenv("XAR_SERVER_LOG") {
+            if let path = settings.serverLog {
                 logFD = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
             }
             try detach(name: "xarfs", stderrFD: logFD, keeping: [configuration.imageFD, configuration.readyFD, lockFD])
             if checkSeconds > 0 { log("checked the structure of \(image) in \(Int(checkSeconds * 1e6)) µs") }
             do {
-                try serveDetached(configuration, session: session, lockFD: lockFD)
+                try serveDetached(configuration, settings: settings, session: session, lockFD: lockFD)
             } catch {
                 fail(error, readyFD: configuration.readyFD, detached: true)
             }
@@ -71,10 +72,10 @@ extension XarMount {
 
         /// The part of `serve` in the detached process: mount, state, monitor, loop, clean-up.
         private static func serveDetached(
-            _ configuration: Configuration, session: consuming FuseSession, lockFD: Int32
+            _ configuration: Configuration, settings: Settings, session: consuming FuseSession, lockFD: Int32
         ) throws(ServerError) -> Never {
             let image = configuration.imagePath
-            let plan = StartupPlan(configuration)
+            let plan = StartupPlan(configuration, settings: settings)
             plan.load(into: session)
             try session.mount(
                 on: configuration.mountPoint, options: mountOptions(image: image), readyFD: configuration.readyFD)
@@ -95,7 +96,8 @@ extension XarMount {
             }
             var copier: LocalCopier?
             if let reason = LocalCopier.reason(
-                policy: configuration.localCopy, imageFD: configuration.imageFD, digest: configuration.digest),
+                policy: configuration.localCopy, imageFD: configuration.imageFD, digest: configuration.digest,
+                extraNetworkTypes: settings.networkFileSystemTypes),
                 let digest = configuration.digest
             {
                 let directory =
@@ -104,14 +106,15 @@ extension XarMount {
                 copier = LocalCopier(
                     imageFD: configuration.imageFD, offset: configuration.offset, digest: digest,
                     cacheDirectory: directory, state: state, statePath: configuration.statePath, imagePath: image,
-                    mountPoint: configuration.mountPoint, activity: session.activity)
+                    mountPoint: configuration.mountPoint, activity: session.activity,
+                    startDelay: settings.localCopyDelay)
                 try copier?.start()
             }
             // The copy hashes the file anyway (and records its digest); otherwise verify it once idle.
             if copier == nil,
                 let verifier = SourceVerifier(
                     imageFD: configuration.imageFD, offset: configuration.offset, claimed: configuration.digest,
-                    activity: session.activity)
+                    activity: session.activity, delay: settings.verifyDelay)
             {
                 try verifier.start()
             }
@@ -119,7 +122,7 @@ extension XarMount {
             let result = session.run()
             copier?.stop()
             let idleUnmount = monitor?.stop() ?? false
-            if result < 0 { log("the session ended with: \(ServerError.text(errno: -result))") }
+            if result < 0 { log("the session ended with: \(Errno(rawValue: -result).description)") }
             plan.save(from: session)
             session.unmount()  // (after a signal the mount is still there, and cleanUp's rmdir needs it gone)
             cleanUp(configuration, lockFD: lockFD, locked: idleUnmount)
@@ -145,8 +148,8 @@ extension XarMount {
         /// after an idle unmount; otherwise (SIGTERM, an unmount by someone else) it is waited for, briefly.
         private static func cleanUp(_ configuration: Configuration, lockFD: Int32, locked: Bool) {
             var haveLock = locked
-            let deadline = MonotonicTime.now() + 2
-            while !haveLock && MonotonicTime.now() < deadline {
+            let deadline = MonotonicClock.now() + 2
+            while !haveLock && MonotonicClock.now() < deadline {
                 if flock(lockFD, LOCK_EX | LOCK_NB) == 0 { haveLock = true } else { usleep(20_000) }
             }
             guard haveLock else {
@@ -181,8 +184,7 @@ extension XarMount {
 
         /// Writes one line to stderr: the file named by `XAR_SERVER_LOG` once detached, else /dev/null.
         static func log(_ message: String) {
-            var bytes = Array("xarfs[\(getpid())]: \(message)\n".utf8)
-            _ = write(2, &bytes, bytes.count)
+            StandardError.writeLine("xarfs[\(getpid())]: \(message)")
         }
     }
 }

@@ -1,5 +1,3 @@
-import Glibc
-
 extension XarMount {
     /// Why the FUSE server could not start or could not unmount; each message is one sentence naming the path.
     public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -32,8 +30,5 @@ extension XarMount {
             case .system: 71
             }
         }
-
-        /// `strerror(code)`, for the `reason` of a message.
-        static func text(errno code: Int32) -> String { String(cString: strerror(code)) }
     }
 }

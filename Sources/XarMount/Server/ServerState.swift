@@ -1,5 +1,6 @@
 import Glibc
 import XarSystem
+import struct SystemPackage.Errno
 
 extension XarMount {
     /// The state file a FUSE server writes next to its mount point once mounted, for the launcher and `xarctl`.
@@ -113,7 +114,7 @@ extension XarMount {
                 let step =
                     error.renaming
                     ? "cannot rename the state file to \(path)" : "cannot write the state file \(error.temporary)"
-                throw .system(step, reason: XarMount.ServerError.text(errno: error.code))
+                throw .system(step, reason: Errno(rawValue: error.code).description)
             }
         }
     }

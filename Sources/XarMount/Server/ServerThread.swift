@@ -1,4 +1,5 @@
 import Glibc
+import struct SystemPackage.Errno
 
 /// The server's helper threads (usage monitor, local copy): plain pthreads with every signal blocked, so that
 /// SIGTERM, SIGINT and SIGHUP reach the main thread and interrupt the FUSE loop's read of `/dev/fuse`.
@@ -27,7 +28,7 @@ enum ServerThread {
             }, context)
         guard result == 0 else {
             Unmanaged<Body>.fromOpaque(context).release()
-            throw .system("cannot start a server thread", reason: XarMount.ServerError.text(errno: result))
+            throw .system("cannot start a server thread", reason: Errno(rawValue: result).description)
         }
         return thread
     }

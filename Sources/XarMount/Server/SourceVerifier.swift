@@ -21,8 +21,7 @@ final class SourceVerifier: @unchecked Sendable {
     /// A verifier for the image open as `imageFD` (with `identity`), whose header claims `claimed`; nil when
     /// `XAR_VERIFY_DELAY` is negative. (Whether the digest is recorded already is asked on the thread: the server
     /// has not answered the kernel's INIT yet, and the launch waits for that.)
-    init?(imageFD: Int32, offset: UInt64, claimed: String?, activity: SessionActivity) {
-        let delay = getenv("XAR_VERIFY_DELAY").flatMap { Double(String(cString: $0)) } ?? 1
+    init?(imageFD: Int32, offset: UInt64, claimed: String?, activity: SessionActivity, delay: Double) {
         guard delay >= 0, let identity = FileIdentity(descriptor: imageFD) else { return nil }
         self.imageFD = imageFD
         self.offset = offset
@@ -38,9 +37,9 @@ final class SourceVerifier: @unchecked Sendable {
     }
 
     private func run() {
-        let started = MonotonicTime.now()
+        let started = MonotonicClock.now()
         while true {
-            let waited = MonotonicTime.now() - started
+            let waited = MonotonicClock.now() - started
             let busy = activity.secondsSinceLastRequest < 0.2
             if waited >= delay && (!busy || waited >= delay + 5) { break }
             usleep(50_000)

@@ -1,6 +1,7 @@
 import Glibc
 import XarFormat
 import XarSystem
+import struct SystemPackage.Errno
 
 extension XarMount.Server {
     /// The start-up plan kept next to a mount point (`<mount point>.startup`): which image blocks the application
@@ -29,24 +30,25 @@ extension XarMount.Server {
         /// The most block data a `.startup-blocks` file holds; the plan's blocks past it are decompressed.
         static let savedBlocksMaximumBytes = 64 << 20
 
-        init(_ configuration: Configuration) {
+        init(_ configuration: Configuration, settings: Settings) {
             path = configuration.mountPoint + ".startup"
-            enabled = getenv("XAR_STARTUP_PLAN").map { String(cString: $0) != "0" } ?? true
-            let wanted = enabled && (getenv("XAR_STARTUP_BLOCKS").map { String(cString: $0) != "0" } ?? true)
-            blocksPath = wanted ? Self.blocksPath(mountPoint: configuration.mountPoint) : nil
+            enabled = settings.startupPlan
+            blocksPath =
+                settings.startupBlocks
+                ? Self.blocksPath(mountPoint: configuration.mountPoint, cacheHome: settings.cacheHome) : nil
         }
 
         /// Where the saved blocks of the mount at `mountPoint` live: beside it, unless its directory is a tmpfs
         /// (`/dev/shm`, `$XDG_RUNTIME_DIR`), whose pages are memory the kernel cannot reclaim; then in the user's
         /// cache directory, `$XDG_CACHE_HOME/xar/startup-blocks/<mount name>.startup-blocks` (else `~/.cache/…`),
         /// where they are ordinary file pages. nil (none read, none saved) when that directory is unusable.
-        static func blocksPath(mountPoint: String) -> String? {
+        static func blocksPath(mountPoint: String, cacheHome: String?) -> String? {
             let slash = mountPoint.lastIndex(of: "/") ?? mountPoint.startIndex
             let directory = String(mountPoint[..<slash]), name = String(mountPoint[slash...].dropFirst())
             guard let fd = try? FileDescriptor.open(directory, flags: O_RDONLY | O_DIRECTORY),
                 (try? FileSystemType.of(fd)) == .tmpfs
             else { return mountPoint + StartupBlocksInventory.suffix }
-            guard let home = UserCache.home() else { return nil }
+            guard let home = cacheHome else { return nil }
             do { _ = try UserCache.open(StartupBlocksInventory.cacheLeaf, home: home) } catch { return nil }
             return "\(home)/xar/\(StartupBlocksInventory.cacheLeaf)/\(name)\(StartupBlocksInventory.suffix)"
         }
@@ -104,7 +106,7 @@ extension XarMount.Server {
             do throws(SmallFile.WriteError) {
                 try SmallFile.replace(path, with: record)
             } catch {
-                log("\(error.step(target: path)) (the start-up plan): \(XarMount.ServerError.text(errno: error.code))")
+                log("\(error.step(target: path)) (the start-up plan): \(Errno(rawValue: error.code).description)")
             }
         }
 
@@ -121,7 +123,7 @@ extension XarMount.Server {
                 guard error.code != ENODATA else { return }  // nothing was recorded: the saved blocks stay
                 log(
                     "\(error.step(target: blocksPath)) (the saved start-up blocks): "
-                        + XarMount.ServerError.text(errno: error.code))
+                        + Errno(rawValue: error.code).description)
             }
         }
     }

@@ -1,5 +1,6 @@
 import Glibc
 import XarSystem
+import struct SystemPackage.Errno
 
 /// Watches a mount for users on a thread of its own and unmounts it once nobody used it for the grace period.
 ///
@@ -55,7 +56,7 @@ final class UsageMonitor: @unchecked Sendable {
         self.lockFD = lockFD
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else {
-            throw .system("cannot create the usage monitor's pipe", reason: XarMount.ServerError.text(errno: errno))
+            throw .system("cannot create the usage monitor's pipe", reason: Errno(rawValue: errno).description)
         }
         // The process spawns nothing but fusermount3, after this; the flag only keeps the pipe out of it.
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
@@ -81,17 +82,17 @@ final class UsageMonitor: @unchecked Sendable {
     private func run() {
         // A quarter of the grace period, between 0.1 s and 5 s: an idle mount costs a walk over /proc per tick.
         let interval = min(5.0, max(0.1, idleTimeout / 4))
-        let started = MonotonicTime.now()
+        let started = MonotonicClock.now()
         var idleSince = started
         var wasUsed = false
         var trimmed = false
         while !sleepOrStop(seconds: interval) {
-            if !trimmed, let activity, MonotonicTime.now() - started >= Self.startupWindow, activity.planDone {
+            if !trimmed, let activity, MonotonicClock.now() - started >= Self.startupWindow, activity.planDone {
                 activity.trim()
                 trimmed = true
             }
             if isUsed() {
-                idleSince = MonotonicTime.now()
+                idleSince = MonotonicClock.now()
                 wasUsed = true
                 continue
             }
@@ -101,7 +102,7 @@ final class UsageMonitor: @unchecked Sendable {
                 if trimmed { activity?.trim() }
                 wasUsed = false
             }
-            guard MonotonicTime.now() - idleSince >= idleTimeout else { continue }
+            guard MonotonicClock.now() - idleSince >= idleTimeout else { continue }
             switch tryUnmount() {
             case .unmounted:
                 unmounted = true
@@ -109,7 +110,7 @@ final class UsageMonitor: @unchecked Sendable {
             case .lockBusy:
                 continue
             case .inUse:
-                idleSince = MonotonicTime.now()
+                idleSince = MonotonicClock.now()
             }
         }
     }
@@ -143,16 +144,5 @@ final class UsageMonitor: @unchecked Sendable {
         var pollFD = pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)
         let result = poll(&pollFD, 1, Int32(seconds * 1000))
         return result > 0
-    }
-
-}
-
-/// Seconds on the monotonic clock, for intervals.
-enum MonotonicTime {
-    /// Now, in seconds since an arbitrary start.
-    static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 }
