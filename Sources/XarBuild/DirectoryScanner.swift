@@ -58,7 +58,7 @@ struct DirectoryScanner {
                 relative.isEmpty
                 ? String(decoding: name, as: UTF8.self)
                 : relative + "/" + String(decoding: name, as: UTF8.self)
-            guard name.count <= 256 else { throw XarBuildError.nameTooLong(path: childPath) }
+            guard name.count <= 256 else { throw XarBuildError.refused(.nameTooLong(path: childPath)) }
             let st = try lstatOrThrow(childPath)
             let key = HardLinkKey(device: st.device, inode: st.inode)
             if st.kind != .directory, st.linkCount > 1, let existing = hardLinks[key] {
@@ -124,7 +124,9 @@ struct DirectoryScanner {
     private func readLink(_ path: String) throws -> [UInt8] {
         let target: [UInt8]
         do { target = try FileSystem.symbolicLinkTarget(path) } catch { throw Self.failure(error, path) }
-        guard target.count <= 4095 else { throw XarBuildError.symlinkTargetTooLong(path: path, length: target.count) }
+        guard target.count <= 4095 else {
+            throw XarBuildError.refused(.symlinkTargetTooLong(path: path, length: target.count))
+        }
         return target
     }
 

@@ -1,4 +1,7 @@
-/// Why building a `.xar` failed: one sentence naming the path and the problem.
+public import XarSquashFS
+
+/// Why building a `.xar` failed: one sentence naming the path and the problem. What the SquashFS format itself
+/// refuses (names and link targets too long) is the writer's `SquashFS.WriterError`, with the input's path.
 public enum XarBuildError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A file or directory could not be opened or read.
     case unreadable(path: String, reason: String)
@@ -6,10 +9,9 @@ public enum XarBuildError: Error, Sendable, Equatable, CustomStringConvertible {
     case changedSize(path: String)
     /// A path disappeared between the scan and the moment it was read.
     case vanished(path: String)
-    /// A name longer than SquashFS allows.
-    case nameTooLong(path: String)
-    /// A symbolic link whose target is longer than SquashFS allows.
-    case symlinkTargetTooLong(path: String, length: Int)
+    /// What the format cannot store (`nameTooLong`, `symlinkTargetTooLong`), found while scanning: the path is
+    /// the input's.
+    case refused(SquashFS.WriterError)
     /// The input is not a directory.
     case notADirectory(path: String)
     /// The output's directory cannot take the temporary file or the rename.
@@ -26,9 +28,7 @@ public enum XarBuildError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unreadable(let path, let reason): return "Cannot read \(path): \(reason)."
         case .changedSize(let path): return "The file \(path) changed size while it was read."
         case .vanished(let path): return "The path \(path) vanished while the image was built."
-        case .nameTooLong(let path): return "The name of \(path) is longer than 256 bytes."
-        case .symlinkTargetTooLong(let path, let length):
-            return "The symbolic link \(path) has a target of \(length) bytes; at most 4095 fit in an image."
+        case .refused(let error): return error.description
         case .notADirectory(let path): return "The input \(path) is not a directory."
         case .outputNotWritable(let path, let reason): return "Cannot write the output \(path): \(reason)."
         case .writeFailed(let path, let reason): return "Writing \(path) failed: \(reason)."

@@ -1,5 +1,6 @@
 import SystemPackage
 import XarBuild
+import XarSquashFS
 import XarSystem
 
 /// One build, as `xarbuild` runs it: the writer call with its progress bar, turned into a report, and the
@@ -53,9 +54,10 @@ struct BuildRequest {
         case .unreadable(let path, let reason): return "\(path): cannot be read: \(reason)."
         case .changedSize(let path): return "\(path): the file changed size while it was read."
         case .vanished(let path): return "\(path): the path vanished while the image was built."
-        case .nameTooLong(let path): return "\(path): the name is longer than 256 bytes."
-        case .symlinkTargetTooLong(let path, let length):
+        case .refused(.nameTooLong(path: let path)): return "\(path): the name is longer than 256 bytes."
+        case .refused(.symlinkTargetTooLong(path: let path, length: let length)):
             return "\(path): the symbolic link's target is \(length) bytes long; at most 4095 fit in an image."
+        case .refused(let refusal): return "\(output): \(refusal)"
         case .notADirectory(let path): return "\(path): is not a directory."
         case .outputNotWritable(let path, let reason): return "\(path): cannot be written: \(reason)."
         case .writeFailed(let path, let reason): return "\(path): writing failed: \(reason)."

@@ -1,7 +1,8 @@
 extension SquashFS {
     /// An inode as stored in the inode table: a 16-byte common header followed by the part for its type.
     ///
-    /// The writer picks the basic or extended form; both are encoded here field by field.
+    /// The writer picks the basic or extended form; both are encoded here field by field. The reader decodes the
+    /// same `InodeType`s (`Reader+Inodes.swift`).
     public struct Inode: Sendable, Equatable {
         /// "The type of item described by the inode which follows this header."
         public enum InodeType: UInt16, Sendable {
@@ -11,6 +12,9 @@ extension SquashFS {
 
             /// The basic type, which directory entries use even for extended inodes.
             public var basic: InodeType { rawValue > 7 ? InodeType(rawValue: rawValue - 7)! : self }
+
+            /// True for the extended forms (8…14), which carry an xattr index and wider fields.
+            public var isExtended: Bool { rawValue > 7 }
         }
 
         /// One entry of an extended directory's index: where a directory header starts, to skip to it.

@@ -91,15 +91,15 @@ extension SquashFS.Reader {
 
     /// The kind for a directory entry's type, which "is always the basic type".
     static func basicKind(_ type: UInt16) -> Inode.Kind? {
-        switch type {
-        case 1: .directory
-        case 2: .regularFile
-        case 3: .symlink
-        case 4: .blockDevice
-        case 5: .characterDevice
-        case 6: .fifo
-        case 7: .socket
-        default: nil
+        switch SquashFS.Inode.InodeType(rawValue: type) {
+        case .directory: .directory
+        case .file: .regularFile
+        case .symlink: .symlink
+        case .blockDevice: .blockDevice
+        case .characterDevice: .characterDevice
+        case .fifo: .fifo
+        case .socket: .socket
+        default: nil  // an extended type, or none of the format's
         }
     }
 

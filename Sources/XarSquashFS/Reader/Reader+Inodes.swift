@@ -12,7 +12,7 @@ extension SquashFS.Reader {
             start: superblock.inodeTableStart, end: superblock.directoryTableStart, block: reference >> 16,
             offset: Int(reference & 0xFFFF), what: what)
         var header = try decoder(&cursor, count: 16)
-        let type = try header.u16()
+        let rawType = try header.u16()
         let permissions = try header.u16() & 0o7777
         let uid = try id(at: try header.u16(), what: what)
         let gid = try id(at: try header.u16(), what: what)
@@ -21,11 +21,14 @@ extension SquashFS.Reader {
         guard number >= 1, number <= superblock.inodeCount else {
             throw SquashFS.ReadError("\(what) has number \(number), outside 1…\(superblock.inodeCount).")
         }
+        guard let type = SquashFS.Inode.InodeType(rawValue: rawType) else {
+            throw SquashFS.ReadError("\(what) has type \(rawType), which is not one of the format's 1…14.")
+        }
         var inode = Inode(
-            kind: .directory, isExtended: type >= 8, reference: reference, permissions: permissions, uid: uid,
+            kind: .directory, isExtended: type.isExtended, reference: reference, permissions: permissions, uid: uid,
             gid: gid, modificationTime: mtime, inodeNumber: number, linkCount: 1, size: 0, deviceNumber: 0)
         switch type {
-        case 1:  // Basic directory.
+        case .directory:
             var d = try decoder(&cursor, count: 16)
             let block = try d.u32()
             inode.linkCount = try d.u32()
@@ -34,7 +37,7 @@ extension SquashFS.Reader {
             let parent = try d.u32()
             inode.directory = try directoryLayout(block, offset, UInt32(fileSize), parent, what: what)
             inode.size = UInt64(fileSize)
-        case 8:  // Extended directory; the index that follows is not needed for a linear lookup.
+        case .extendedDirectory:  // The index that follows is not needed for a linear lookup.
             var d = try decoder(&cursor, count: 24)
             inode.linkCount = try d.u32()
             let fileSize = try d.u32()
@@ -45,7 +48,7 @@ extension SquashFS.Reader {
             inode.xattrIndex = xattr(try d.u32())
             inode.directory = try directoryLayout(block, offset, fileSize, parent, what: what)
             inode.size = UInt64(fileSize)
-        case 2:  // Basic file.
+        case .file:
             var d = try decoder(&cursor, count: 16)
             let start = try d.u32()
             let fragment = try d.u32()
@@ -53,7 +56,7 @@ extension SquashFS.Reader {
             inode.kind = .regularFile
             inode.size = UInt64(try d.u32())
             inode.file = try fileLayout(&cursor, UInt64(start), fragment, offset, size: inode.size, what: what)
-        case 9:  // Extended file.
+        case .extendedFile:
             var d = try decoder(&cursor, count: 40)
             let start = try d.u64()
             inode.kind = .regularFile
@@ -64,7 +67,7 @@ extension SquashFS.Reader {
             let offset = try d.u32()
             inode.xattrIndex = xattr(try d.u32())
             inode.file = try fileLayout(&cursor, start, fragment, offset, size: inode.size, what: what)
-        case 3, 10:  // Symlink.
+        case .symlink, .extendedSymlink:
             var d = try decoder(&cursor, count: 8)
             inode.kind = .symlink
             inode.linkCount = try d.u32()
@@ -74,23 +77,21 @@ extension SquashFS.Reader {
             }
             inode.symlinkTarget = try read(&cursor, count: Int(length))
             inode.size = UInt64(length)
-            if type == 10 {
+            if type.isExtended {
                 var x = try decoder(&cursor, count: 4)
                 inode.xattrIndex = xattr(try x.u32())
             }
-        case 4, 5, 11, 12:  // Block and character devices.
-            var d = try decoder(&cursor, count: type >= 8 ? 12 : 8)
-            inode.kind = type == 4 || type == 11 ? .blockDevice : .characterDevice
+        case .blockDevice, .characterDevice, .extendedBlockDevice, .extendedCharacterDevice:
+            var d = try decoder(&cursor, count: type.isExtended ? 12 : 8)
+            inode.kind = type.basic == .blockDevice ? .blockDevice : .characterDevice
             inode.linkCount = try d.u32()
             inode.deviceNumber = try d.u32()
-            if type >= 8 { inode.xattrIndex = xattr(try d.u32()) }
-        case 6, 7, 13, 14:  // Fifos and sockets.
-            var d = try decoder(&cursor, count: type >= 8 ? 8 : 4)
-            inode.kind = type == 6 || type == 13 ? .fifo : .socket
+            if type.isExtended { inode.xattrIndex = xattr(try d.u32()) }
+        case .fifo, .socket, .extendedFifo, .extendedSocket:
+            var d = try decoder(&cursor, count: type.isExtended ? 8 : 4)
+            inode.kind = type.basic == .fifo ? .fifo : .socket
             inode.linkCount = try d.u32()
-            if type >= 8 { inode.xattrIndex = xattr(try d.u32()) }
-        default:
-            throw SquashFS.ReadError("\(what) has type \(type), which is not one of the format's 1…14.")
+            if type.isExtended { inode.xattrIndex = xattr(try d.u32()) }
         }
         return inode
     }
