@@ -155,7 +155,7 @@ struct XarctlOpsGCTests {
         let usedTree = try #require(
             trees.first { (try? String(contentsOfFile: "\(cache)/\($0)/data.txt", encoding: .utf8)) == "inuse\n" })
         let started = try XarTestSupport.Process.shell(
-            "cd '\(cache)/\(usedTree)' && (exec sleep 30 </dev/null >/dev/null 2>&1 &) ; sleep 0.2; pgrep -n -x sleep",
+            "cd '\(cache)/\(usedTree)' && { sleep 30 </dev/null >/dev/null 2>&1 & echo $!; }; sleep 0.2",
             timeout: 10)
         let pid = Int32(started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         try #require(pid > 0)

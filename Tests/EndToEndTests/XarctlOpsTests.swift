@@ -41,8 +41,8 @@ struct XarctlOpsTests {
         let xar = try fixture.makeHello("busy")
         let path = try fixture.xarctl(["mount", xar]).stdout.trimmingCharacters(in: .newlines)
         let started = try XarTestSupport.Process.shell(
-            "cd '\(path)' && (exec sleep 30 </dev/null >/dev/null 2>&1 &) ; sleep 0.2; "
-                + "pgrep -n -x sleep", timeout: 10)
+            // Its own pid, not `pgrep sleep`: other tests of the suite run sleeps of their own at the same time.
+            "cd '\(path)' && { sleep 30 </dev/null >/dev/null 2>&1 & echo $!; }; sleep 0.2", timeout: 10)
         let pid = Int32(started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         try #require(pid > 0, "\(started)")
         defer { kill(pid, SIGKILL) }
@@ -69,8 +69,8 @@ struct XarctlOpsTests {
         let xar = try fixture.makeHello("forced")
         let path = try fixture.xarctl(["mount", xar]).stdout.trimmingCharacters(in: .newlines)
         let started = try XarTestSupport.Process.shell(
-            "cd '\(path)' && (exec sleep 30 </dev/null >/dev/null 2>&1 &) ; sleep 0.2; "
-                + "pgrep -n -x sleep", timeout: 10)
+            // Its own pid, not `pgrep sleep`: other tests of the suite run sleeps of their own at the same time.
+            "cd '\(path)' && { sleep 30 </dev/null >/dev/null 2>&1 & echo $!; }; sleep 0.2", timeout: 10)
         let pid = Int32(started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         defer { kill(pid, SIGKILL) }
         let forced = try fixture.xarctl(["unmount", "--force", xar])
