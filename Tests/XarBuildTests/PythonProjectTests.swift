@@ -3,46 +3,6 @@ import Testing
 import XarBuild
 import XarTestSupport
 
-/// Real wheels from PyPI for the project tests, fetched once with pip into the user's cache
-/// (`${XDG_CACHE_HOME:-$HOME/.cache}/xar-tests/wheels`) and reused by every later run, offline.
-enum ProjectTestWheels {
-    static var cache: String {
-        let env = ProcessInfo.processInfo.environment
-        let base = env["XDG_CACHE_HOME"] ?? ((env["HOME"] ?? "/tmp") + "/.cache")
-        return "\(base)/xar-tests/wheels"
-    }
-
-    /// The one wheel of `name==version` in the cache, downloaded first if missing.
-    static func wheel(_ name: String, _ version: String) throws -> String {
-        let prefix = "\(name.replacingOccurrences(of: "-", with: "_"))-\(version)-"
-        func cached() -> String? {
-            let files = (try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []
-            return files.sorted().first { $0.lowercased().hasPrefix(prefix.lowercased()) && $0.hasSuffix(".whl") }
-                .map { "\(cache)/\($0)" }
-        }
-        if let path = cached() { return path }
-        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
-        // Into a private directory first, then renamed: a concurrent or interrupted run never sees half a file.
-        let scratch = TemporaryDirectory(prefix: "xar-wheel-download")
-        let result = try XarTestSupport.Process.run(
-            [
-                PythonFixtures.python, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
-                "--disable-pip-version-check", "-d", scratch.path, "\(name)==\(version)",
-            ], timeout: 300)
-        guard result.status == 0 else { throw PythonBuildError("pip download \(name)==\(version) failed: \(result)") }
-        for file in try FileManager.default.contentsOfDirectory(atPath: scratch.path) {
-            _ = rename(scratch(file), "\(cache)/\(file)")
-        }
-        guard let path = cached() else { throw PythonBuildError("pip download \(name)==\(version) wrote no wheel") }
-        return path
-    }
-
-    static func sha256(_ path: String) throws -> String {
-        let result = try XarTestSupport.Process.run(["sha256sum", path])
-        return String(result.stdout.prefix(64))
-    }
-}
-
 /// `xarbuild python --project DIR`: a real project (PEP 621 metadata, flit_core as its PEP 517 backend, from
 /// PyPI) built offline into an image that runs through `xarexec`, with its dependencies locked by a
 /// `pylock.toml` or a `uv.lock` the test writes from the real wheels' hashes (no uv needed).
@@ -67,9 +27,9 @@ struct PythonProjectTests {
         let sixHash: String
 
         init() throws {
-            flitCore = try ProjectTestWheels.wheel("flit_core", "3.10.1")
-            six = try ProjectTestWheels.wheel("six", "1.17.0")
-            sixHash = try ProjectTestWheels.sha256(six)
+            flitCore = try PyPIWheels.fetch(["flit_core==3.10.1"])[0]
+            six = try PyPIWheels.fetch(["six==1.17.0"])[0]
+            sixHash = try PyPIWheels.sha256(six)
             try FileManager.default.createDirectory(atPath: wheelhouse, withIntermediateDirectories: true)
             for wheel in [flitCore, six] {
                 try FileManager.default.copyItem(
@@ -347,7 +307,7 @@ struct PythonProjectTests {
             first.stderr.contains(
                 "xarbuild: downloaded 2 files into \(scratch("wheelhouse")) with \(PythonFixtures.python) -m pip: "
                     + fetched.joined(separator: ", ")), "\(first)")
-        #expect(try ProjectTestWheels.sha256(scratch("wheelhouse/\(fetched[1])")) == p.sixHash)
+        #expect(try PyPIWheels.sha256(scratch("wheelhouse/\(fetched[1])")) == p.sixHash)
         let second = try xarbuild([
             "--project", project, "-r", p.pylock, "--wheelhouse", scratch("wheelhouse"), "-o", scratch("b.xar"),
         ])
@@ -384,7 +344,7 @@ struct PythonProjectBackendTests {
         try FileManager.default.createDirectory(atPath: scratch("wheelhouse"), withIntermediateDirectories: true)
         var wheels: [String] = []
         for (project, version) in spec.wheels {
-            let wheel = try ProjectTestWheels.wheel(project, version)
+            let wheel = try PyPIWheels.fetch(["\(project)==\(version)"])[0]
             wheels.append((wheel as NSString).lastPathComponent)
             try FileManager.default.copyItem(
                 atPath: wheel, toPath: scratch("wheelhouse/\((wheel as NSString).lastPathComponent)"))
@@ -441,7 +401,7 @@ struct PythonProjectBackendTests {
         }
         // Without the backend in the wheelhouse the build stops before running anything, even though the
         // host's Python may have the backend installed.
-        let first = (try ProjectTestWheels.wheel(spec.wheels[0].0, spec.wheels[0].1) as NSString).lastPathComponent
+        let first = (try PyPIWheels.fetch(["\(spec.wheels[0].0)==\(spec.wheels[0].1)"])[0] as NSString).lastPathComponent
         try FileManager.default.removeItem(atPath: scratch("wheelhouse/\(first)"))
         try FileManager.default.createDirectory(atPath: scratch("work2"), withIntermediateDirectories: true)
         let error = try #require(throws: PythonBuildError.self) {

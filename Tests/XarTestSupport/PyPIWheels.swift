@@ -1,7 +1,9 @@
 import Glibc
 
 /// Real wheels from PyPI for tests, downloaded once (`pip download --only-binary=:all: --no-deps`) into
-/// `${XDG_CACHE_HOME:-$HOME/.cache}/xar-tests/wheels` and reused by every later run.
+/// `${XDG_CACHE_HOME:-$HOME/.cache}/xar-tests/wheels` and reused by every later run. The one helper of the suite
+/// that fetches from PyPI: a download goes to a private directory first and is renamed into the cache, so a
+/// concurrent or interrupted run never sees half a wheel.
 ///
 /// Pins are exact (`numpy==2.1.3`) and fetched for CPython 3.11 on manylinux x86-64, so the cache is stable and
 /// a test states exactly what it installs. Nothing is fetched when every pinned file is already in the cache.
@@ -29,10 +31,11 @@ public enum PyPIWheels {
         var found = try pins.map { try cached($0) }
         let missing = zip(pins, found).filter { $0.1 == nil }.map(\.0)
         if !missing.isEmpty {
+            let scratch = TemporaryDirectory(prefix: "xar-wheel-download")
             let result = try Process.run(
                 [
                     python, "-m", "pip", "download", "--only-binary=:all:", "--no-deps", "--python-version", "3.11",
-                    "--platform", "manylinux_2_17_x86_64", "--platform", "manylinux2014_x86_64", "-q", "-d", cache,
+                    "--platform", "manylinux_2_17_x86_64", "--platform", "manylinux2014_x86_64", "-q", "-d", scratch.path,
                 ] + missing,
                 environment: [
                     "PATH": "/usr/bin:/bin", "HOME": getenv("HOME").map { String(cString: $0) } ?? "/tmp",
@@ -40,6 +43,9 @@ public enum PyPIWheels {
                 ],
                 timeout: 600)
             guard result.status == 0 else { throw Unavailable(description: "pip download \(missing): \(result)") }
+            for file in try names(in: scratch.path) where rename(scratch(file), "\(cache)/\(file)") != 0 {
+                throw Unavailable(description: "could not move \(file) into \(cache): errno \(errno)")
+            }
             found = try pins.map { try cached($0) }
         }
         return try zip(pins, found).map { pin, path in
@@ -54,15 +60,26 @@ public enum PyPIWheels {
         guard parts.count == 2 else { throw Unavailable(description: "\(pin) is not name==version") }
         let name = parts[0].lowercased().map { "-_.".contains($0) ? "_" : String($0) }.joined()
         let prefix = "\(name)-\(parts[1])-"
-        guard let dir = opendir(cache) else { return nil }
+        return try names(in: cache).filter { $0.lowercased().hasPrefix(prefix) && $0.hasSuffix(".whl") }.sorted()
+            .first.map { "\(cache)/\($0)" }
+    }
+
+    /// The SHA-256 of a file, in hex, as a hashed lock names it.
+    public static func sha256(_ path: String) throws -> String {
+        String(try Process.run(["sha256sum", path]).stdout.prefix(64))
+    }
+
+    /// The names in `directory` (none when it does not exist).
+    static func names(in directory: String) throws -> [String] {
+        guard let dir = opendir(directory) else { return [] }
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
             let file = withUnsafeBytes(of: entry.pointee.d_name) {
                 String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
             }
-            if file.lowercased().hasPrefix(prefix), file.hasSuffix(".whl") { names.append(file) }
+            if file != "." && file != ".." { names.append(file) }
         }
-        return names.sorted().first.map { "\(cache)/\($0)" }
+        return names
     }
 }
