@@ -401,7 +401,8 @@ struct PythonProjectBackendTests {
         }
         // Without the backend in the wheelhouse the build stops before running anything, even though the
         // host's Python may have the backend installed.
-        let first = (try PyPIWheels.fetch(["\(spec.wheels[0].0)==\(spec.wheels[0].1)"])[0] as NSString).lastPathComponent
+        let first = (try PyPIWheels.fetch(["\(spec.wheels[0].0)==\(spec.wheels[0].1)"])[0] as NSString)
+            .lastPathComponent
         try FileManager.default.removeItem(atPath: scratch("wheelhouse/\(first)"))
         try FileManager.default.createDirectory(atPath: scratch("work2"), withIntermediateDirectories: true)
         let error = try #require(throws: PythonBuildError.self) {

@@ -35,7 +35,8 @@ public enum PyPIWheels {
             let result = try Process.run(
                 [
                     python, "-m", "pip", "download", "--only-binary=:all:", "--no-deps", "--python-version", "3.11",
-                    "--platform", "manylinux_2_17_x86_64", "--platform", "manylinux2014_x86_64", "-q", "-d", scratch.path,
+                    "--platform", "manylinux_2_17_x86_64", "--platform", "manylinux2014_x86_64", "-q", "-d",
+                    scratch.path,
                 ] + missing,
                 environment: [
                     "PATH": "/usr/bin:/bin", "HOME": getenv("HOME").map { String(cString: $0) } ?? "/tmp",
