@@ -1,5 +1,6 @@
 public import ArgumentParser
 import Foundation
+import XarBuild
 import XarFormat
 import XarSystem
 
@@ -105,6 +106,9 @@ public struct XarbuildDir: ParsableCommand {
             sortFirst: sortFirst, sourceDateEpoch: epoch,
             header: { digest in try makeHeader(digest: digest, buildTime: buildTime).rendered() })
         let previous = Depfile.PreviousOutput(of: output)
+        // Ctrl-C or SIGTERM mid-build removes the image's temporary file (registered by TemporaryOutput) and dies
+        // of the signal, as `xarbuild python` does.
+        BuildCleanup.removeOnSignal()
         let report = try request.build()
         if let depfile {
             var rule = Depfile(output: output)

@@ -55,7 +55,11 @@ public enum PythonImageBuilder {
         let scratch = options.project.map { _ in
             fm.temporaryDirectory.appendingPathComponent("xarbuild-project-\(UUID().uuidString)").path
         }
-        defer { if let scratch { try? fm.removeItem(atPath: scratch) } }
+        let scratchCleanup = scratch.map { BuildCleanup.register(path: $0) }
+        defer {
+            if let scratch { try? fm.removeItem(atPath: scratch) }
+            if let scratchCleanup { BuildCleanup.unregister(scratchCleanup) }
+        }
         if let project = options.project, let scratch {
             try fm.createDirectory(atPath: scratch, withIntermediateDirectories: true)
             options.adopt(
