@@ -2,8 +2,8 @@ import Foundation
 
 /// Standard-library modules an image carries only when the application's code (its source directory and every
 /// installed wheel) mentions them: the terminal line editor and screen library, which pull in readline,
-/// ncurses and tinfo, and the deprecated `distutils` (removed in 3.12; setuptools carries its own). Together
-/// ~0.8 MB of a compressed image that a command-line tool run on servers almost never uses. `--keep-stdlib NAME`
+/// ncurses and tinfo, the deprecated `distutils` (removed in 3.12; setuptools carries its own), and `sqlite3`
+/// with libsqlite3. Together ~1.4 MB of a compressed image that a command-line tool run on servers rarely uses. `--keep-stdlib NAME`
 /// keeps one regardless.
 ///
 /// "Mentions" is textual and generous: an `import` or `from` line naming the module, or the name in quotes
@@ -27,6 +27,9 @@ struct OptionalStdlib {
             extensions: ["_curses", "_curses_panel"]),
         Group(name: "readline", aliases: [], stdlibPaths: [], extensions: ["readline"]),
         Group(name: "distutils", aliases: [], stdlibPaths: ["distutils"], extensions: []),
+        // No other standard-library module imports sqlite3 (before 3.13's dbm.sqlite3), so only the
+        // application's own mention can need it; it carries libsqlite3 (~0.6 MB compressed).
+        Group(name: "sqlite3", aliases: ["_sqlite3"], stdlibPaths: ["sqlite3"], extensions: ["_sqlite3"]),
     ]
 
     /// The groups to drop: those neither kept by name nor mentioned by a `.py` file under `codeDirectories`.
