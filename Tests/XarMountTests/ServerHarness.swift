@@ -155,6 +155,15 @@ final class ServerHarness {
         return condition()
     }
 
+    /// True when the mount is still there once a server with `idleTimeout` would have unmounted an unused one:
+    /// the grace period since the last use (the caller's last step), one tick of the usage monitor (a quarter
+    /// of it, 0.1 s at least: `UsageMonitor`) and a quarter of a second for the unmount itself. Returns false
+    /// as soon as the mount goes; proving that something did not happen takes that long, and no longer.
+    func staysMounted(idleTimeout: Double) -> Bool {
+        let window = idleTimeout + max(0.1, idleTimeout / 4) + 0.25
+        return !wait(seconds: window) { !isMounted }
+    }
+
     /// The server's log (XAR_SERVER_LOG), for failure messages.
     var log: String { Self.contents(directory("server.log")) }
 

@@ -90,14 +90,18 @@ struct ServerTests {
         // scheduled; once the user is in place it goes, and the user alone must keep the mount.
         let pin = harness.mountPoint + ".pin"
         try Process.shell("touch '\(pin)'", timeout: 10)
-        #expect(try harness.start(idleTimeout: 2).line == "ok")
-        // The shell leaves at once; `sleep` keeps only its working directory in the mount (no open file).
+        let idleTimeout = 1.0
+        #expect(try harness.start(idleTimeout: idleTimeout).line == "ok")
+        // The shell leaves at once; `sleep` keeps only its working directory in the mount (no open file), until
+        // the test ends it.
         let spawn = try Process.shell(
-            "cd '\(harness.mountPoint)/lib' && (exec sleep 5 </dev/null >/dev/null 2>&1 &)", timeout: 10)
+            "cd '\(harness.mountPoint)/lib' && (exec sleep 60 </dev/null >/dev/null 2>&1 & echo $!)", timeout: 10)
         #expect(spawn.status == 0, "\(spawn)")
+        let user = try #require(Int32(spawn.stdout.filter(\.isNumber)), "\(spawn)")
+        defer { kill(user, SIGKILL) }
         unlink(pin)
-        usleep(3_500_000)
-        #expect(harness.isMounted, "\(harness.log)")
+        #expect(harness.staysMounted(idleTimeout: idleTimeout), "\(harness.log)")
+        kill(user, SIGKILL)
         #expect(harness.wait(seconds: 8) { !harness.isMounted }, "\(harness.log)")
     }
 
@@ -106,20 +110,19 @@ struct ServerTests {
         defer { harness.tearDown() }
         let pin = harness.mountPoint + ".pin"
         try Process.shell("touch '\(pin)'", timeout: 10)
-        #expect(try harness.start(idleTimeout: 2).line == "ok")
+        let idleTimeout = 1.0
+        #expect(try harness.start(idleTimeout: idleTimeout).line == "ok")
         let path = "\(harness.mountPoint)/lib/pkg/data.bin"
 
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         try #require(fd >= 0)
         unlink(pin)
-        usleep(3_000_000)
-        #expect(harness.isMounted, "an open file must keep the mount: \(harness.log)")
+        #expect(harness.staysMounted(idleTimeout: idleTimeout), "an open file must keep the mount: \(harness.log)")
 
         let mapping = mmap(nil, 4096, PROT_READ, MAP_PRIVATE, fd, 0)
         try #require(mapping != MAP_FAILED)
         close(fd)
-        usleep(3_000_000)
-        #expect(harness.isMounted, "a mapping must keep the mount: \(harness.log)")
+        #expect(harness.staysMounted(idleTimeout: idleTimeout), "a mapping must keep the mount: \(harness.log)")
         #expect(mapping!.load(as: UInt8.self) == ServerHarness.firstByte("\(harness.tree)/lib/pkg/data.bin"))
 
         munmap(mapping, 4096)
