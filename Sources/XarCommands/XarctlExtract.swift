@@ -50,27 +50,24 @@ public struct XarctlExtract: ParsableCommand {
 
         let parent: XarSystem.FileDescriptor
         do {
-            parent = try XarSystem.FileDescriptor.open(parentPath, flags: O_RDONLY | O_DIRECTORY)
+            parent = try XarSystem.FileDescriptor.open(parentPath, .readOnly, options: .directory)
         } catch {
             throw CommandFailure(path: parentPath, "cannot be opened: \(CommandFailure.reason(error)).")
         }
-        var template = Array("\(parentPath)/.\(name).xarctl-XXXXXX".utf8CString)
-        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-            throw CommandFailure(
-                path: parentPath, "cannot hold a temporary directory: \(Errno.lastError.description).")
+        let temporaryPath: String
+        do { temporaryPath = try FileSystem.createTemporaryDirectory(prefix: "\(parentPath)/.\(name).xarctl-") } catch {
+            throw CommandFailure(path: parentPath, "cannot hold a temporary directory: \(error.reason).")
         }
-        let temporaryPath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let temporaryName = String(temporaryPath.split(separator: "/").last ?? "")
         do {
             let tree: XarSystem.FileDescriptor
             do {
-                tree = try XarSystem.FileDescriptor.open(
-                    temporaryName, flags: O_RDONLY | O_DIRECTORY, relativeTo: parent)
+                tree = try parent.open(temporaryName, .readOnly, options: .directory)
             } catch {
                 throw CommandFailure(path: temporaryPath, "cannot be opened: \(CommandFailure.reason(error)).")
             }
             do {
-                try ImageExtractor.extract(reader, into: tree.rawValue, keepSetID: keepSetuid)
+                try ImageExtractor.extract(reader, into: tree, keepSetID: keepSetuid)
             } catch {
                 throw CommandFailure(path: file, "\(error)")
             }
@@ -79,9 +76,9 @@ public struct XarctlExtract: ParsableCommand {
             } catch {
                 throw CommandFailure(path: temporaryPath, "cannot be flushed: \(CommandFailure.reason(error)).")
             }
-            guard renameat(parent.rawValue, temporaryName, parent.rawValue, name) == 0 else {
+            do { try parent.rename(temporaryName, to: name) } catch {
                 throw CommandFailure(
-                    path: destination, "cannot be created: \(Errno.lastError.description) (is it new or empty?).")
+                    path: destination, "cannot be created: \(error.description) (is it new or empty?).")
             }
         } catch {
             try? TreeRemoval.remove(temporaryName, in: parent.rawValue)
@@ -92,14 +89,12 @@ public struct XarctlExtract: ParsableCommand {
 
     /// `destination` must not exist, or be an empty directory (which the rename replaces).
     private static func checkDestination(_ destination: String) throws {
-        var info = stat()
-        guard lstat(destination, &info) == 0 else {
-            if errno == ENOENT { return }
-            throw CommandFailure(path: destination, "cannot be checked: \(Errno.lastError.description).")
+        let status: FileStatus
+        do { status = try FileSystem.fileStatus(destination, followSymlinks: false) } catch {
+            if error.errno == .noSuchFileOrDirectory { return }
+            throw CommandFailure(path: destination, "cannot be checked: \(error.reason).")
         }
-        let isEmptyDirectory =
-            info.st_mode & S_IFMT == S_IFDIR
-            && ((try? FileManager.default.contentsOfDirectory(atPath: destination).isEmpty) ?? false)
+        let isEmptyDirectory = status.kind == .directory && ((try? FileSystem.entryNames(destination).isEmpty) ?? false)
         guard isEmptyDirectory else {
             throw CommandFailure(
                 path: destination, "already exists and is not an empty directory; extract into a new directory.")

@@ -21,6 +21,11 @@ public struct FileStatus: Sendable, Equatable {
     public var modificationTime: Int
     /// The last access, in whole seconds since the epoch.
     public var accessTime: Int
+    /// The last change of the inode (contents, mode, owner, links, a rename), in whole seconds since the epoch.
+    public var changeTime: Int
+    /// The disk space allocated to the file (`st_blocks`, in units of 512 bytes), in bytes: less than `size` for
+    /// a file with holes.
+    public var allocatedBytes: Int64
     /// The device holding the file (`st_dev`).
     public var device: UInt64
     /// The inode number.
@@ -55,6 +60,8 @@ public struct FileStatus: Sendable, Equatable {
         size = UInt64(st.st_size)
         modificationTime = Int(st.st_mtim.tv_sec)
         accessTime = Int(st.st_atim.tv_sec)
+        changeTime = Int(st.st_ctim.tv_sec)
+        allocatedBytes = Int64(st.st_blocks) * 512
         device = UInt64(st.st_dev)
         inode = UInt64(st.st_ino)
         linkCount = UInt64(st.st_nlink)

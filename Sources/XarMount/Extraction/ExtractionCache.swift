@@ -1,4 +1,3 @@
-internal import Glibc
 internal import struct SystemPackage.Errno
 internal import XarCompression
 internal import XarSquashFS
@@ -46,25 +45,24 @@ public enum ExtractionCache {
         let cachePath = try path()
         let cache = try openCache(cachePath)
         let final = cachePath + "/" + key
-        if let existing = try? FileDescriptor.open(key, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW, relativeTo: cache),
-            let st = try? existing.status(), st.st_uid == geteuid()
+        if let existing = try? cache.open(key, .readOnly, options: [.directory, .noFollow]),
+            let status = try? existing.fileStatus(), status.uid == Processes.effectiveUserID
         {
             return final
         }
         announce(final)
-        let temporary = ".tmp-\(key)-\(getpid())"
+        let temporary = ".tmp-\(key)-\(Processes.currentID)"
         try? TreeRemoval.remove(temporary, in: cache.rawValue)
-        guard mkdirat(cache.rawValue, temporary, 0o700) == 0 else {
-            throw LaunchError(.noFuse, "cannot create \(cachePath)/\(temporary): \(Errno(rawValue: errno))")
+        do { try cache.createDirectory(temporary, permissions: 0o700) } catch {
+            throw LaunchError(.noFuse, "cannot create \(cachePath)/\(temporary): \(error)")
         }
         do {
-            let target = try FileDescriptor.open(
-                temporary, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW, relativeTo: cache)
+            let target = try cache.open(temporary, .readOnly, options: [.directory, .noFollow])
             let file = ReadOnlyFile(adopting: try image.duplicate(), path: imagePath)
             let reader = try SquashFS.Reader(
                 source: FileImageSource(file: file), imageOffset: offset,
                 decompressor: { id, options in try Codecs.decompressor(for: id, optionsBlock: options) })
-            try ImageExtractor.extract(reader, into: target.rawValue)
+            try ImageExtractor.extract(reader, into: target)
             try TreeRemoval.syncFileSystem(of: target.rawValue)
         } catch {
             try? TreeRemoval.remove(temporary, in: cache.rawValue)
@@ -78,11 +76,11 @@ public enum ExtractionCache {
                 "\(imagePath) is not the image its header names: its SHA-256 is \(proven ?? "unreadable"), its "
                     + "XAR_IMAGE_SHA256 says \(key); it is corrupt or an impostor (xarctl verify \(imagePath))")
         }
-        if renameat(cache.rawValue, temporary, cache.rawValue, key) != 0 {
-            let code = errno
+        do { try cache.rename(temporary, to: key) } catch {
             try? TreeRemoval.remove(temporary, in: cache.rawValue)
-            guard code == ENOTEMPTY || code == EEXIST else {
-                throw LaunchError(.noFuse, "cannot rename the extraction into \(final): \(Errno(rawValue: code))")
+            // Another launch published the same tree first: use the winner's.
+            guard error == .directoryNotEmpty || error == .fileExists else {
+                throw LaunchError(.noFuse, "cannot rename the extraction into \(final): \(error)")
             }
         }
         return final

@@ -1,6 +1,5 @@
-internal import Glibc
 public import XarSquashFS
-internal import XarSystem
+public import XarSystem
 internal import struct SystemPackage.Errno
 
 /// Writes every entry of a SquashFS image into an empty directory: directories, regular files, symlinks,
@@ -18,7 +17,9 @@ public enum ImageExtractor {
     ///
     /// Setuid and setgid bits are dropped unless `keepSetID` (`xarctl extract --keep-setuid`); runs of zeros in
     /// files become holes.
-    public static func extract(_ reader: SquashFS.Reader, into directory: Int32, keepSetID: Bool = false) throws {
+    public static func extract(
+        _ reader: SquashFS.Reader, into directory: borrowing FileDescriptor, keepSetID: Bool = false
+    ) throws {
         var directories: [(path: [UInt8], inode: SquashFS.Reader.Inode)] = []
         var firstPathOfInode: [UInt32: [UInt8]] = [:]
         try reader.walk { path, inode in
@@ -29,26 +30,26 @@ public enum ImageExtractor {
             let name = displayName(path)
             switch inode.kind {
             case .directory:
-                let ok = withCName(path) { mkdirat(directory, $0, 0o700) == 0 }
-                guard ok else { throw failure("create directory", name) }
+                do { try directory.createDirectory(path, permissions: 0o700) } catch {
+                    throw failure("create directory", name, error)
+                }
                 directories.append((path, inode))
             case .regularFile:
                 if inode.linkCount > 1, let first = firstPathOfInode[inode.inodeNumber] {
-                    let ok = withCName(first) { from in
-                        withCName(path) { linkat(directory, from, directory, $0, 0) == 0 }
-                    }
-                    guard ok else { throw failure("link", name) }
+                    do { try directory.createHardLink(path, to: first) } catch { throw failure("link", name, error) }
                     return
                 }
                 try writeFile(reader, inode, path: path, in: directory, keepSetID: keepSetID)
                 if inode.linkCount > 1 { firstPathOfInode[inode.inodeNumber] = path }
             case .symlink:
                 let target = try reader.readLink(inode)
-                let ok = withCName(target) { to in withCName(path) { symlinkat(to, directory, $0) == 0 } }
-                guard ok else { throw failure("create symlink", name) }
+                do { try directory.createSymbolicLink(path, target: target) } catch {
+                    throw failure("create symlink", name, error)
+                }
             case .fifo:
-                let ok = withCName(path) { mkfifoat(directory, $0, mode(inode, keepSetID)) == 0 }
-                guard ok else { throw failure("create FIFO", name) }
+                do { try directory.createFIFO(path, permissions: mode(inode, keepSetID)) } catch {
+                    throw failure("create FIFO", name, error)
+                }
             case .blockDevice, .characterDevice, .socket:
                 return
             }
@@ -56,73 +57,62 @@ public enum ImageExtractor {
         // Children first (reverse of the walk), so a read-only directory is closed only once it is complete.
         for (path, inode) in directories.reversed() {
             let raw = path.isEmpty ? Array(".".utf8) : path
-            var times = [
-                timespec(tv_sec: Int(inode.modificationTime), tv_nsec: 0),
-                timespec(tv_sec: Int(inode.modificationTime), tv_nsec: 0),
-            ]
-            let ok = withCName(raw) { name in
-                _ = utimensat(directory, name, &times, AT_SYMLINK_NOFOLLOW)
-                return fchmodat(directory, name, mode(inode, keepSetID), 0) == 0
+            _ = try? directory.setTimes(of: raw, seconds: Int(inode.modificationTime))
+            do { try directory.setPermissions(of: raw, mode(inode, keepSetID)) } catch {
+                throw failure("chmod", displayName(raw), error)
             }
-            guard ok else { throw failure("chmod", displayName(raw)) }
         }
     }
 
     private static func writeFile(
-        _ reader: SquashFS.Reader, _ inode: SquashFS.Reader.Inode, path: [UInt8], in directory: Int32, keepSetID: Bool
+        _ reader: SquashFS.Reader, _ inode: SquashFS.Reader.Inode, path: [UInt8],
+        in directory: borrowing FileDescriptor,
+        keepSetID: Bool
     ) throws {
         let name = displayName(path)
-        let fd = withCName(path) { raw in
-            let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
-            var fd: Int32
-            repeat { fd = openat(directory, raw, flags, 0o600) } while fd < 0 && errno == EINTR
-            return fd
+        let file: FileDescriptor
+        do {
+            file = try directory.open(
+                path, .writeOnly, options: [.create, .exclusive, .noFollow], permissions: 0o600)
+        } catch {
+            throw failure("create", name, error)
         }
-        guard fd >= 0 else { throw failure("create", name) }
-        let file = FileDescriptor(owning: fd)
-        let raw = file.rawValue  // the closure cannot capture the noncopyable owner
-        var position: off_t = 0
+        try writeContents(reader, inode, to: file, name: name)
+        _ = try? file.setTimes(seconds: Int(inode.modificationTime))
+        do { try file.setPermissions(mode(inode, keepSetID)) } catch { throw failure("chmod", name, error) }
+    }
+
+    /// Writes the file's bytes into `file` (new, empty) and sets its size.
+    private static func writeContents(
+        _ reader: SquashFS.Reader, _ inode: SquashFS.Reader.Inode, to file: borrowing FileDescriptor, name: String
+    ) throws {
+        var position: Int64 = 0
         try reader.forEachBlock(of: inode) { bytes in
             // A block of zeros (a sparse block in the image, or written out) stays a hole: skipped, never written,
             // so an image that declares a terabyte of zeros costs no disk.
             if !isZero(bytes) {
-                var done = 0
-                while done < bytes.count {
-                    let n = pwrite(raw, bytes.baseAddress! + done, bytes.count - done, position + off_t(done))
-                    if n < 0 && errno == EINTR { continue }
-                    guard n > 0 else { throw failure("write", name) }
-                    done += n
-                }
+                do { try file.write(bytes, at: position) } catch { throw failure("write", name, error) }
             }
-            position += off_t(bytes.count)
+            position += Int64(bytes.count)
         }
-        guard ftruncate(file.rawValue, position) == 0 else { throw failure("set the size of", name) }
-        var times = [
-            timespec(tv_sec: Int(inode.modificationTime), tv_nsec: 0),
-            timespec(tv_sec: Int(inode.modificationTime), tv_nsec: 0),
-        ]
-        _ = futimens(file.rawValue, &times)
-        guard fchmod(file.rawValue, mode(inode, keepSetID)) == 0 else { throw failure("chmod", name) }
+        do { try file.truncate(to: position) } catch { throw failure("set the size of", name, error) }
     }
 
-    /// True when every byte of `bytes` is zero.
+    /// True when every byte of `bytes` is zero: eight bytes at a time, then the rest.
     static func isZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return true }
-        return bytes[0] == 0 && memcmp(base, base + 1, bytes.count - 1) == 0
+        let words = bytes.count / 8
+        for index in 0..<words where bytes.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self) != 0 {
+            return false
+        }
+        for index in words * 8..<bytes.count where bytes[index] != 0 { return false }
+        return true
     }
 
     /// The permission bits to give the extracted `inode`: the image's, without setuid and setgid unless
     /// `keepSetID` (a setuid program extracted by root would otherwise hand every local user root's rights).
-    static func mode(_ inode: SquashFS.Reader.Inode, _ keepSetID: Bool) -> mode_t {
-        let bits = mode_t(inode.permissions)
-        return keepSetID ? bits : bits & ~mode_t(S_ISUID | S_ISGID)
-    }
-
-    /// Calls `body` with `bytes` as a NUL-terminated C string, byte for byte.
-    private static func withCName<T>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) throws -> T) rethrows -> T {
-        try (bytes + [0]).withUnsafeBufferPointer {
-            try $0.withMemoryRebound(to: CChar.self) { try body($0.baseAddress!) }
-        }
+    static func mode(_ inode: SquashFS.Reader.Inode, _ keepSetID: Bool) -> UInt32 {
+        let bits = UInt32(inode.permissions)
+        return keepSetID ? bits : bits & ~UInt32(0o6000)  // S_ISUID | S_ISGID
     }
 
     /// `path` for messages only: invalid UTF-8 shows as U+FFFD there, never on disk.
@@ -130,7 +120,7 @@ public enum ImageExtractor {
         String(decoding: path, as: UTF8.self)
     }
 
-    private static func failure(_ what: String, _ name: String) -> SquashFS.ReadError {
-        SquashFS.ReadError("Cannot \(what) \(name): \(Errno.lastError.description).")
+    private static func failure(_ what: String, _ name: String, _ error: any Error) -> SquashFS.ReadError {
+        SquashFS.ReadError("Cannot \(what) \(name): \(Errno.reason(of: error)).")
     }
 }
