@@ -1,4 +1,3 @@
-internal import Glibc
 internal import XarSystem
 
 /// `xarctl run`: runs a `.xar` from its extracted copy in the `ExtractionCache`, never through FUSE (for

@@ -1,4 +1,3 @@
-internal import Glibc
 internal import XarSystem
 
 /// The entries of the no-FUSE extraction cache (`ExtractionCache`), for `xarctl list` and `xarctl gc`.
@@ -28,12 +27,12 @@ public enum ExtractionCacheInventory {
         MountInventory.forEachEntry(of: cache) { key in
             guard !key.hasPrefix(".") else { return }
             let path = cache + "/" + key
-            var st = stat()
-            guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else { return }
+            guard let status = try? FileSystem.fileStatus(path, followSymlinks: false), status.kind == .directory
+            else { return }
             result.append(
                 Entry(
                     key: key, path: path, bytes: diskUsage(path),
-                    lastUsed: Int64(max(st.st_atim.tv_sec, st.st_ctim.tv_sec)),
+                    lastUsed: Int64(max(status.accessTime, status.changeTime)),
                     users: ProcScan.users(of: path).count))
         }
         return result.sorted { $0.lastUsed < $1.lastUsed }
@@ -58,14 +57,14 @@ public enum ExtractionCacheInventory {
             removals.append(Removal(path: tree.path, reason: "least recently used, \(tree.bytes) bytes"))
         }
         if !dryRun {
-            guard let fd = try? FileDescriptor.open(cache, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW) else {
+            guard let fd = try? FileDescriptor.open(cache, .readOnly, options: [.directory, .noFollow]) else {
                 return []
             }
             for removal in removals {
                 let name = String(removal.path.dropFirst(cache.count + 1))
                 // Renamed away first, so a launch never finds a half-removed tree under its final name.
-                let doomed = ".tmp-gc-\(name.hasPrefix(".") ? String(name.dropFirst()) : name)-\(getpid())"
-                if renameat(fd.rawValue, name, fd.rawValue, doomed) == 0 {
+                let doomed = ".tmp-gc-\(name.hasPrefix(".") ? String(name.dropFirst()) : name)-\(Processes.currentID)"
+                if (try? fd.rename(name, to: doomed)) != nil {
                     try? TreeRemoval.remove(doomed, in: fd.rawValue)
                 }
             }
@@ -75,10 +74,9 @@ public enum ExtractionCacheInventory {
 
     /// Allocated bytes of the tree at `path` (no symlinks followed).
     static func diskUsage(_ path: String) -> Int64 {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return 0 }
-        var total = Int64(st.st_blocks) * 512
-        if st.st_mode & S_IFMT == S_IFDIR {
+        guard let status = try? FileSystem.fileStatus(path, followSymlinks: false) else { return 0 }
+        var total = status.allocatedBytes
+        if status.kind == .directory {
             MountInventory.forEachEntry(of: path) { total += diskUsage(path + "/" + $0) }
         }
         return total

@@ -1,4 +1,3 @@
-internal import Glibc
 internal import XarSystem
 
 /// `xarctl gc`: unmounts idle and dead mounts, removes what crashed servers left behind, and prunes the
@@ -61,7 +60,7 @@ public enum GarbageCollector {
             // This process's mount table says nothing about another namespace's mounts: there the name may be a
             // live mount, and removing its directory here would detach it there. Only what no server serves goes.
             if record.pinned { return keep("pinned (mount namespace \(namespace))") }
-            if let pid = record.serverPid, kill(pid, 0) == 0 || errno == EPERM {
+            if let pid = record.serverPid, Processes.exists(pid) {
                 return keep("mounted in mount namespace \(namespace) by server pid \(pid), which unmounts it when idle")
             }
         }
@@ -83,7 +82,7 @@ public enum GarbageCollector {
         }
         if dryRun { return Action(action: action, path: record.mountPoint, reason: reason, done: false) }
         // Never wait: a launch holds the lock shared for milliseconds; the next round gets it.
-        guard let fd = try? FileDescriptor.open(record.mountPoint + ".lock", flags: O_RDWR | O_NOFOLLOW) else {
+        guard let fd = try? FileDescriptor.open(record.mountPoint + ".lock", .readWrite, options: .noFollow) else {
             if record.status == .leftover {
                 MountRemover.removeLeftovers(of: record.mountPoint)
                 return Action(action: action, path: record.mountPoint, reason: reason, done: true)
@@ -94,7 +93,7 @@ public enum GarbageCollector {
         guard (try? lock.lock(.exclusive, timeout: 0)) == true else { return keep("a launch holds its lock") }
         switch record.status {
         case .live:
-            if access(record.mountPoint + ".pin", F_OK) == 0 { return keep("pinned") }
+            if FileSystem.exists(record.mountPoint + ".pin") { return keep("pinned") }
             if !MountInventory.users(of: record.mountPoint).isEmpty { return keep("in use") }
             do { try XarMount.MountTable.unmount(record.mountPoint, lazy: false) } catch {
                 return keep("in use (the kernel refused: \(error))")
@@ -109,7 +108,7 @@ public enum GarbageCollector {
         if record.status == .leftover && MountInventory.users(of: record.mountPoint + ".lock").isEmpty {
             // Nobody has it open, and we hold it: a launcher that opens it in the next instant finds it unlinked
             // once it gets the lock and opens a new one (`Launcher.openLock`).
-            unlink(record.mountPoint + ".lock")
+            try? FileSystem.removeFile(record.mountPoint + ".lock")
         }
         return Action(action: action, path: record.mountPoint, reason: reason, done: true)
     }

@@ -1,4 +1,3 @@
-internal import Glibc
 internal import XarFormat
 internal import XarSystem
 
@@ -43,15 +42,14 @@ public enum ImageWarmer {
         while let server, let status = ProcessStatus.read(pid: server), status.state != .dead,
             MonotonicClock.now() < deadline
         {
-            usleep(10_000)
+            MonotonicClock.sleep(0.01)
         }
-        var st = stat()
         if report.files > 0,
             let saved = XarMount.Server.StartupPlan.blocksPath(
                 mountPoint: mountPoint, cacheHome: Settings.current.cacheHome),
-            lstat(saved, &st) == 0
+            let status = try? FileSystem.fileStatus(saved, followSymlinks: false)
         {
-            report.savedBlocks = (saved, Int64(st.st_size))
+            report.savedBlocks = (saved, Int64(status.size))
         }
         return report
     }
@@ -59,28 +57,24 @@ public enum ImageWarmer {
     /// Reads, through the mount, every regular file of the mount the image's start-up list names.
     private static func readStartupFiles(into report: inout Report) {
         let mountPoint = report.mountPoint
-        var root = stat()
-        guard stat(mountPoint, &root) == 0,
+        guard let root = try? FileSystem.fileStatus(mountPoint),
             let list = SmallFile.read(mountPoint + "/" + XarImageLayout.startupList, followSymlinks: false)
         else { return }
         report.hasList = true
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
         for line in list.split(separator: UInt8(ascii: "\n")) {
             let path = String(decoding: line, as: UTF8.self)
             guard !path.split(separator: "/").contains("..") else { continue }
-            let fd = open(mountPoint + "/" + path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-            guard fd >= 0 else { continue }
-            defer { close(fd) }
-            var st = stat()
-            // Only files of this mount: a symbolic link on the way could lead elsewhere.
-            guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_dev == root.st_dev else { continue }
-            report.files += 1
-            while true {
-                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
-                report.bytes += Int64(n)
+            guard let file = try? FileDescriptor.open(mountPoint + "/" + path, .readOnly, options: .noFollow) else {
+                continue
             }
+            // Only files of this mount: a symbolic link on the way could lead elsewhere.
+            guard let status = try? file.fileStatus(), status.kind == .regular, status.device == root.device else {
+                continue
+            }
+            report.files += 1
+            while let n = try? file.read(into: buffer), n > 0 { report.bytes += Int64(n) }
         }
     }
 }

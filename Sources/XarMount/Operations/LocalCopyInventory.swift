@@ -1,4 +1,3 @@
-internal import Glibc
 internal import XarSystem
 
 /// The servers' local copies of images (docs/lifecycle.md, "Source loss"), for `xarctl gc`.

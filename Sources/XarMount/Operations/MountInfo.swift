@@ -1,4 +1,3 @@
-internal import Glibc
 internal import XarSystem
 
 /// The mount table as this process sees it (`/proc/self/mountinfo`): which paths are mount points and of which

@@ -1,4 +1,3 @@
-internal import Glibc
 internal import XarSystem
 
 /// Every `.xar` mount of this user (of every user, for root): the mount roots' `uid-<uid>` directories walked
@@ -45,7 +44,7 @@ public enum MountInventory {
             if result[index].status == .live, result[index].users.isEmpty, !result[index].pinned,
                 result[index].idleTimeout != 0
             {
-                result[index].idleSeconds = max(0, Int(Int64(time(nil)) - result[index].lastUse))
+                result[index].idleSeconds = max(0, Int(WallClock.now() - result[index].lastUse))
             }
         }
         return result.sorted { $0.mountPoint < $1.mountPoint }
@@ -62,13 +61,14 @@ public enum MountInventory {
     /// the search to one root, the parents of every `xarfs` mount in the table (images with their own
     /// `MOUNT_ROOT`).
     static func userDirectories(_ info: MountInfo) -> [UserDirectory] {
-        let me = geteuid()
+        let me = Processes.effectiveUserID
         var found = Set<UserDirectory>()
         func consider(_ path: String) {
             let name = path.split(separator: "/").last.map(String.init) ?? ""
             guard name.hasPrefix("uid-"), let uid = UInt32(name.dropFirst(4)), me == 0 || uid == me else { return }
-            var st = stat()
-            guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFDIR, st.st_uid == uid else { return }
+            guard let status = try? FileSystem.fileStatus(path, followSymlinks: false), status.kind == .directory,
+                status.uid == uid
+            else { return }
             found.insert(UserDirectory(path: ProcScan.canonical(path), uid: uid))
         }
         for root in roots() {
@@ -117,10 +117,9 @@ public enum MountInventory {
         var files: [String] = []
         var stateTime: Int64?
         for suffix in ["", ".lock", ".state", ".pin"] {
-            var st = stat()
-            guard lstat(mountPoint + suffix, &st) == 0 else { continue }
+            guard let status = try? FileSystem.fileStatus(mountPoint + suffix, followSymlinks: false) else { continue }
             files.append(suffix.isEmpty ? "dir" : String(suffix.dropFirst()))
-            if suffix == ".state" { stateTime = Int64(st.st_mtim.tv_sec) }
+            if suffix == ".state" { stateTime = Int64(status.modificationTime) }
         }
         let state = XarMount.ServerState.read(from: mountPoint + ".state")
         let pinned = files.contains("pin")
@@ -147,7 +146,7 @@ public enum MountInventory {
             case .alive, .failed: record.status = .live
             }
         }
-        record.lastUse = stateTime ?? state?.started ?? Int64(time(nil))
+        record.lastUse = stateTime ?? state?.started ?? WallClock.now()
         return record
     }
 
@@ -164,13 +163,7 @@ public enum MountInventory {
 
     /// Calls `body` with each name in `directory` but `.` and `..`.
     static func forEachEntry(of directory: String, _ body: (String) -> Void) {
-        guard let stream = opendir(directory) else { return }
-        defer { closedir(stream) }
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-            }
-            if name != "." && name != ".." { body(name) }
-        }
+        guard let names = try? FileSystem.entryNames(directory) else { return }
+        for name in names { body(String(decoding: name, as: UTF8.self)) }
     }
 }

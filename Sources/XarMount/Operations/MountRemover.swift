@@ -1,4 +1,3 @@
-internal import Glibc
 internal import XarSystem
 
 /// `xarctl unmount`: takes one mount (named by its `.xar` or its path) away, holding the image's lock
@@ -11,18 +10,18 @@ public enum MountRemover {
     public static func find(_ target: String) throws(OperationError) -> MountRecord {
         let canonicalPath = ProcScan.canonical(target)
         let parent = canonicalPath.split(separator: "/").dropLast().last.map(String.init) ?? ""
-        if parent.hasPrefix("uid-"), let uid = UInt32(parent.dropFirst(4)), uid != geteuid(), geteuid() != 0 {
+        let me = Processes.effectiveUserID
+        if parent.hasPrefix("uid-"), let uid = UInt32(parent.dropFirst(4)), uid != me, me != 0 {
             throw OperationError(
-                "\(target) belongs to uid \(uid), not to you (uid \(geteuid())); only its owner or root can unmount it")
+                "\(target) belongs to uid \(uid), not to you (uid \(me)); only its owner or root can unmount it")
         }
         if let record = MountInventory.record(at: target) { return record }
-        var st = stat()
-        guard stat(target, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+        guard let status = try? FileSystem.fileStatus(target), status.kind == .regular else {
             throw OperationError("\(target) is neither a .xar file nor a .xar mount; see xarctl list")
         }
         let header: LaunchHeader
         do {
-            let image = try FileDescriptor.open(target, flags: O_RDONLY)
+            let image = try FileDescriptor.open(target, .readOnly)
             header = try Launcher.readHeader(image, path: target)
         } catch let error as LaunchError {
             throw OperationError(error)
@@ -32,7 +31,7 @@ public enum MountRemover {
         let name = MountNamespace.current().map { "\(header.uuid)-ns-\($0)" } ?? header.uuid
         guard
             let record = MountInventory.records(withUsers: false).first(where: {
-                $0.name == name && $0.uid == geteuid()
+                $0.name == name && $0.uid == me
             })
         else {
             throw OperationError(
@@ -52,12 +51,12 @@ public enum MountRemover {
         }
         guard
             let lock = try? FileDescriptor.open(
-                record.mountPoint + ".lock", flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
+                record.mountPoint + ".lock", .readWrite, options: [.create, .noFollow], permissions: 0o600)
         else { throw OperationError("cannot open \(record.mountPoint).lock; check its owner and mode") }
         // Root unmounting a user's mount: a lock file it had to create must be the user's, or their launcher
         // would refuse it.
-        if let st = try? lock.status(), st.st_uid == geteuid(), st.st_uid != record.uid {
-            _ = fchown(lock.rawValue, record.uid, st.st_gid)
+        if let status = try? lock.fileStatus(), status.uid == Processes.effectiveUserID, status.uid != record.uid {
+            _ = try? lock.changeOwner(uid: record.uid, gid: status.gid)
         }
         let locked = FileLock(file: lock)
         guard (try? locked.lock(.exclusive, timeout: lockTimeout)) == true else {
@@ -89,8 +88,8 @@ public enum MountRemover {
     /// Removes the pin, the state file and the (now empty, unmounted) mount directory; the caller holds the
     /// image's lock. The lock file stays: launchers may have it open.
     static func removeLeftovers(of mountPoint: String) {
-        unlink(mountPoint + ".pin")
-        unlink(mountPoint + ".state")
-        rmdir(mountPoint)
+        try? FileSystem.removeFile(mountPoint + ".pin")
+        try? FileSystem.removeFile(mountPoint + ".state")
+        try? FileSystem.removeDirectory(mountPoint)
     }
 }

@@ -1,4 +1,3 @@
-internal import Glibc
 internal import XarSystem
 internal import struct SystemPackage.Errno
 
@@ -54,14 +53,12 @@ public enum MountStager {
         }
         if pin {
             // Written while the lock is held, so the server cannot unmount between the mount and the pin.
-            let fd = openat(
-                location.userDirectory.rawValue, location.name + ".pin", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-                0o600)
-            guard fd >= 0 else {
-                throw LaunchError(
-                    .unsafePath, "cannot create \(location.mountPoint).pin: \(Errno.lastError)")
+            do {
+                _ = try location.userDirectory.open(
+                    location.name + ".pin", .writeOnly, options: [.create, .noFollow], permissions: 0o600)
+            } catch {
+                throw LaunchError(.unsafePath, "cannot create \(location.mountPoint).pin: \(error)")
             }
-            close(fd)
         }
         _ = consume lock
         return location.mountPoint

@@ -1,4 +1,3 @@
-internal import Glibc
 internal import XarSystem
 
 /// What `xarctl gc`'s pruners (the extraction cache, the local copies of images, the saved start-up blocks)
@@ -31,15 +30,15 @@ public enum Pruning {
 
         /// A file with `lstat` result `status`: its allocated bytes, and the later of its access and modification
         /// times (whoever reads it touches the first, whoever rewrites it the second).
-        init(file path: String, status: stat) {
+        init(file path: String, status: FileStatus) {
             self.init(
-                path: path, bytes: Int64(status.st_blocks) * 512,
-                lastUsed: Int64(max(status.st_atim.tv_sec, status.st_mtim.tv_sec)))
+                path: path, bytes: status.allocatedBytes,
+                lastUsed: Int64(max(status.accessTime, status.modificationTime)))
         }
     }
 
     /// True when process `pid`, which was writing a temporary file, is gone: the file is abandoned.
-    static func isGone(_ pid: Int32) -> Bool { kill(pid, 0) != 0 && errno == ESRCH }
+    static func isGone(_ pid: Int32) -> Bool { !Processes.exists(pid) }
 
     /// The candidates to remove, least recently used first, until the rest take at most `limit` bytes; ones in use
     /// stay (and count).
@@ -78,54 +77,46 @@ extension Pruning {
         static func open(_ path: String, owner: UInt32) -> CheckedDirectory? {
             guard let slash = path.lastIndex(of: "/") else { return nil }
             let parentPath = slash == path.startIndex ? "/" : String(path[..<slash])
-            guard let parent = try? FileDescriptor.open(parentPath, flags: O_RDONLY | O_DIRECTORY) else { return nil }
-            return open(String(path[path.index(after: slash)...]), in: parent.rawValue, path: path, owner: owner)
+            guard let parent = try? FileDescriptor.open(parentPath, .readOnly, options: .directory) else { return nil }
+            return Self.open(String(path[path.index(after: slash)...]), in: parent, path: path, owner: owner)
         }
 
         /// Opens the subdirectory `name`, which must have the same owner.
         func child(_ name: String) -> CheckedDirectory? {
-            Self.open(name, in: descriptor.rawValue, path: path + "/" + name, owner: owner)
+            Self.open(name, in: descriptor, path: path + "/" + name, owner: owner)
         }
 
-        private static func open(_ name: String, in parent: Int32, path: String, owner: UInt32) -> CheckedDirectory? {
-            guard
-                let fd = try? FileDescriptor.open(
-                    name, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW, relativeToRaw: parent),
-                let st = try? fd.status(), st.st_mode & S_IFMT == S_IFDIR, st.st_uid == owner
+        private static func open(
+            _ name: String, in parent: borrowing FileDescriptor, path: String, owner: UInt32
+        ) -> CheckedDirectory? {
+            guard let fd = try? parent.open(name, .readOnly, options: [.directory, .noFollow]),
+                let status = try? fd.fileStatus(), status.kind == .directory, status.uid == owner
             else { return nil }
             return CheckedDirectory(path: path, owner: owner, descriptor: fd)
         }
 
         /// Calls `body` with the name and `lstat` of each regular file directly inside that belongs to the owner.
-        func forEachOwnedFile(_ body: (String, stat) -> Void) {
-            let copy = fcntl(descriptor.rawValue, F_DUPFD_CLOEXEC, 0)
-            guard copy >= 0 else { return }
-            guard let stream = fdopendir(copy) else {
-                _ = Glibc.close(copy)
-                return
-            }
-            defer { closedir(stream) }
-            while let entry = readdir(stream) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-                }
-                guard name != ".", name != ".." else { continue }
-                var st = stat()
-                guard fstatat(descriptor.rawValue, name, &st, AT_SYMLINK_NOFOLLOW) == 0,
-                    st.st_mode & S_IFMT == S_IFREG, st.st_uid == owner
-                else { continue }
-                body(name, st)
+        func forEachOwnedFile(_ body: (String, FileStatus) -> Void) {
+            guard let names = try? descriptor.entryNames() else { return }
+            for name in names {
+                guard let status = ownedFileStatus(name) else { continue }
+                body(name, status)
             }
         }
 
         /// Removes the file `name` inside, if it is still a regular file of the owner; true when it is gone.
         @discardableResult
         func remove(_ name: String) -> Bool {
-            var st = stat()
-            guard fstatat(descriptor.rawValue, name, &st, AT_SYMLINK_NOFOLLOW) == 0,
-                st.st_mode & S_IFMT == S_IFREG, st.st_uid == owner
-            else { return false }
-            return unlinkat(descriptor.rawValue, name, 0) == 0
+            guard ownedFileStatus(name) != nil else { return false }
+            return (try? descriptor.removeFile(name)) != nil
+        }
+
+        /// The `lstat` of `name` inside (`fstatat` without following links), when it is a regular file of the owner.
+        private func ownedFileStatus(_ name: String) -> FileStatus? {
+            guard let status = try? descriptor.status(of: name), status.kind == .regular, status.uid == owner else {
+                return nil
+            }
+            return status
         }
     }
 }

@@ -1,4 +1,3 @@
-internal import Glibc
 internal import XarSystem
 
 /// The decompressed start-up blocks servers keep next to their mount points (`<mount point>.startup-blocks`), or
@@ -25,7 +24,7 @@ public enum StartupBlocksInventory {
             Pruning.CheckedDirectory.open($0.path, owner: $0.uid)
         }
         if let home = Settings.current.cacheHome,
-            let cache = Pruning.CheckedDirectory.open("\(home)/xar/\(cacheLeaf)", owner: geteuid())
+            let cache = Pruning.CheckedDirectory.open("\(home)/xar/\(cacheLeaf)", owner: Processes.effectiveUserID)
         {
             directories.append(cache)
         }
