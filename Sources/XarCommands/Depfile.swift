@@ -71,22 +71,23 @@ extension Depfile {
         init(of output: String) {
             self.output = output
             let url = URL(fileURLWithPath: output)
-            let link = url.deletingLastPathComponent().path + "/.\(url.lastPathComponent).xarbuild-previous-\(getpid())"
-            unlink(link)
-            saved = Glibc.link(output, link) == 0 ? link : nil
+            let directory = url.deletingLastPathComponent().path
+            let link = directory + "/.\(url.lastPathComponent).xarbuild-previous-\(Processes.currentID)"
+            try? FileSystem.removeFile(link)
+            saved = (try? FileSystem.createHardLink(link, to: output)) != nil ? link : nil
         }
 
         /// The depfile could not be written: puts the previous output back, or removes the new one.
         consuming func restore() {
             if let saved {
-                rename(saved, output)
+                try? FileSystem.rename(saved, to: output)
             } else {
-                unlink(output)
+                try? FileSystem.removeFile(output)
             }
         }
 
         deinit {
-            if let saved { unlink(saved) }
+            if let saved { try? FileSystem.removeFile(saved) }
         }
     }
 

@@ -1,6 +1,6 @@
 internal import CXarFuse
-import Glibc
-import struct SystemPackage.Errno
+internal import XarSystem
+internal import struct SystemPackage.Errno
 
 extension XarMount {
     /// Finding and removing mounts whose FUSE server is gone, and unmounting ours: as root with `umount2`,
@@ -56,12 +56,9 @@ extension XarMount {
         /// unmount. With `lazy` the mount is detached at once and goes away when its last user does.
         /// The corresponding C calls are `umount2` (root) and `fusermount3 -u [-z]`.
         public static func unmount(_ path: String, lazy: Bool) throws(ServerError) {
-            if geteuid() == 0 {
-                let flags = (lazy ? Int32(MNT_DETACH) : 0) | Int32(UMOUNT_NOFOLLOW)
-                var result: Int32
-                repeat { result = umount2(path, flags) } while result != 0 && errno == EINTR
-                guard result == 0 else {
-                    throw .system("cannot unmount \(path)", reason: Errno(rawValue: errno).description)
+            if Processes.effectiveUserID == 0 {
+                do { try Unmount.unmount(path, detach: lazy) } catch {
+                    throw .system("cannot unmount \(path)", reason: error.description)
                 }
                 return
             }
@@ -76,22 +73,10 @@ extension XarMount {
 
         /// Runs `fusermount3 arguments` and returns its exit status (128 + signal when killed).
         private static func runFusermount(_ arguments: [String]) throws(ServerError) -> Int32 {
-            let program = fusermountPaths.first { access($0, X_OK) == 0 } ?? "fusermount3"
-            let argv = ([program] + arguments).map { strdup($0) } + [nil]
-            defer { argv.forEach { free($0) } }
-            var pid: pid_t = 0
-            let spawned = posix_spawnp(&pid, program, nil, nil, argv, environ)
-            guard spawned == 0 else {
-                throw .system("cannot run \(program)", reason: Errno(rawValue: spawned).description)
+            let program = fusermountPaths.first { FileSystem.isExecutable($0) } ?? "fusermount3"
+            do { return try Spawn.run(program: program, arguments: arguments) } catch {
+                throw .system("cannot run \(program)", reason: error.description)
             }
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 {
-                guard errno == EINTR else {
-                    throw .system("cannot wait for \(program)", reason: Errno(rawValue: errno).description)
-                }
-            }
-            let signal = status & 0x7f
-            return signal == 0 ? (status >> 8) & 0xff : 128 + signal
         }
     }
 }

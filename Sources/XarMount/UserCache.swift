@@ -1,4 +1,3 @@
-internal import Glibc
 internal import XarSystem
 
 /// The user's cache directory for xar: `$XDG_CACHE_HOME/xar`, else `$HOME/.cache/xar`, each level owned by the
@@ -7,17 +6,16 @@ internal import XarSystem
 enum UserCache {
     /// Opens (creating) `<home>/xar/<leaf>`; `xar` and `leaf` must be ours with mode 0700.
     static func open(_ leaf: String, home: String) throws(LaunchError) -> FileDescriptor {
-        var st = stat()
-        if stat(home, &st) != 0 {
+        if FileSystem.statusIfAny(home) == nil {
             // mkdir -p for the cache home itself (~/.cache), mode 0700 as the XDG spec asks.
             var prefix = ""
             for component in home.split(separator: "/") {
                 prefix += "/" + component
-                _ = mkdir(prefix, 0o700)
+                try? FileSystem.createDirectory(prefix, mode: 0o700)
             }
         }
         let homeFD: FileDescriptor
-        do { homeFD = try FileDescriptor.open(home, flags: O_RDONLY | O_DIRECTORY) } catch {
+        do { homeFD = try FileDescriptor.open(home, .readOnly, options: .directory) } catch {
             throw LaunchError(.noFuse, "cannot open the cache directory \(home): \(error)")
         }
         do {
