@@ -1,8 +1,11 @@
 internal import Glibc
 public import SystemPackage
 
+/// Opening with Swift-valued options, and the calls relative to an open directory (`openat`, `mkdirat`, `renameat`,
+/// `fstatat`, `unlinkat`, …): what the extractor, the extraction cache and gc's pruners use, so that a checked
+/// directory's descriptor, never a path that could change under them, decides where each entry lands.
 extension FileDescriptor {
-    /// How a file is opened for: reading, writing or both (`O_RDONLY`, `O_WRONLY`, `O_RDWR`).
+    /// What a file is opened for: reading, writing or both (`O_RDONLY`, `O_WRONLY`, `O_RDWR`).
     public enum Access: Sendable {
         case readOnly, writeOnly, readWrite
 
