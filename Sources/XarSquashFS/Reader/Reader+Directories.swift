@@ -14,13 +14,15 @@ extension SquashFS.Reader {
         guard let layout = directory.directory else {
             throw SquashFS.ReadError("The inode \(directory.inodeNumber) is not a directory.")
         }
-        let what = "The listing of directory inode \(directory.inodeNumber)"
+        let what = Subject(.listing(directory.inodeNumber))
         var cursor = try cursor(
             start: superblock.directoryTableStart, end: directoryTableEnd, block: UInt64(layout.blockIndex),
             offset: Int(layout.blockOffset), what: what)
         var d = try decoder(&cursor, count: Int(layout.listingSize))
         var entries: [DirectoryEntry] = []
-        var names = Set<[UInt8]>()
+        // Writers sort a listing by name (the kernel's lookup relies on it), so a name after a smaller one is new;
+        // the set of names is built only for a listing out of order.
+        var names: Set<[UInt8]>?
         while d.remaining > 0 {
             let count = Int(try d.u32()) + 1
             let start = try d.u32()
@@ -52,7 +54,10 @@ extension SquashFS.Reader {
                     throw SquashFS.ReadError("\(what) gives \"\(printable(name))\" an invalid inode offset \(offset).")
                 }
                 try checkName(name, what: what)
-                guard names.insert(name).inserted else {
+                if names == nil, let previous = entries.last?.name, !previous.lexicographicallyPrecedes(name) {
+                    names = Set(entries.map(\.name))
+                }
+                guard names?.insert(name).inserted ?? true else {
                     throw SquashFS.ReadError("\(what) holds the name \"\(printable(name))\" twice.")
                 }
                 entries.append(
@@ -104,7 +109,7 @@ extension SquashFS.Reader {
     }
 
     /// Refuses names an extractor could not use safely.
-    private func checkName(_ name: [UInt8], what: String) throws {
+    private func checkName(_ name: [UInt8], what: Subject) throws {
         if name.isEmpty || name == [0x2E] || name == [0x2E, 0x2E] || name.contains(0x2F) || name.contains(0) {
             throw SquashFS.ReadError("\(what) holds the unsafe name \"\(printable(name))\".")
         }

@@ -6,7 +6,7 @@ extension SquashFS.Reader {
 
     /// Decodes the inode at `reference` and checks it (type, inode number, ids, sizes against the image).
     public func inode(at reference: UInt64) throws -> Inode {
-        let what = "The inode at 0x\(String(reference, radix: 16))"
+        let what = Subject(.inode(reference))
         guard reference >> 48 == 0 else { throw SquashFS.ReadError("\(what) is not a valid inode reference.") }
         var cursor = try cursor(
             start: superblock.inodeTableStart, end: superblock.directoryTableStart, block: reference >> 16,
@@ -99,7 +99,7 @@ extension SquashFS.Reader {
     private func xattr(_ index: UInt32) -> UInt32? { index == .max ? nil : index }
 
     private func directoryLayout(
-        _ block: UInt32, _ offset: UInt16, _ fileSize: UInt32, _ parent: UInt32, what: String
+        _ block: UInt32, _ offset: UInt16, _ fileSize: UInt32, _ parent: UInt32, what: Subject
     ) throws -> DirectoryLayout {
         // "This value is 3 bytes larger than the real listing": an empty directory has file_size 3.
         guard fileSize >= 3, Int(fileSize) - 3 <= Self.maximumListingSize else {
@@ -113,7 +113,7 @@ extension SquashFS.Reader {
 
     private func fileLayout(
         _ cursor: inout MetadataCursor, _ start: UInt64, _ fragment: UInt32, _ offset: UInt32, size: UInt64,
-        what: String
+        what: Subject
     ) throws -> FileLayout {
         let blockSize = UInt64(superblock.blockSize)
         let hasFragment = fragment != .max

@@ -14,11 +14,13 @@ extension SquashFS.Reader {
         let start: UInt64
         let end: UInt64
         /// What is being read, for error messages.
-        let what: String
+        let what: Subject
     }
 
-    /// The metadata cache holds at most this many decoded blocks (8 KiB each).
-    static let metadataCacheLimit = 256
+    /// The metadata cache holds at most this many decoded blocks (8 KiB each, 16 MiB in all): the inode and
+    /// directory tables of an application with its interpreter fit, so the structural check decodes each block
+    /// once.
+    static let metadataCacheLimit = 2048
 
     /// Reads the metadata block at `position`: "a 16-bit header … the lower 15 bits contain the size of the data
     /// on disk, the highest bit is set if the block is stored uncompressed", followed by up to 8 KiB of payload.
@@ -46,7 +48,7 @@ extension SquashFS.Reader {
 
     /// A cursor at `reference`'s block (relative to the table's start) and offset in the table `start..<end`.
     func cursor(
-        start: UInt64, end: UInt64, block: UInt64, offset: Int, what: String
+        start: UInt64, end: UInt64, block: UInt64, offset: Int, what: Subject
     ) throws -> MetadataCursor {
         guard block < end - start, offset >= 0, offset < Self.metadataBlockSize else {
             throw SquashFS.ReadError("\(what) points to block \(block), offset \(offset), outside its table.")
@@ -85,8 +87,24 @@ extension SquashFS.Reader {
         return result
     }
 
-    /// A decoder over the next `count` bytes at the cursor.
+    /// A decoder over the next `count` bytes at the cursor. Bytes inside one decoded block are not copied: the
+    /// decoder reads them in the cached block.
     func decoder(_ cursor: inout MetadataCursor, count: Int) throws -> ByteDecoder {
-        ByteDecoder(try read(&cursor, count: count), what: cursor.what)
+        if count >= 0, cursor.block < cursor.end {
+            let block = try metadataBlock(at: cursor.block, end: cursor.end)
+            // Strictly inside the block: `read` would move the cursor on to the next block at its end.
+            if cursor.offset < block.bytes.count, count < block.bytes.count - cursor.offset {
+                let decoder = ByteDecoder(
+                    block.bytes, at: cursor.offset, limit: cursor.offset + count, what: cursor.what)
+                cursor.offset += count
+                return decoder
+            }
+        }
+        return ByteDecoder(try read(&cursor, count: count), what: cursor.what)
+    }
+
+    /// Moves the cursor past `count` bytes, like `read` without keeping them.
+    func skip(_ cursor: inout MetadataCursor, count: Int) throws {
+        _ = try decoder(&cursor, count: count)
     }
 }

@@ -13,7 +13,7 @@ extension SquashFS.Reader {
     /// fragment index past its table is read anyway); an image that passes here gives it only values it handles
     /// safely. Data blocks are not decompressed: a corrupt one fails its read with EIO.
     public func checkStructure() throws {
-        try walk { _, inode in
+        try traverse(paths: false) { _, inode in
             switch inode.kind {
             case .directory:
                 if inode.isExtended { try checkDirectoryIndex(inode) }
@@ -30,7 +30,7 @@ extension SquashFS.Reader {
     /// metadata block, relative to the directory table; name_size (u32, minus one); name."
     private func checkDirectoryIndex(_ directory: Inode) throws {
         guard let layout = directory.directory else { return }
-        let what = "The index of directory inode \(directory.inodeNumber)"
+        let what = Subject(.directoryIndex(directory.inodeNumber))
         var cursor = try cursor(
             start: superblock.inodeTableStart, end: superblock.directoryTableStart, block: directory.reference >> 16,
             offset: Int(directory.reference & 0xFFFF), what: what)
@@ -59,7 +59,7 @@ extension SquashFS.Reader {
     /// the fragment table that lies inside the data area too.
     private func checkFileData(_ inode: Inode) throws {
         guard let layout = inode.file else { return }
-        let what = "The file inode \(inode.inodeNumber)"
+        let what = Subject(.file(inode.inodeNumber))
         var position = layout.blocksStart
         for word in layout.blockSizes where word != 0 {
             let length = UInt64(word & 0x00FF_FFFF)

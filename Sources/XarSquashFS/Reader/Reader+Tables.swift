@@ -11,9 +11,16 @@ extension SquashFS.Reader {
     func lookupEntry(tableStart: UInt64, index: Int, entrySize: Int, what: String) throws -> ByteDecoder {
         let perBlock = Self.metadataBlockSize / entrySize
         let pointerPosition = tableStart + UInt64(index / perBlock) * 8
-        let pointerBytes = try readImage(
-            at: pointerPosition, count: 8, limit: superblock.bytesUsed, what: "The \(what) table's block list")
-        let pointer = ByteDecoder(pointerBytes, what: "").littleEndianU64
+        let pointer: UInt64
+        if let known = tablePointerCache[pointerPosition] {
+            pointer = known
+        } else {
+            let pointerBytes = try readImage(
+                at: pointerPosition, count: 8, limit: superblock.bytesUsed, what: "The \(what) table's block list")
+            pointer = ByteDecoder(pointerBytes, what: "").littleEndianU64
+            if tablePointerCache.count >= Self.metadataCacheLimit { tablePointerCache.removeAll() }
+            tablePointerCache[pointerPosition] = pointer
+        }
         guard pointer >= superblock.directoryTableStart, pointer < tableStart else {
             throw SquashFS.ReadError(
                 "The \(what) table's block \(index / perBlock) is at byte \(pointer), outside the table's area.")
@@ -23,7 +30,7 @@ extension SquashFS.Reader {
         guard offset + entrySize <= block.bytes.count else {
             throw SquashFS.ReadError("The \(what) table's entry \(index) lies past the end of its metadata block.")
         }
-        return ByteDecoder(block.bytes, at: offset, what: "The \(what) table's entry \(index)")
+        return ByteDecoder(block.bytes, at: offset, what: Subject(.tableEntry(what, index)))
     }
 
     /// The first byte of every table after the directory table, to bound the directory table.
@@ -77,7 +84,7 @@ extension SquashFS.Reader {
     }
 
     /// The uid or gid stored at `index` in the id table.
-    func id(at index: UInt16, what: String) throws -> UInt32 {
+    func id(at index: UInt16, what: Subject) throws -> UInt32 {
         guard Int(index) < ids.count else {
             throw SquashFS.ReadError("\(what) uses id index \(index), but the id table has \(ids.count) entries.")
         }

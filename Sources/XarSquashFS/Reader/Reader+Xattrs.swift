@@ -17,7 +17,7 @@ extension SquashFS.Reader {
     /// The inode's extended attributes, in the order stored; empty when it has none.
     public func extendedAttributes(of inode: Inode) throws -> [ExtendedAttribute] {
         guard let index = inode.xattrIndex else { return [] }
-        let what = "The extended attributes of inode \(inode.inodeNumber)"
+        let what = Subject(.extendedAttributes(inode.inodeNumber))
         let idTable = superblock.xattrIDTableStart
         guard idTable != SquashFS.Superblock.absent else {
             throw SquashFS.ReadError("\(what) are listed, but the image has no xattr table.")
@@ -68,7 +68,7 @@ extension SquashFS.Reader {
     }
 
     /// "value_size (u32), value (u8[value_size])."
-    private func xattrValue(_ cursor: inout MetadataCursor, what: String) throws -> [UInt8] {
+    private func xattrValue(_ cursor: inout MetadataCursor, what: Subject) throws -> [UInt8] {
         var size = try decoder(&cursor, count: 4)
         let count = Int(try size.u32())
         guard count <= Self.maximumXattrValueSize else {

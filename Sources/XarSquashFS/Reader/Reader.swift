@@ -36,6 +36,9 @@ extension SquashFS {
 
         /// Decoded metadata blocks by position (at most `metadataCacheLimit`).
         var metadataCache: [UInt64: MetadataBlock] = [:]
+        /// The block locations of the lookup tables (fragments, ids, xattr ids) read so far, by where they are
+        /// stored: a table's block list is read once, not once per entry.
+        var tablePointerCache: [UInt64: UInt64] = [:]
         /// Recently decoded fragment blocks, oldest first.
         var fragmentCache: [(start: UInt64, bytes: [UInt8])] = []
         /// The last data block `readFile` decoded, for small sequential reads.
