@@ -1,8 +1,24 @@
-/// SHA-256 (FIPS 180-4), in pure Swift, for the image digest in the header (`XAR_IMAGE_SHA256`).
+internal import CXarSHA256
+
+/// SHA-256 (FIPS 180-4) for the image digest in the header (`XAR_IMAGE_SHA256`) and a file's proven identity.
 ///
-/// The launcher's module graph must not link Foundation or a crypto library, and the digest of a large image is
-/// on the build's critical path, so the compression loop works on raw pointers and is fast in release builds.
+/// The launcher's module graph must not link Foundation or a crypto library, and the digest of a large image is on
+/// the build's and a joining launch's critical path. Whole blocks go to the CPU's SHA extensions when it has them
+/// (`CXarSHA256`, about 1.5 GB/s of CPU time on the development machine, like OpenSSL's) and to the portable Swift
+/// loop below otherwise (raw pointers, fast only in release builds); both give the same digest, which the tests
+/// check on random inputs of many lengths and against `sha256sum`.
 public struct SHA256: Sendable {
+    /// Which compression function runs the blocks.
+    public enum Implementation: Sendable {
+        /// The x86 SHA extensions (SHA-NI), when `acceleratedAvailable`.
+        case accelerated
+        /// The portable Swift loop.
+        case portable
+    }
+
+    /// Whether this CPU has the SHA extensions (asked once, by CPUID).
+    public static var acceleratedAvailable: Bool { xar_sha256_accelerated() != 0 }
+
     private static let k: [UInt32] = [
         0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5, 0x3956_c25b, 0x59f1_11f1, 0x923f_82a4, 0xab1c_5ed5,
         0xd807_aa98, 0x1283_5b01, 0x2431_85be, 0x550c_7dc3, 0x72be_5d74, 0x80de_b1fe, 0x9bdc_06a7, 0xc19b_f174,
@@ -19,9 +35,20 @@ public struct SHA256: Sendable {
     )
     private var buffer: [UInt8] = []
     private var length: UInt64 = 0
+    private let accelerated: Bool
 
-    /// A fresh hash state.
-    public init() { buffer.reserveCapacity(64) }
+    /// A fresh hash state, on the SHA extensions when the CPU has them.
+    public init() { self.init(.accelerated) }
+
+    /// A fresh hash state on `implementation` (`.accelerated` falls back to `.portable` on a CPU without the SHA
+    /// extensions).
+    public init(_ implementation: Implementation) {
+        accelerated = implementation == .accelerated && Self.acceleratedAvailable
+        buffer.reserveCapacity(64)
+    }
+
+    /// Which compression function this state uses.
+    public var implementation: Implementation { accelerated ? .accelerated : .portable }
 
     /// The digest of `bytes`, as lowercase hex.
     public static func hex<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
@@ -86,6 +113,16 @@ public struct SHA256: Sendable {
     }
 
     private mutating func compress(blocks: UnsafeRawBufferPointer) {
+        guard accelerated else { return compressPortable(blocks: blocks) }
+        guard let base = blocks.baseAddress, blocks.count >= 64 else { return }
+        withUnsafeMutableBytes(of: &h) { state in
+            xar_sha256_blocks(
+                state.baseAddress!.assumingMemoryBound(to: UInt32.self), base.assumingMemoryBound(to: UInt8.self),
+                blocks.count / 64)
+        }
+    }
+
+    private mutating func compressPortable(blocks: UnsafeRawBufferPointer) {
         var (a0, b0, c0, d0, e0, f0, g0, h0) = h
         Self.k.withUnsafeBufferPointer { k in
             withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
