@@ -13,7 +13,9 @@ public struct XarctlGC: ParsableCommand {
             was killed), removes leftover mount directories, state and lock files, and prunes the extraction \
             cache least recently used first down to --cache-limit, and the servers' local copies of images that \
             no live server reads, least recently used first, down to --copy-limit, and the saved start-up blocks \
-            of images not mounted, least recently used first, down to --blocks-limit. Never touches a mount that \
+            of images not mounted, least recently used first, down to --blocks-limit, and the entries of the digest \
+            and structural-check caches whose file is gone or changed or that are older than 30 days. Never \
+            touches a mount that \
             is not an xarfs mount in a uid-<uid> directory. Safe while launches happen: it takes each image's \
             lock like the launcher and skips what is busy. Examples: xarctl gc --idle 15m; xarctl gc --dry-run --json.
             """

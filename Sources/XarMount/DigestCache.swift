@@ -51,8 +51,10 @@ struct FileIdentity: Equatable, Sendable {
 }
 
 /// The per-user record of the SHA-256 each `.xar` file's image really has (`$XDG_CACHE_HOME/xar/digests/`, one
-/// small file per `FileIdentity`, holding 64 hex digits): a file is hashed once, and later launches that need
-/// its digest read one small file instead (docs/lifecycle.md, "Identity").
+/// small file per `FileIdentity`, holding 64 hex digits and, on a second line, the path the file was open under
+/// when it was hashed): a file is hashed once, and later launches that need its digest read one small file instead
+/// (docs/lifecycle.md, "Identity"). The path is only for `xarctl gc` (`IdentityCacheInventory`), which removes an
+/// entry whose file is gone or changed; a lookup never trusts it.
 ///
 /// The header's `XAR_IMAGE_SHA256` is a claim that anyone can copy; what is written here was computed from the
 /// bytes by this user's own launcher or server. The directory is the user's with mode 0700, so nobody else can
@@ -76,9 +78,10 @@ enum DigestCache {
         }
     }
 
-    /// Records that the file with `identity` has `digest` (atomically: a temporary file, then `rename`);
-    /// failures are ignored (the next launch hashes again).
-    static func record(_ digest: String, for identity: FileIdentity) {
+    /// Records that the file with `identity` has `digest` (atomically: a temporary file, then `rename`), with the
+    /// path the open `descriptor` has (for `xarctl gc`) when it is given; failures are ignored (the next launch
+    /// hashes again).
+    static func record(_ digest: String, for identity: FileIdentity, descriptor: Int32? = nil) {
         guard let home = Settings.current.cacheHome, let directory = try? UserCache.open(leaf, home: home) else {
             return
         }
@@ -87,7 +90,8 @@ enum DigestCache {
             let file = try? FileDescriptor.open(
                 temporary, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600, relativeTo: directory)
         else { return }
-        let written = Array((digest + "\n").utf8).withUnsafeBytes { (try? file.write($0)) != nil }
+        let path = descriptor.flatMap(openedPath).map { $0 + "\n" } ?? ""
+        let written = Array((digest + "\n" + path).utf8).withUnsafeBytes { (try? file.write($0)) != nil }
         _ = try? file.close()
         if !written || renameat(directory.rawValue, temporary, directory.rawValue, identity.text) != 0 {
             _ = unlinkat(directory.rawValue, temporary, 0)
@@ -100,8 +104,18 @@ enum DigestCache {
         guard let before = FileIdentity(of: file) else { return nil }
         if let known = lookup(before) { return known }
         guard let computed = compute(descriptor: file.rawValue, offset: offset) else { return nil }
-        if FileIdentity(of: file) == before { record(computed, for: before) }
+        if FileIdentity(of: file) == before { record(computed, for: before, descriptor: file.rawValue) }
         return computed
+    }
+
+    /// The absolute path the open descriptor `fd` has now (the kernel's `/proc/self/fd` link, which follows
+    /// renames); nil when it has none: deleted, not a path, or one that a line-based record cannot hold.
+    static func openedPath(_ fd: Int32) -> String? {
+        guard let target = try? FileSystem.symbolicLinkTarget("/proc/self/fd/\(fd)", capacity: 4096),
+            target.first == UInt8(ascii: "/"), !target.contains(UInt8(ascii: "\n")),
+            let path = String(validating: target, as: UTF8.self), !path.hasSuffix(" (deleted)")
+        else { return nil }
+        return path
     }
 
     /// SHA-256 of the bytes of `fd` from `offset` to the end of the file, as lowercase hex; nil on a read error.

@@ -12,7 +12,8 @@ internal import XarSystem
 public enum GarbageCollector {
     /// One thing gc did, would do (dry run) or left alone, and why.
     public struct Action: Sendable, Codable, Equatable {
-        /// `unmount`, `detach-dead`, `remove-leftover`, `prune-cache`, `prune-copy`, `prune-blocks`, or `keep`.
+        /// `unmount`, `detach-dead`, `remove-leftover`, `prune-cache`, `prune-copy`, `prune-blocks`,
+        /// `prune-identity` (`IdentityCacheInventory`), or `keep`.
         public var action: String
         /// The mount point or cache entry.
         public var path: String
@@ -26,7 +27,7 @@ public enum GarbageCollector {
     /// to `cacheLimit` bytes (nil: leave the cache alone); then the local copies of images down to `copyLimit`
     /// bytes (nil: leave them alone), after the unmounts, so a copy whose server just went is prunable at
     /// once; then the saved start-up blocks of unmounted images down to `blocksLimit` bytes (nil: leave them
-    /// alone). With `dryRun` nothing is changed.
+    /// alone); then the stale entries of the digest and structural-check caches. With `dryRun` nothing is changed.
     public static func collect(
         idleSeconds: Int, cacheLimit: Int64?, copyLimit: Int64? = nil, blocksLimit: Int64? = nil, dryRun: Bool
     ) -> [Action] {
@@ -48,6 +49,9 @@ public enum GarbageCollector {
             actions += StartupBlocksInventory.prune(limit: blocksLimit, dryRun: dryRun).map {
                 Action(action: "prune-blocks", path: $0.path, reason: $0.reason, done: !dryRun)
             }
+        }
+        actions += IdentityCacheInventory.prune(dryRun: dryRun).map {
+            Action(action: "prune-identity", path: $0.path, reason: $0.reason, done: !dryRun)
         }
         return actions
     }

@@ -9,11 +9,12 @@ extension XarMount.Server {
     /// `SquashFS.Reader.checkStructure`): libsquashfuse 0.1.105 trusts every length, index and offset in the image,
     /// and a crafted one crashes it. The Swift reader checks each of them against the table it belongs to.
     ///
-    /// The check reads every directory and inode (tens of milliseconds for an application with its interpreter), so
-    /// it is remembered: a marker in the user's cache, `<cache>/xar/checked/<digest>`, holds the device, inode
-    /// number, size and change time of the file that passed. The next server of the same file finds it and skips
-    /// the check; a file changed in place has another change time, and a copy (or an impostor claiming the same
-    /// digest) is another file, so either is checked again.
+    /// The check reads every directory and inode (a few milliseconds for an application with its interpreter, in a
+    /// release build), so it is remembered: a marker in the user's cache, `<cache>/xar/checked/<digest>`, holds the
+    /// device, inode number, size and change time of the file that passed (and, on a second line, the path it was
+    /// open under, for `xarctl gc`, never trusted). The next server of the same file finds it and skips the check;
+    /// a file changed in place has another change time, and a copy (or an impostor claiming the same digest) is
+    /// another file, so either is checked again.
     enum ImageCheck {
         /// The user cache's directory of markers.
         static let cacheLeaf = "checked"
@@ -29,11 +30,16 @@ extension XarMount.Server {
                 fstat(imageFD, &status) == 0
                 ? "\(status.st_dev) \(status.st_ino) \(status.st_size) \(status.st_ctim.tv_sec) "
                     + "\(status.st_ctim.tv_nsec) \(offset)\n" : nil
-            if let marker, let identity, SmallFile.read(marker, followSymlinks: false) == Array(identity.utf8) {
+            if let marker, let identity, let recorded = SmallFile.read(marker, followSymlinks: false),
+                recorded.starts(with: identity.utf8)
+            {
                 return 0
             }
             let seconds = try check(imageFD: imageFD, offset: offset, imagePath: imagePath)
-            if let marker, let identity { try? SmallFile.replace(marker, with: Array(identity.utf8)) }
+            if let marker, let identity {
+                let path = DigestCache.openedPath(imageFD).map { $0 + "\n" } ?? ""
+                try? SmallFile.replace(marker, with: Array((identity + path).utf8))
+            }
             return seconds
         }
 

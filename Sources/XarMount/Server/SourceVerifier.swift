@@ -51,7 +51,7 @@ final class SourceVerifier: @unchecked Sendable {
         }
         // Recorded only when the file did not change while it was read (the identity names one content).
         guard FileIdentity(descriptor: imageFD) == identity else { return }
-        DigestCache.record(digest, for: identity)
+        DigestCache.record(digest, for: identity, descriptor: imageFD)
         if let claimed, claimed != digest {
             XarMount.Server.log(
                 "the image's SHA-256 is \(digest), not the header's \(claimed): no other file joins this mount")
