@@ -19,7 +19,7 @@ public enum IdentityCacheInventory {
     /// judged at `now` (seconds since the epoch; default: the current time).
     public static func prune(dryRun: Bool, now: Int? = nil) -> [Pruning.Removal] {
         guard let home = Settings.current.cacheHome else { return [] }
-        let now = now ?? WallClock.seconds()
+        let now = now ?? Int(WallClock.now())
         let digests = prune(
             "\(home)/xar/\(DigestCache.leaf)", dryRun: dryRun, now: now, verdict: digestEntryVerdict)
         let checked = prune(
