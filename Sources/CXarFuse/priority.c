@@ -1,6 +1,4 @@
-// Lowering a helper thread's priority, and giving memory back: what Swift cannot call (the ioprio_set system call
-// has no libc wrapper; malloc_trim is glibc's).
-#include <malloc.h>
+// Lowering a helper thread's priority: what Swift cannot call (the ioprio_set system call has no libc wrapper).
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -18,5 +16,3 @@ void xar_thread_lower_priority(void) {
     (void)setpriority(PRIO_PROCESS, (id_t)thread, 19);
     (void)syscall(SYS_ioprio_set, XAR_IOPRIO_WHO_PROCESS, thread, XAR_IOPRIO_CLASS_IDLE << XAR_IOPRIO_CLASS_SHIFT);
 }
-
-void xar_trim_heap(void) { (void)malloc_trim(0); }

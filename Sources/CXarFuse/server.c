@@ -667,10 +667,11 @@ void xar_server_copied(xar_server *server, uint64_t end) { xar_blocks_copied(ser
 
 int xar_server_plan_done(xar_server *server) { return xar_plan_done(server->plan); }
 
-void xar_server_trim(xar_server *server) {
+size_t xar_server_trim(xar_server *server) {
     xar_blocks_trim(server->blocks);
     xar_plan_trim(server->plan);
     xar_trim_heap();
+    return xar_release_file_pages();
 }
 
 void xar_server_unmount(xar_server *server) {

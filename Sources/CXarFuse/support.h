@@ -105,5 +105,10 @@ static inline int xar_pwrite_all(int fd, const void *buffer, size_t count, uint6
     return 0;
 }
 
-/// Gives the allocator's free pages back to the system (malloc_trim; priority.c).
+/// Gives the allocator's free pages back to the system, in every arena (malloc_trim; memory.c).
 void xar_trim_heap(void);
+
+/// Drops this process's resident pages of read-only private file mappings that hold no private copies (the
+/// executable's code and constants): they stay in the page cache, and a later use maps them again with a minor
+/// fault. Returns the bytes of the mappings advised (memory.c).
+size_t xar_release_file_pages(void);

@@ -112,8 +112,15 @@ void xar_server_copied(xar_server *server, uint64_t end);
 int xar_server_plan_done(xar_server *server);
 
 /// Returns memory the server no longer needs once its start is over: the decompressed blocks nobody holds, the
-/// start-up plan, the record's index, and the allocator's free pages. Any thread, after the start-up window.
-void xar_server_trim(xar_server *server);
+/// start-up plan, the record's index, the allocator's free pages, and the executable's pages mapped by the start
+/// (they stay in the page cache; memory.c). Returns the size of the executable's mappings advised. Any thread,
+/// after the start-up window.
+size_t xar_server_trim(xar_server *server);
+
+/// Gives the allocator's free pages back again and unmaps again the executable's pages that the last
+/// `xar_server_trim` unmapped and that code run since mapped back (memory.c): malloc_trim and two or three madvise
+/// calls. Any thread; only the heap before the first trim.
+void xar_release_file_pages_again(void);
 
 /// Lowers the calling thread's CPU priority (nice 19) and gives it the idle I/O class (`ioprio_set`
 /// IOPRIO_CLASS_IDLE): it runs only when nothing else wants the CPU or the disk.

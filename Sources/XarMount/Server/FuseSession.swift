@@ -138,8 +138,14 @@ struct SessionActivity: @unchecked Sendable {
     /// Gives the calling thread the idle I/O class and the lowest CPU priority (`xar_thread_lower_priority`).
     func lowerThreadPriority() { xar_thread_lower_priority() }
 
-    /// Returns the memory an idle server does not need (`xar_server_trim`).
-    func trim() { xar_server_trim(server) }
+    /// Returns the memory an idle server does not need (`xar_server_trim`); the size of the executable's mappings
+    /// whose pages it unmapped.
+    @discardableResult
+    func trim() -> Int { xar_server_trim(server) }
+
+    /// Unmaps again the executable's pages the last `trim()` unmapped, which code run since mapped back
+    /// (`xar_release_file_pages_again`).
+    func releaseExecutablePagesAgain() { xar_release_file_pages_again() }
 }
 
 extension XarMount.Server {

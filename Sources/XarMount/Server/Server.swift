@@ -87,13 +87,11 @@ extension XarMount {
                 imageID: FileIdentity(descriptor: configuration.imageFD)?.text ?? "")
             try state.write(to: configuration.statePath)
 
-            var monitor: UsageMonitor?
-            if configuration.idleTimeout > 0 {
-                monitor = try UsageMonitor(
-                    mountPoint: configuration.mountPoint, idleTimeout: configuration.idleTimeout, lockFD: lockFD,
-                    statePath: configuration.statePath, activity: session.activity)
-                try monitor?.start()
-            }
+            // Also without a grace period (0: never unmount): the monitor gives the idle server's memory back.
+            let monitor = try UsageMonitor(
+                mountPoint: configuration.mountPoint, idleTimeout: configuration.idleTimeout, lockFD: lockFD,
+                statePath: configuration.statePath, activity: session.activity)
+            try monitor.start()
             var copier: LocalCopier?
             if let reason = LocalCopier.reason(
                 policy: configuration.localCopy, imageFD: configuration.imageFD, digest: configuration.digest,
@@ -121,7 +119,7 @@ extension XarMount {
             log("serving \(image) on \(configuration.mountPoint)")
             let result = session.run()
             copier?.stop()
-            let idleUnmount = monitor?.stop() ?? false
+            let idleUnmount = monitor.stop()
             if result < 0 { log("the session ended with: \(Errno(rawValue: -result).description)") }
             plan.save(from: session)
             session.unmount()  // (after a signal the mount is still there, and cleanUp's rmdir needs it gone)

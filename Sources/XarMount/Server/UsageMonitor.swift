@@ -2,7 +2,9 @@ import Glibc
 import XarSystem
 import struct SystemPackage.Errno
 
-/// Watches a mount for users on a thread of its own and unmounts it once nobody used it for the grace period.
+/// Watches a mount for users on a thread of its own and unmounts it once nobody used it for the grace period; gives
+/// the session's memory back once the start is over and whenever requests stop (`Trimming`), also when the grace
+/// period is 0 (never unmount), where it does nothing else.
 ///
 /// A user is a process with its working directory, root or executable inside the mount, a file in it open or
 /// mapped (an exec'd program, a shared library, an `mmap`): `ProcScan.anyUser` finds one in `/proc`. The
@@ -33,7 +35,7 @@ final class UsageMonitor: @unchecked Sendable {
     private var lastUser: Int32?
     private let wake: (read: Int32, write: Int32)
     private var thread: pthread_t?
-    /// The session, whose memory is trimmed once the start is over and whenever the mount goes idle.
+    /// The session, whose memory is trimmed once the start is over and whenever requests stop (`Trimming`).
     private let activity: SessionActivity?
 
     /// The start-up window: the record is made in the first 5 s after the mount is ready (server.c); the
@@ -81,37 +83,86 @@ final class UsageMonitor: @unchecked Sendable {
 
     private func run() {
         // A quarter of the grace period, between 0.1 s and 5 s: an idle mount costs a walk over /proc per tick.
-        let interval = min(5.0, max(0.1, idleTimeout / 4))
-        let started = MonotonicClock.now()
-        var idleSince = started
-        var wasUsed = false
-        var trimmed = false
+        // Without a grace period (0: never unmount) the thread only gives memory back, every 5 s.
+        let interval = idleTimeout > 0 ? min(5.0, max(0.1, idleTimeout / 4)) : 5.0
+        var use = Use(idleSince: MonotonicClock.now())
+        var trim = Trimming(started: MonotonicClock.now())
         while !sleepOrStop(seconds: interval) {
-            if !trimmed, let activity, MonotonicClock.now() - started >= Self.startupWindow, activity.planDone {
-                activity.trim()
-                trimmed = true
-            }
-            if isUsed() {
-                idleSince = MonotonicClock.now()
-                wasUsed = true
-                continue
-            }
-            if wasUsed {
-                // One utimensat per busy-to-idle change: the state file's mtime is the last moment of use.
-                if let statePath { _ = utimensat(AT_FDCWD, statePath, nil, AT_SYMLINK_NOFOLLOW) }
-                if trimmed { activity?.trim() }
-                wasUsed = false
-            }
-            guard MonotonicClock.now() - idleSince >= idleTimeout else { continue }
-            switch tryUnmount() {
-            case .unmounted:
+            if let activity { trim.tick(activity, now: MonotonicClock.now()) }
+            if idleTimeout > 0, watch(&use) {
                 unmounted = true
                 return
-            case .lockBusy:
-                continue
-            case .inUse:
-                idleSince = MonotonicClock.now()
             }
+            // Last, so that what this tick ran is not left mapped until the next.
+            if let activity { trim.settle(activity) }
+        }
+    }
+
+    /// What the monitor saw of the mount's users.
+    private struct Use {
+        var idleSince: Double
+        var wasUsed = false
+    }
+
+    /// One look at the mount's users; true when it was unmounted (and the lock is held).
+    private func watch(_ use: inout Use) -> Bool {
+        if isUsed() {
+            use.idleSince = MonotonicClock.now()
+            use.wasUsed = true
+            return false
+        }
+        if use.wasUsed {
+            // One utimensat per busy-to-idle change: the state file's mtime is the last moment of use.
+            if let statePath { _ = utimensat(AT_FDCWD, statePath, nil, AT_SYMLINK_NOFOLLOW) }
+            use.wasUsed = false
+        }
+        guard MonotonicClock.now() - use.idleSince >= idleTimeout else { return false }
+        switch tryUnmount() {
+        case .unmounted: return true
+        case .lockBusy: return false
+        case .inUse:
+            use.idleSince = MonotonicClock.now()
+            return false
+        }
+    }
+
+    /// When the session's memory is given back (docs/lifecycle.md, "An idle server's memory"): once the start-up
+    /// window is over and the plan has been read ahead, then again each time requests came and then stopped for
+    /// `quietPeriod` seconds. Between requests an idle server holds little more than its heap: the trim drops the
+    /// decompressed blocks, the allocator's free pages and the executable's pages the requests mapped.
+    struct Trimming {
+        /// Seconds without a request after which the memory the requests used is given back.
+        static let quietPeriod = 5.0
+        let started: Double
+        /// When the last trim was made; nil before the first.
+        private(set) var trimmedAt: Double?
+
+        init(started: Double) { self.started = started }
+
+        mutating func tick(_ activity: SessionActivity, now: Double) {
+            guard let last = trimmedAt else {
+                guard now - started >= UsageMonitor.startupWindow, activity.planDone else { return }
+                log("start-up over", released: activity.trim())
+                trimmedAt = now
+                return
+            }
+            let quiet = activity.secondsSinceLastRequest
+            // A request after the last trim, and none for the quiet period since.
+            guard quiet.isFinite, now - quiet > last, quiet >= Self.quietPeriod else { return }
+            log("no request for \(Int(quiet)) s", released: activity.trim())
+            trimmedAt = now
+        }
+
+        /// At the end of a tick of a quiet session, after the first trim: unmaps the executable's pages the tick
+        /// mapped back (the kernel maps 16 pages around each one a fault needs, so one walk over /proc maps
+        /// megabytes of the Swift runtime).
+        func settle(_ activity: SessionActivity) {
+            guard trimmedAt != nil, activity.secondsSinceLastRequest >= Self.quietPeriod else { return }
+            activity.releaseExecutablePagesAgain()
+        }
+
+        private func log(_ why: String, released: Int) {
+            XarMount.Server.log("\(why): memory given back (\(released >> 10) KiB of the executable's mappings)")
         }
     }
 

@@ -1,0 +1,92 @@
+// Giving memory back once the server is idle (docs/lifecycle.md, "An idle server's memory").
+//
+// An idle server's resident set is mostly not its own data: `xarexec` is one static executable (launcher, server,
+// Swift runtime, libfuse, libsquashfuse, the codecs), and every page of it that the start touched stays mapped in
+// the server until the process exits, although nothing but a new request will run that code again. Those pages are
+// clean copies of the file: MADV_DONTNEED on a private, read-only file mapping only unmaps them from this process
+// (the page cache keeps them for the launchers and the next request, which maps them again with minor faults).
+// Writable mappings (.data, .bss, the heap, stacks) are never advised: their pages may hold the only copy of what
+// the process wrote. A read-only mapping holding anonymous pages (written before an mprotect, as RELRO is) is
+// skipped too, for the same reason.
+//
+// The kernel maps up to 16 pages around each page a fault needs (fault-around), so a little Swift code run after
+// the advice (a log line, the usage monitor's walk over /proc) maps megabytes of the executable again: the monitor
+// advises the same ranges again at the end of each of its ticks while the session is quiet, and trims the heap
+// again (xar_release_file_pages_again).
+#define _GNU_SOURCE
+#include <malloc.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include "CXarFuse.h"
+#include "support.h"
+
+void xar_trim_heap(void) { (void)malloc_trim(0); }
+
+typedef struct {
+    uintptr_t start, end;
+    bool candidate;   // private, read-only, backed by a file
+    bool anonymous;   // holds pages the process wrote (copied on write), or an unknown count
+} mapping;
+
+// The ranges found by the last scan of /proc/self/smaps (a static executable has two or three).
+#define XAR_RANGES_MAX 32
+static pthread_mutex_t ranges_lock = PTHREAD_MUTEX_INITIALIZER;
+static mapping ranges[XAR_RANGES_MAX];
+static size_t range_count;
+
+static void keep(const mapping *m) {
+    if (m->candidate && !m->anonymous && m->end > m->start && range_count < XAR_RANGES_MAX) ranges[range_count++] = *m;
+}
+
+static size_t advise_ranges(void) {
+    size_t advised = 0;
+    for (size_t i = 0; i < range_count; i++)
+        if (madvise((void *)ranges[i].start, ranges[i].end - ranges[i].start, MADV_DONTNEED) == 0)
+            advised += ranges[i].end - ranges[i].start;
+    return advised;
+}
+
+size_t xar_release_file_pages(void) {
+    FILE *smaps = fopen("/proc/self/smaps", "re");
+    if (!smaps) return 0;
+    pthread_mutex_lock(&ranges_lock);
+    range_count = 0;
+    mapping current = {0};
+    char *line = NULL;
+    size_t capacity = 0;
+    while (getline(&line, &capacity, smaps) > 0) {
+        unsigned long start, end, offset, inode;
+        unsigned major, minor;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &start, &end, perms, &offset, &major, &minor, &inode) == 7) {
+            keep(&current);
+            current = (mapping){
+                .start = start, .end = end, .anonymous = true,
+                .candidate = inode != 0 && perms[0] == 'r' && perms[1] == '-' && perms[3] == 'p'};
+            continue;
+        }
+        unsigned long kilobytes;
+        if (sscanf(line, "Anonymous: %lu kB", &kilobytes) == 1) current.anonymous = kilobytes != 0;
+        // Locked pages (mlock) cannot be advised away.
+        else if (strncmp(line, "VmFlags:", 8) == 0 && strstr(line, " lo")) current.candidate = false;
+    }
+    keep(&current);
+    free(line);
+    fclose(smaps);
+    size_t advised = advise_ranges();
+    pthread_mutex_unlock(&ranges_lock);
+    return advised;
+}
+
+void xar_release_file_pages_again(void) {
+    // Whatever a helper thread freed since (the source's digest, a local copy's buffers) goes back too.
+    xar_trim_heap();
+    pthread_mutex_lock(&ranges_lock);
+    (void)advise_ranges();
+    pthread_mutex_unlock(&ranges_lock);
+}
