@@ -1,4 +1,5 @@
-// Giving memory back once the server is idle (docs/lifecycle.md, "An idle server's memory").
+// Giving memory back once the server is idle (docs/lifecycle.md, "An idle server's memory"): the allocator's free
+// pages, in one arena for all threads, and the executable's pages.
 //
 // An idle server's resident set is mostly not its own data: `xarexec` is one static executable (launcher, server,
 // Swift runtime, libfuse, libsquashfuse, the codecs), and every page of it that the start touched stays mapped in
@@ -26,6 +27,8 @@
 #include "support.h"
 
 void xar_trim_heap(void) { (void)malloc_trim(0); }
+
+void xar_limit_arenas(void) { (void)mallopt(M_ARENA_MAX, 1); }
 
 typedef struct {
     uintptr_t start, end;

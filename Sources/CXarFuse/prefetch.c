@@ -106,8 +106,9 @@ static bool store_piece(void *context, const xar_piece *piece, const char *data)
 static void *run(void *argument) {
     struct worker *w = argument;
     xar_prefetch *p = w->p;
-    char *buffer = malloc(p->block_size);
-    if (!buffer) return NULL;
+    // A block's worth for reading whole files ahead, made when one is to be read and given back whenever the
+    // thread waits after the plan is done: an idle server keeps no scratch memory (docs/lifecycle.md).
+    char *buffer = NULL;
     pthread_mutex_lock(&p->lock);
     while (!p->stop) {
         // A file being read now comes first; then the plan; then waiting for either.
@@ -119,7 +120,7 @@ static void *run(void *argument) {
             p->count--;
             pthread_mutex_unlock(&p->lock);
             if (planned) xar_plan_store_file(p->plan, &w->fs, ino, store_piece, p);
-            else read_ahead_file(w, ino, &inode, buffer);
+            else if (buffer || (buffer = malloc(p->block_size))) read_ahead_file(w, ino, &inode, buffer);
             pthread_mutex_lock(&p->lock);
             continue;
         }
@@ -130,7 +131,13 @@ static void *run(void *argument) {
             if (planned < 0) __atomic_store_n(&p->planning, false, __ATOMIC_RELAXED);
             if (planned > 0) continue;
         }
-        if (p->count == 0 && !p->stop) pthread_cond_wait(&p->wake, &p->lock);  // a file, a read, or stop
+        if (p->count == 0 && !p->stop) {
+            if (!p->planning) {
+                free(buffer);
+                buffer = NULL;
+            }
+            pthread_cond_wait(&p->wake, &p->lock);  // a file, a read, or stop
+        }
     }
     pthread_mutex_unlock(&p->lock);
     free(buffer);

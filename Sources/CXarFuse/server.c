@@ -133,6 +133,9 @@ void xar_server_configure(xar_server *server, const xar_server_settings *setting
 }
 
 xar_server *xar_server_open(int image_fd, uint64_t offset, char *error, size_t error_size) {
+    // Before any thread starts: the helper threads allocate from the main arena, and an idle server keeps no
+    // arena per thread (memory.c).
+    xar_limit_arenas();
     unsigned char superblock[XAR_SUPERBLOCK_BYTES];
     if (read_superblock(image_fd, offset, superblock, error, error_size) != 0) return NULL;
     xar_server *server = calloc(1, sizeof *server);

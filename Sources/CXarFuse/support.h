@@ -108,6 +108,10 @@ static inline int xar_pwrite_all(int fd, const void *buffer, size_t count, uint6
 /// Gives the allocator's free pages back to the system, in every arena (malloc_trim; memory.c).
 void xar_trim_heap(void);
 
+/// Makes every thread allocate from the one main arena (mallopt M_ARENA_MAX; memory.c): an idle server's helper
+/// threads then keep no arenas of their own. Call before the first thread starts.
+void xar_limit_arenas(void);
+
 /// Drops this process's resident pages of read-only private file mappings that hold no private copies (the
 /// executable's code and constants): they stay in the page cache, and a later use maps them again with a minor
 /// fault. Returns the bytes of the mappings advised (memory.c).
