@@ -25,7 +25,8 @@ extension XarMount {
 /// speed: first the header with the superblock and the tables at the end (all that libsquashfuse reads but data
 /// blocks), then the server reads through the copy (every data or fragment block an application's read takes from
 /// the source is written into the copy at once, blocks.c) and serves from it, while the thread copies the data in
-/// order. Once the copy is whole the mount no longer needs its source; the copy is then hashed and renamed to
+/// order, stepping aside while the application's requests keep coming (at most half a second per 1 MiB chunk).
+/// Once the copy is whole the mount no longer needs its source; the copy is then hashed and renamed to
 /// `<digest>.xar` only when its SHA-256 matches `XAR_IMAGE_SHA256`.
 ///
 /// When the source fails before that, reads of data never read fail with EIO, the state file says
@@ -72,6 +73,13 @@ final class LocalCopier: @unchecked Sendable {
     private static let headBytes: UInt64 = 64 << 10
     /// The launch's start-up plan is waited for at most this long before the copy starts.
     private static let planWait = 2.0
+    /// While the application's requests come closer together than this, the copier steps aside before its next
+    /// chunk: the application's own reads reach the copy anyway (read-through), and on a network file system the
+    /// copy would otherwise share the one connection with them.
+    private static let quietGap = 0.02
+    /// The longest the copier steps aside per chunk, so that an application reading without pause still lets the
+    /// copy end (a chunk at least every half second).
+    private static let yieldLimit = 0.5
 
     /// A copier for the image open as `imageFD` (from `imagePath`); `state` is what the server wrote at start.
     init(
@@ -235,6 +243,11 @@ final class LocalCopier: @unchecked Sendable {
         var position = headEnd
         var reported = -1
         while position < tailStart {
+            var waited = 0.0
+            while activity.secondsSinceLastRequest < Self.quietGap && waited < Self.yieldLimit {
+                usleep(UInt32(Self.quietGap * 1e6))
+                waited += Self.quietGap
+            }
             let end = min(tailStart, position + UInt64(Self.chunkSize))
             guard copyRange(from: position, to: end, into: out, path: path) else { return nil }
             position = end
