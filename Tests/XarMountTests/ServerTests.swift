@@ -78,7 +78,7 @@ struct ServerTests {
         let pid = try #require(harness.serverPID)
         #expect(ServerHarness.contents("\(harness.mountPoint)/hello.txt") == "hello from the image\n")
         #expect(harness.wait(seconds: 8) { !harness.isMounted }, "\(harness.log)")
-        #expect(harness.wait(seconds: 5) { ServerHarness.isGone(pid) })
+        #expect(harness.wait(seconds: 10) { ServerHarness.isGone(pid) })
         #expect(access(harness.statePath, F_OK) != 0)
         #expect(access(harness.mountPoint, F_OK) != 0)
     }
@@ -136,7 +136,7 @@ struct ServerTests {
         let pid = try #require(harness.serverPID)
         #expect(!XarMount.MountTable.isDead(harness.mountPoint))
         kill(pid, SIGKILL)
-        #expect(harness.wait(seconds: 5) { ServerHarness.isGone(pid) })
+        #expect(harness.wait(seconds: 10) { ServerHarness.isGone(pid) })
         #expect(XarMount.MountTable.isDead(harness.mountPoint))
         try XarMount.MountTable.removeDeadMount(harness.mountPoint)
         #expect(!harness.isMounted)
