@@ -31,6 +31,13 @@ public struct PythonCommand: ParsableCommand {
     @Option(name: .long, help: "The CPython (3.9 or newer) to bundle, e.g. /usr/bin/python3.11.")
     var python: String = "python3"
 
+    @Option(
+        name: .long,
+        help:
+            "A runtime built with xarbuild runtime: build a thin image holding only the application and the wheels the runtime does not provide (--python is then the runtime's; docs/runtimes.md)."
+    )
+    var runtime: String?
+
     @Option(name: .long, help: "The application's source directory (copied to /app, first on sys.path).")
     var source: String?
 
@@ -127,7 +134,21 @@ public struct PythonCommand: ParsableCommand {
     }
 
     public func run() throws {
-        var options = PythonBuildOptions(python: try Self.resolve(python))
+        var options = PythonBuildOptions(python: runtime == nil ? try Self.resolve(python) : python)
+        // --runtime: the runtime's tree, extracted for the build's own runs of its interpreter, removed after.
+        let runtimeScratch = runtime.map { _ in
+            FileManager.default.temporaryDirectory.appendingPathComponent("xarbuild-runtime-\(UUID().uuidString)").path
+        }
+        defer { if let runtimeScratch { try? FileManager.default.removeItem(atPath: runtimeScratch) } }
+        if let runtime, let runtimeScratch {
+            try FileManager.default.createDirectory(atPath: runtimeScratch, withIntermediateDirectories: true)
+            do {
+                options.runtime = try RuntimeImage.read(runtime, scratch: runtimeScratch)
+            } catch let error as PythonBuildError {
+                for line in error.problems { StandardError.writeLine("xarbuild: error: \(line)") }
+                throw ExitCode(1)
+            }
+        }
         options.source = source
         options.wheels = wheel
         let lock = requirements ?? project.flatMap(ProjectWheelBuilder.projectLock(in:))
@@ -189,7 +210,10 @@ public struct PythonCommand: ParsableCommand {
         let summary: PythonImageBuilder.Summary
         let previous = Depfile.PreviousOutput(of: output)
         do {
-            if download { try fetch(lock: lock, python: options.python, progress: progress, erase: bar.finish) }
+            if download {
+                let interpreter = options.runtime?.interpreter ?? options.python
+                try fetch(lock: lock, python: interpreter, progress: progress, erase: bar.finish)
+            }
             summary = try PythonImageBuilder.build(
                 options,
                 imageOptions: XarImageOptions(
@@ -211,8 +235,9 @@ public struct PythonCommand: ParsableCommand {
         for note in staged.notes { StandardError.writeLine("xarbuild: note: \(note).") }
         let megabytes = String(format: "%.1f", Double(summary.image.outputBytes) / 1_000_000)
         let (packages, libraries) = (staged.packages.count, staged.bundledLibraries.count)
+        let on = options.runtime.map { " on the runtime \($0.fileName) (sha256:\($0.digest.prefix(16))…)" } ?? ""
         print(
-            "\(output): \(megabytes) MB, Python \(staged.interpreter.fullVersion), "
+            "\(output): \(megabytes) MB\(on), Python \(staged.interpreter.fullVersion), "
                 + "\(packages) \(packages == 1 ? "package" : "packages"), "
                 + "\(libraries) \(libraries == 1 ? "bundled library" : "bundled libraries"), entry points: "
                 + staged.entryPoints.map(\.name).joined(separator: ", ") + " (default \(staged.entryPoints[0].name))")
@@ -230,7 +255,11 @@ public struct PythonCommand: ParsableCommand {
     /// application's wheels and source tree.
     func dependencies(of staged: PythonStager.Result, python: String) -> Depfile {
         var rule = Depfile(output: output)
-        rule.add(file: (python as NSString).resolvingSymlinksInPath)
+        if let runtime {
+            rule.add(file: runtime)
+        } else {
+            rule.add(file: (python as NSString).resolvingSymlinksInPath)
+        }
         if let lock = requirements ?? project.flatMap(ProjectWheelBuilder.projectLock(in:)) { rule.add(file: lock) }
         if let project { rule.add(file: "\(project)/pyproject.toml") }
         for path in wheel + staged.lockedWheels { rule.add(file: path) }

@@ -11,7 +11,7 @@ public struct XarbuildCommand: ParsableCommand {
             nothing is left behind), 64 for a bad command line.
             """,
         version: XarVersion.current,
-        subcommands: [XarbuildDir.self, PythonCommand.self]
+        subcommands: [XarbuildDir.self, PythonCommand.self, RuntimeCommand.self]
     )
 
     /// Creates the command; ArgumentParser calls this.

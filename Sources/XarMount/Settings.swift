@@ -39,6 +39,9 @@ public struct Settings: Sendable, Equatable {
     public var serverTrace: Bool
     /// `XAR_SERVER_FAULT=abort-on-lookup:NAME` (tests only): the server aborts when it looks `NAME` up.
     public var abortOnLookup: String?
+    /// `XAR_RUNTIME_PATH`: colon-separated directories searched first for a thin image's runtime (docs/runtimes.md);
+    /// empty entries are skipped.
+    public var runtimePath: [String]
     /// `XDG_RUNTIME_DIR`: one of the default mount roots; nil when unset or empty.
     public var runtimeDirectory: String?
     /// `XDG_CACHE_HOME` when absolute, else `$HOME/.cache` when `HOME` is absolute: the user's cache directory.
@@ -64,6 +67,7 @@ public struct Settings: Sendable, Equatable {
         serverTrace = lookup("XAR_SERVER_TRACE") == "1"
         let fault = lookup("XAR_SERVER_FAULT") ?? ""
         abortOnLookup = fault.hasPrefix("abort-on-lookup:") ? String(fault.dropFirst("abort-on-lookup:".count)) : nil
+        runtimePath = (lookup("XAR_RUNTIME_PATH") ?? "").split(separator: ":").map(String.init)
         runtimeDirectory = nonEmpty("XDG_RUNTIME_DIR")
         if let xdg = lookup("XDG_CACHE_HOME"), xdg.hasPrefix("/") {
             cacheHome = xdg

@@ -13,7 +13,7 @@ enum PythonBootstrap {
     /// The text of `bootstrap.py`: `Scripts/bootstrap.py` with its block of generated values filled in.
     static func script(
         entries: [PythonBuildOptions.EntryPoint], defaultEntry: String, pthImports: [String],
-        searchPath: [String]
+        searchPath: [String], runtimePath: [String] = []
     ) -> String {
         let table = entries.map { entry -> String in
             switch entry {
@@ -26,6 +26,7 @@ enum PythonBootstrap {
             "_DEFAULT = \(quote(defaultEntry))",
             "_PTH_IMPORTS = (\(pthImports.map(quote).joined(separator: ", "))\(pthImports.isEmpty ? "" : ","))",
             "_SEARCH_PATH = (\(searchPath.map(quote).joined(separator: ", "))\(searchPath.isEmpty ? "" : ","))",
+            "_RUNTIME_PATH = (\(runtimePath.map(quote).joined(separator: ", "))\(runtimePath.isEmpty ? "" : ","))",
         ].filter { !$0.isEmpty }
         return replacingGeneratedValues(in: EmbeddedPython.bootstrap, with: values)
     }

@@ -59,6 +59,12 @@ public struct PythonBuildOptions: Sendable {
     /// The header's first line: `#!/usr/bin/env xarexec` unless a fixed launcher path is wanted
     /// (`XarHeader.shebang(launcher:)`).
     public var shebang: String = XarHeader.defaultShebang
+    /// Build a runtime image (`xarbuild runtime`, docs/runtimes.md): the interpreter and the lock's wheels, no
+    /// application and no entry points; run, it behaves like `python3`.
+    public var isRuntime = false
+    /// The runtime a thin application is built against (`xarbuild python --runtime`): the image then holds no
+    /// interpreter and none of the runtime's packages, and its header names the runtime by digest.
+    public var runtime: PythonRuntimeBase?
     /// The builder's name and version, recorded in the metadata (`xarbuild 0.1.0`).
     public var builder: String = "xarbuild 0.1.0"
 

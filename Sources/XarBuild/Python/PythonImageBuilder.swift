@@ -71,7 +71,7 @@ public enum PythonImageBuilder {
         var writerOptions = imageOptions
         writerOptions.sourceDateEpoch = options.sourceDateEpoch ?? imageOptions.sourceDateEpoch ?? 0
         // Locality: the interpreter and what every start reads come first in the image.
-        writerOptions.sortFirst = ["python/bin/python3", "python/lib", ".xar"]
+        writerOptions.sortFirst = options.runtime == nil ? ["python/bin/python3", "python/lib", ".xar"] : [".xar"]
         let image: XarImageSummary
         do {
             image = try writeImage(
@@ -94,7 +94,8 @@ public enum PythonImageBuilder {
             try XarHeader(
                 imageSHA256: digest, buildTime: Int64(staged.buildTime), builder: options.builder,
                 target: staged.launch.target, trampolineNames: staged.launch.trampolineNames,
-                execArgs: staged.launch.argumentsValue, glibcFloor: staged.floor.headerGlibcFloor,
+                execArgs: staged.launch.argumentsValue,
+                dependencies: options.runtime.map { [$0.dependency] } ?? [], glibcFloor: staged.floor.headerGlibcFloor,
                 kernelFloor: staged.floor.kernel, shebang: options.shebang
             ).rendered()
         }

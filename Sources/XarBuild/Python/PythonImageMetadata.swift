@@ -15,6 +15,10 @@ struct PythonImageMetadata {
     var bundledLibraries: [String]
     var layout: PythonLayout = .portable
     var floor = ImageFloor()
+    /// `application`, or `runtime` for `xarbuild runtime`'s images (a thin build reads it back).
+    var kind = "application"
+    /// A thin image's runtime (`PythonRuntimeBase.metadata`); nil for a standalone image.
+    var runtime: [String: Any]?
 
     /// The JSON text, keys sorted, two-space indented, ending with a newline.
     func json() throws -> String {
@@ -30,6 +34,8 @@ struct PythonImageMetadata {
         }.sorted { ($0["name"] as! String).lowercased() < ($1["name"] as! String).lowercased() }
         let object: [String: Any] = [
             "format": 1,
+            "kind": kind,
+            "runtime": runtime ?? NSNull(),
             "builder": builder,
             "build_time": buildTime,
             "revision": revision ?? NSNull(),

@@ -1,4 +1,5 @@
 import Foundation
+import XarFormat
 
 /// What the CPython installation being bundled says about itself, asked once at build time.
 ///
@@ -24,6 +25,9 @@ public struct PythonInterpreter: Sendable {
     public var libDynload: String
     /// The values of the PEP 508 environment markers, for lock entries with `; python_version < "3.10"` etc.
     public var markers: [String: String]
+
+    /// True when the interpreter's glibc (whose loader the portable layout carries) takes `--argv0` (2.33+).
+    var loaderSupportsArgv0: Bool { !ELFFile.isOlder(ELFFile.parseVersion(glibc) ?? [], than: [2, 33]) }
 
     /// `major.minor`, e.g. `3.11`.
     public var shortVersion: String { "\(version[0]).\(version[1])" }

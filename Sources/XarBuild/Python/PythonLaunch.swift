@@ -35,6 +35,29 @@ public struct PythonLaunch: Sendable, Equatable {
         return PythonLaunch(target: PythonLayout.interpreterPath, arguments: run, trampolineNames: entries)
     }
 
+    /// The launch of a runtime (`xarbuild runtime`): its interpreter through its loader with `argv[0]` the
+    /// `python/python3` that `sys.executable` names (so the interpreter reads `python/python3._pth` and behaves
+    /// like that `python3`), then the user's arguments.
+    static func runtime(loader: String, supportsArgv0: Bool) -> PythonLaunch {
+        let argv0 = supportsArgv0 ? ["--argv0", "$MOUNT/\(PythonLayout.executablePath)"] : []
+        return PythonLaunch(
+            target: "\(PythonLayout.libraryDirectory)/\(loader)",
+            arguments: ["--library-path", "$MOUNT/\(PythonLayout.libraryDirectory)"] + argv0
+                + ["$MOUNT/\(PythonLayout.interpreterPath)"],
+            trampolineNames: [])
+    }
+
+    /// The launch of a thin image (docs/runtimes.md): `target` is the runtime's loader, relative to the runtime's
+    /// mount (`$RUNTIME`), which starts the runtime's interpreter on this image's bootstrap.
+    static func thin(runtimeTarget: String, entries: [String]) -> PythonLaunch {
+        PythonLaunch(
+            target: runtimeTarget,
+            arguments: [
+                "--library-path", "$RUNTIME/\(PythonLayout.libraryDirectory)",
+                "$RUNTIME/\(PythonLayout.interpreterPath)", "-I", "-S", "$MOUNT/.xar/bootstrap.pyc", "$ARGV0", "$ENTRY",
+            ], trampolineNames: entries)
+    }
+
     /// The command line that runs the staged interpreter at `root` as the launch does (loader and all), for
     /// build-time runs.
     func interpreterCommand(root: String) -> [String] {

@@ -83,7 +83,7 @@ extension PythonStager {
         try FileManager.default.createDirectory(atPath: "\(root)/.xar", withIntermediateDirectories: true)
         try write(
             PythonBootstrap.script(
-                entries: entries, defaultEntry: entries[0].name, pthImports: pthImports,
+                entries: entries, defaultEntry: entries.first?.name ?? "", pthImports: pthImports,
                 searchPath: searchPath.map { PythonLayout.normalized("python/\($0)") }),
             to: "\(root)/.xar/bootstrap.py")
         try write(PythonBootstrap.runtimeModule, to: "\(root)/.xar/xar_runtime.py")

@@ -3,8 +3,11 @@ import Foundation
 extension PythonStager {
     /// Every dependency a wheel declares (for the bundled interpreter, without extras) must be installed too:
     /// the builder resolves nothing, so an incomplete lock is an error, not a surprise at run time.
-    func checkRequirements(_ installed: [WheelInstaller.Installed], interpreter: PythonInterpreter) throws {
-        let names = Set(installed.map(\.normalizedName))
+    /// `providedElsewhere`: the normalized names a thin image's runtime provides.
+    func checkRequirements(
+        _ installed: [WheelInstaller.Installed], interpreter: PythonInterpreter, providedElsewhere: Set<String> = []
+    ) throws {
+        let names = Set(installed.map(\.normalizedName)).union(providedElsewhere)
         var environment = interpreter.markers
         environment["extra"] = ""
         var problems: [String] = []
@@ -86,12 +89,10 @@ extension PythonStager {
     /// Compiles every `.py` with the staged interpreter itself (which also proves it starts from the staged tree
     /// with its bundled libraries) in unchecked-hash mode, so the read-only mount is never written to and the
     /// bytecode does not depend on time stamps. File names in the bytecode are the image paths (`/python/…`).
-    func compile(root: String, stdlib: String) throws {
-        var directories = [stdlib, ".xar"]
-        if FileManager.default.fileExists(atPath: "\(root)/app") { directories.append("app") }
+    func compile(root: String, directories: [String], python: String) throws {
         let output = try ToolRunner.run(
             [
-                "\(root)/python/python3", "-I", "-m", "compileall", "-q", "-f", "--invalidation-mode", "unchecked-hash",
+                python, "-I", "-m", "compileall", "-q", "-f", "--invalidation-mode", "unchecked-hash",
                 "-s", root, "-p", "/",
             ] + directories.map { "\(root)/\($0)" },
             environment: [:], directory: root)
@@ -99,7 +100,7 @@ extension PythonStager {
             // compileall reports files it cannot compile (a Python 2 template in a wheel, say) and goes on; the
             // interpreter not starting at all is fatal.
             let check = try ToolRunner.run(
-                ["\(root)/python/python3", "-I", "-c", "import encodings, json"], environment: [:])
+                [python, "-I", "-c", "import encodings, json"], environment: [:])
             guard check.status == 0 else {
                 throw PythonBuildError("The staged interpreter does not start: \(check.stderrTail)")
             }

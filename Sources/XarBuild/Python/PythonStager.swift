@@ -74,6 +74,10 @@ public struct PythonStager {
     public func stage(into root: String) throws -> Result {
         // Tools run with the staging directory as their working directory: every path handed out is absolute.
         let root = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
+        if let base = options.runtime { return try stageThin(into: root, base: base) }
+        if options.isRuntime, options.layout != .portable {
+            throw PythonBuildError("A runtime carries its C library (--layout portable): thin images run on any host.")
+        }
         progress("inspecting \(options.python)")
         let interpreter = try PythonInterpreter.probe(options.python)
         let hostLoader = options.layout == .portable ? try PythonLayout.loader(of: interpreter) : nil
@@ -84,7 +88,7 @@ public struct PythonStager {
         try checkRequirements(installed.map(\.0), interpreter: interpreter)
         try copySource(into: root)
         try leaveOutUnusedStdlib(root: root, layout: layout)
-        let entries = try entryPoints(from: installed)
+        let entries = options.isRuntime ? [] : try entryPoints(from: installed)
         let searchPath = try writeBootstrap(root: root, layout: layout, interpreter: interpreter, entries: entries)
 
         progress("bundling shared libraries")
@@ -94,20 +98,24 @@ public struct PythonStager {
         bundler.fromWheels = Set(installed.flatMap(\.0.files))
         try bundler.bundle()
 
-        let launch = PythonLaunch.make(
-            layout: options.layout, loader: hostLoader.map { ($0 as NSString).lastPathComponent },
-            entries: entries.map(\.name))
+        let loaderName = hostLoader.map { ($0 as NSString).lastPathComponent }
+        let launch =
+            options.isRuntime
+            ? PythonLaunch.runtime(loader: loaderName ?? "", supportsArgv0: interpreter.loaderSupportsArgv0)
+            : PythonLaunch.make(layout: options.layout, loader: loaderName, entries: entries.map(\.name))
         let command = launch.interpreterCommand(root: root)
         try PythonLayout.checkInstallScheme(root: root, interpreter: command)
         progress("compiling bytecode")
-        try compile(root: root, stdlib: layout.stdlib)
+        try compile(
+            root: root, directories: [layout.stdlib, ".xar"] + (options.source != nil ? ["app"] : []),
+            python: "\(root)/\(PythonLayout.executablePath)")
         try placeBootstrapBytecode(root: root)
         progress("indexing modules")
         try PythonImportIndex.write(
             root: root, interpreter: "\(root)/python/python3",
             searchPath: searchPath.map { PythonLayout.normalized("python/\($0)") })
         var notes = try proveItWorks(root: root, interpreter: command, changedELFFiles: bundler.modified)
-        if options.startupList {
+        if options.startupList, !options.isRuntime {
             progress("listing the files a start reads")
             if let stopped = try PythonStartupList.write(root: root, interpreter: command) {
                 notes.append(
@@ -123,7 +131,7 @@ public struct PythonStager {
         let metadata = PythonImageMetadata(
             builder: options.builder, buildTime: buildTime, revision: revision, interpreter: interpreter,
             entries: entries, packages: installed, lock: inputs.lock, bundledLibraries: bundler.bundled.keys.sorted(),
-            layout: options.layout, floor: floor)
+            layout: options.layout, floor: floor, kind: options.isRuntime ? "runtime" : "application")
         let json = try metadata.json()
         try write(json, to: "\(root)/.xar/metadata.json")
         try Self.normalizeTimes(root: root, epoch: options.sourceDateEpoch ?? 0)

@@ -11,6 +11,12 @@ enum Extraction {
         why: String, image: consuming FileDescriptor, header: LaunchHeader, imagePath: String,
         userArguments: ArraySlice<String>
     ) throws(LaunchError) -> Never {
+        if header.runtime != nil {
+            throw LaunchError(
+                .noFuse,
+                "cannot run \(imagePath): \(why), and images built with --runtime need FUSE (the extraction fallback "
+                    + "runs standalone images only)")
+        }
         let key = ExtractionCache.key(digest: header.digest, uuid: header.uuid)
         let tree = try ExtractionCache.tree(image: image, offset: header.offset, key: key, imagePath: imagePath) {
             path in

@@ -1,11 +1,12 @@
 internal import struct SystemPackage.Errno
 
 /// Why the launcher could not run a `.xar`; each case has its own exit status so a caller can tell the
-/// launcher's failures from the application's own (which uses 0–118, 126–127 or 128 + signal by convention).
+/// launcher's failures from the application's own (which uses 0–117, 126–127 or 128 + signal by convention).
 ///
 /// | status | meaning |
 /// | --- | --- |
 /// | 64 | usage: no `.xar` given, unknown option |
+/// | 118 | a thin image's runtime is missing or is not the one its header names (`RuntimeLocator`) |
 /// | 119 | the host is older than the image's recorded floor (glibc or kernel; `HostFloor`) |
 /// | 120 | the file is not a usable `.xar` (missing, unreadable, bad header, truncated or corrupt image) |
 /// | 121 | the mount root or a directory or lock file under it is unsafe or unusable |
@@ -17,6 +18,7 @@ public struct LaunchError: Error, Sendable, CustomStringConvertible {
     /// What went wrong, for the exit status.
     public enum Kind: Int32, Sendable {
         case usage = 64
+        case runtimeMissing = 118
         case hostTooOld = 119
         case badImage = 120
         case unsafePath = 121

@@ -23,6 +23,8 @@ public struct LaunchHeader: Sendable, Equatable {
     public var mountTimeout: Int?
     /// `XAR_LOCAL_COPY` (`network` when absent).
     public var localCopy: String
+    /// `DEPENDENCIES` of a thin image (docs/runtimes.md): the runtime it runs on; nil for a standalone image.
+    public var runtime: RuntimeDependency?
     /// `XAR_GLIBC_FLOOR` and `XAR_KERNEL_FLOOR`: the oldest host the image runs on (`HostFloor`).
     public var glibcFloor: String?, kernelFloor: String?
 
@@ -49,6 +51,17 @@ public struct LaunchHeader: Sendable, Equatable {
         mountTimeout = header.mountTimeout
         localCopy = header.localCopyPolicy.rawValue
         glibcFloor = header.value(for: XarHeader.Key.glibcFloor)
+        // Facebook's launcher never read DEPENDENCIES; for their images it stays unread.
+        let words = header.dependencies
+        if digest != nil, !words.isEmpty {
+            guard words.count == 1, let dependency = RuntimeDependency(words[0]) else {
+                throw LaunchError(
+                    .badImage,
+                    "\(path) has DEPENDENCIES=\"\(words.joined(separator: " "))\", which is not one runtime "
+                        + "FILE@sha256:HEX (docs/header.md); rebuild it with xarbuild python --runtime")
+            }
+            runtime = dependency
+        }
         kernelFloor = header.value(for: XarHeader.Key.kernelFloor)
     }
 }

@@ -99,6 +99,14 @@ public enum Launcher {
             print(location.mountPoint)
             exit(0)
         }
+        // A thin image's runtime first: when it is missing, nothing of the application is mounted.
+        var runtimeRoot: String?
+        var runtimePin: FileDescriptor?
+        if let dependency = header.runtime {
+            let mounted = try mountRuntime(dependency, imagePath: imagePath)
+            runtimeRoot = mounted.mountPoint
+            runtimePin = consume mounted.pin
+        }
         let lock = try openLock(location)
         var sourceLost = false
         var probe = try MountProbe.probe(location, header: header, sourceLost: &sourceLost)
@@ -164,8 +172,9 @@ public enum Launcher {
             exit(0)
         }
         let target = TargetArguments(
-            header: header, root: location.mountPoint, invokedPath: imagePath, userArguments: userArguments)
-        try execute(target, pin: root)
+            header: header, root: location.mountPoint, runtimeRoot: runtimeRoot, invokedPath: imagePath,
+            userArguments: userArguments)
+        try execute(target, pin: root, runtimePin: runtimePin)
     }
 
     /// Reads the header with one `pread` and checks it.
@@ -239,9 +248,15 @@ public enum Launcher {
     }
 
     /// Replaces the launcher with the target; `pin` (the open mount root) stays open until the exec closes it.
-    static func execute(_ target: TargetArguments, pin: consuming FileDescriptor) throws(LaunchError) -> Never {
+    /// A thin image's `runtime` mount stays pinned the same way.
+    static func execute(
+        _ target: TargetArguments, pin: consuming FileDescriptor, runtimePin: consuming FileDescriptor? = nil
+    )
+        throws(LaunchError) -> Never
+    {
         let error = Exec.replace(path: target.path, arguments: target.argv)
         _ = consume pin
+        _ = consume runtimePin
         throw LaunchError(
             .execFailed,
             "cannot execute \(target.path): \(error); check that XAREXEC_TARGET names an executable file in the image")

@@ -12,16 +12,21 @@ struct TargetArguments {
     /// The complete `argv`.
     var argv: [String]
 
-    /// Builds the arguments for `header`, run from `root`, invoked as `invokedPath` with `userArguments`.
-    init(header: LaunchHeader, root: String, invokedPath: String, userArguments: ArraySlice<String>) {
-        path = root + "/" + header.target
+    /// Builds the arguments for `header`, run from `root`, invoked as `invokedPath` with `userArguments`. A thin
+    /// image's target is in its runtime's mount, `runtimeRoot`, which `$RUNTIME` names.
+    init(
+        header: LaunchHeader, root: String, runtimeRoot: String? = nil, invokedPath: String,
+        userArguments: ArraySlice<String>
+    ) {
+        path = (runtimeRoot ?? root) + "/" + header.target
         if header.isFacebookImage {
             argv = [path, invokedPath] + userArguments
         } else if let extra = header.execArguments {
             let entry = Self.entry(header: header, invokedPath: invokedPath)
             argv = [path]
             for word in extra {
-                argv.append(Self.substitute(word, mount: root, argv0: invokedPath, entry: entry))
+                argv.append(
+                    Self.substitute(word, mount: root, argv0: invokedPath, entry: entry, runtime: runtimeRoot ?? root))
             }
             argv += userArguments
         } else {
@@ -37,8 +42,8 @@ struct TargetArguments {
         return header.trampolineNames.first ?? ""
     }
 
-    /// `word` with each `$MOUNT`, `$ARGV0` and `$ENTRY` replaced.
-    static func substitute(_ word: String, mount: String, argv0: String, entry: String) -> String {
+    /// `word` with each `$MOUNT`, `$ARGV0`, `$ENTRY` and `$RUNTIME` replaced.
+    static func substitute(_ word: String, mount: String, argv0: String, entry: String, runtime: String = "") -> String {
         guard word.utf8.contains(UInt8(ascii: "$")) else { return word }
         var result = ""
         var rest = Substring(word)
@@ -54,6 +59,9 @@ struct TargetArguments {
             } else if after.hasPrefix("ENTRY") {
                 result += entry
                 rest = after.dropFirst(5)
+            } else if after.hasPrefix("RUNTIME") {
+                result += runtime
+                rest = after.dropFirst(7)
             } else {
                 result += "$"
                 rest = after

@@ -13,14 +13,28 @@ _ENTRIES = {}  # name: ('function', 'module:attr') or ('module', 'module')
 _DEFAULT = ''
 _PTH_IMPORTS = ()
 _SEARCH_PATH = ()  # sys.path, relative to the image root
+_RUNTIME_PATH = ()  # a thin image's: the runtime's part of sys.path, relative to the runtime's root
 # xarbuild: end generated values
 
 # The image root is two levels above /.xar/bootstrap.pyc.
 _root = __file__.rpartition('/')[0].rpartition('/')[0]
-sys.path[:] = [_root + '/' + _p for _p in _SEARCH_PATH]
+if _RUNTIME_PATH:
+    # A thin image (docs/runtimes.md) runs on a runtime's interpreter, whose prefix is <runtime root>/python.
+    _base = sys.prefix.rpartition('/')[0]
+    # The application first, then the runtime. The interpreter (the process's executable) pins the runtime's
+    # mount; nothing of this image stays open once the imports are done, so a descriptor on its root pins its
+    # mount for as long as this process runs (the server sees it in /proc/PID/fd). Close-on-exec: a program
+    # this one execs is not ours to keep alive.
+    import posix
+    _MOUNT_PIN = posix.open(_root, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
+    del posix
+else:
+    _base = _root
+sys.path[:] = [_root + '/' + _p for _p in _SEARCH_PATH] + [_base + '/' + _p for _p in _RUNTIME_PATH]
 # What the application's children start: python/python3, which runs on any host the image runs on (in the
-# portable layout a trampoline to the image's own loader), never the ELF file this process runs.
-sys.executable = sys._base_executable = _root + '/python/python3'
+# portable layout a trampoline to the image's own loader), never the ELF file this process runs. A thin image's
+# is its runtime's.
+sys.executable = sys._base_executable = _base + '/python/python3'
 
 import _xar_importer  # noqa: E402 (found through the search path set above)
 

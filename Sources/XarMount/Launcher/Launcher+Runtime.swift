@@ -1,0 +1,68 @@
+internal import XarSystem
+
+/// A thin image's runtime, mounted (docs/runtimes.md): its mount point and its open root, which pins the mount
+/// until the launcher's `exec`; from then on the process's executable (the runtime's loader) pins it.
+struct RuntimeMount: ~Copyable {
+    let mountPoint: String
+    let pin: FileDescriptor
+}
+
+extension Launcher {
+    /// Finds the runtime that `header` names, and mounts it or joins its mount: the same per-user mount, lock and
+    /// state file as any image, so every thin image on one runtime shares one mount and one page cache.
+    ///
+    /// Before a runtime file is first mounted its bytes are hashed (once per file: `DigestCache`) and must be the
+    /// digest named; a live mount is joined as any image's is (`MountIdentity`).
+    static func mountRuntime(
+        _ dependency: RuntimeDependency, imagePath: String
+    ) throws(LaunchError) -> RuntimeMount {
+        let found = try RuntimeLocator.find(dependency, imagePath: imagePath)
+        let path = found.path, header = found.header
+        try HostFloor.check(header, path: path)
+        guard let location = try MountLocation.find(header: header) else {
+            throw LaunchError(.unsafePath, "no mount root is usable for the runtime \(path)")
+        }
+        let lock = try openLock(location)
+        var sourceLost = false
+        var probe = try MountProbe.probe(location, header: header, sourceLost: &sourceLost)
+        try MountIdentity.admit(&probe, location, header: header, image: found.image, imagePath: path)
+        if !probe.isLive {
+            sourceLost = false
+            if let reason = FuseAvailability.unavailableReason() {
+                throw LaunchError(
+                    .noFuse,
+                    "cannot mount the runtime \(path) of \(imagePath): \(reason); images built with --runtime need "
+                        + "FUSE (the extraction fallback runs standalone images only)")
+            }
+            guard let real = DigestCache.digest(of: found.image, offset: header.offset) else {
+                throw LaunchError(.badImage, "cannot read the runtime \(path) to compute its digest")
+            }
+            guard real == dependency.digest else {
+                throw LaunchError(
+                    .runtimeMissing,
+                    "\(path) claims to be the runtime \(dependency.reference) of \(imagePath), but its SHA-256 is "
+                        + "\(real): it is corrupt or an impostor (xarctl verify \(path))")
+            }
+            try take(lock, .exclusive, location)
+            probe = try MountProbe.probe(location, header: header)
+            try MountIdentity.replaceForeign(&probe, location, header: header, image: found.image, imagePath: path)
+            if probe.isDead { try removeDeadMount(location) }
+            if !probe.isLive {
+                try mount(location, header: header, image: found.image, imagePath: path)
+                probe = try MountProbe.probe(location, header: header)
+            }
+        }
+        let pin: FileDescriptor
+        switch consume probe {
+        case .live(let root): pin = root
+        default:
+            throw LaunchError(
+                .serverFailed,
+                "the FUSE server reported \(location.mountPoint) (the runtime \(path)) mounted, but it is not; see "
+                    + "xarctl list")
+        }
+        if sourceLost { _ = SourceHealing.offer(location, imagePath: path) }
+        _ = consume lock
+        return RuntimeMount(mountPoint: location.mountPoint, pin: pin)
+    }
+}

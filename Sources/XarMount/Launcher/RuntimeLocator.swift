@@ -1,0 +1,72 @@
+internal import Glibc
+internal import XarSystem
+
+/// Finds the runtime a thin image names (docs/runtimes.md, "Where the launcher looks").
+///
+/// The places, in order: each directory of `$XAR_RUNTIME_PATH`, the directory holding the application's `.xar`
+/// (symlinks resolved), then `systemDirectory`. In each, the runtime's file name from the header, then
+/// `<digest>.xar`. A file is taken when its header's `XAR_IMAGE_SHA256` is the digest named (one `pread`); its
+/// bytes are hashed before it is first mounted (`Launcher.mountRuntime`). When no place has it, one line names the
+/// digest and every place looked (and what was found instead), with status 118.
+enum RuntimeLocator {
+    /// The system-wide directory of runtimes, searched last.
+    static let systemDirectory = "/usr/lib/xar/runtimes"
+
+    /// A runtime file found: open, its header read.
+    struct Found: ~Copyable {
+        let image: FileDescriptor
+        let path: String
+        let header: LaunchHeader
+    }
+
+    /// The directories searched for the runtime of the image at `imagePath`, in order, without repeats.
+    static func directories(imagePath: String) -> [String] {
+        var list = Settings.current.runtimePath.filter { !$0.isEmpty }
+        let real = Launcher.absolute(imagePath)
+        if let slash = real.lastIndex(of: "/") {
+            list.append(slash == real.startIndex ? "/" : String(real[..<slash]))
+        } else {
+            list.append(".")
+        }
+        list.append(systemDirectory)
+        var seen: Set<String> = []
+        return list.filter { seen.insert($0).inserted }
+    }
+
+    /// Finds the runtime `dependency` of the image at `imagePath`.
+    static func find(_ dependency: RuntimeDependency, imagePath: String) throws(LaunchError) -> Found {
+        var looked: [String] = []
+        var instead: [String] = []
+        for directory in directories(imagePath: imagePath) {
+            let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+            var names = [dependency.fileName]
+            if dependency.fileName != dependency.digest + ".xar" { names.append(dependency.digest + ".xar") }
+            for name in names {
+                let path = prefix + name
+                looked.append(path)
+                guard let file = try? FileDescriptor.open(path, flags: O_RDONLY | O_NONBLOCK) else { continue }
+                guard let st = try? file.status(), st.st_mode & S_IFMT == S_IFREG else {
+                    instead.append("\(path) is not a regular file")
+                    continue
+                }
+                _ = fcntl(file.rawValue, F_SETFL, fcntl(file.rawValue, F_GETFL) & ~O_NONBLOCK)
+                let header: LaunchHeader
+                do { header = try Launcher.readHeader(file, path: path) } catch {
+                    instead.append("\(path) is not a usable .xar")
+                    continue
+                }
+                guard header.digest == dependency.digest else {
+                    instead.append("\(path) is sha256:\(header.digest ?? "none")")
+                    continue
+                }
+                return Found(image: file, path: path, header: header)
+            }
+        }
+        let found = instead.isEmpty ? "" : " (\(instead.joined(separator: "; ")))"
+        throw LaunchError(
+            .runtimeMissing,
+            "\(imagePath) runs on the runtime \(dependency.reference), which is not in any of \(looked.joined(separator: ", "))"
+                + "\(found); put that runtime (\(dependency.fileName)) next to the application or in a directory of "
+                + "XAR_RUNTIME_PATH")
+    }
+}
