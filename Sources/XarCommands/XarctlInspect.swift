@@ -1,6 +1,7 @@
 public import ArgumentParser
 import Foundation
 import XarFormat
+import XarMount
 import XarSquashFS
 
 /// `xarctl inspect FILE.xar`: the header, the image's summary, and the metadata the builder stored in
@@ -56,12 +57,15 @@ public struct XarctlInspect: ParsableCommand {
             "created": ISO8601DateFormatter().string(from: created),
             "sha256": image.header.imageSHA256 as Any? ?? NSNull(),
         ]
+        // A thin image's runtime (docs/runtimes.md): the DEPENDENCIES word, and where the launcher looks for it.
+        let runtime = image.header.dependencies.first.flatMap(RuntimeDependency.init)
         if json {
             var header: [String: Any] = [:]
             for entry in image.header.entries { header[entry.key] = entry.value }
             let object: [String: Any] = [
                 "path": file, "fileBytes": Int(image.size), "shebang": image.header.shebang, "header": header,
                 "image": imageFields, "metadata": metadata ?? NSNull(),
+                "runtime": runtime.map { ["file": $0.fileName, "sha256": $0.digest] as [String: Any] } ?? NSNull(),
             ]
             let data = try JSONSerialization.data(
                 withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
@@ -86,6 +90,12 @@ public struct XarctlInspect: ParsableCommand {
             ("sha256", image.header.imageSHA256.map { "\($0) (recorded; xarctl verify checks it)" } ?? "not recorded"),
         ]
         for (name, value) in rows { lines.append("  " + Self.padded(name, width) + value) }
+        if let runtime {
+            lines.append(
+                "runtime:\n  " + Self.padded("file", width) + runtime.fileName + "\n  " + Self.padded("sha256", width)
+                    + runtime.digest + "\n  " + Self.padded("looked for in", width)
+                    + "$XAR_RUNTIME_PATH, this file's directory, /usr/lib/xar/runtimes (by name, then as SHA256.xar)")
+        }
         if let metadata {
             lines.append("metadata (/\(Self.metadataPath)):")
             let data = try JSONSerialization.data(

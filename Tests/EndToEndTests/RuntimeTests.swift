@@ -1,0 +1,367 @@
+import Foundation
+import Glibc
+import Testing
+import XarTestSupport
+
+/// Debian's interpreter, which the runtimes carry.
+private let runtimePython = "/usr/bin/python3.11"
+
+/// The runtimes and thin applications the tests share, built once per test process (a runtime build takes tens of
+/// seconds): `v1.xar` (MarkupSafe, a real compiled wheel from PyPI, and six), `v2.xar` (the same plus mccabe
+/// 0.6.1, so another digest), and three thin applications on v1 and one on v2. Removed when the process exits.
+final class RuntimeBuilds: Sendable {
+    static let directory = TemporaryDirectory(prefix: "xar-runtimes")
+    static let shared = Result { try RuntimeBuilds() }
+
+    /// The application's source: each entry point prints one JSON line about itself.
+    static let source = #"""
+        import json, os, sys, time
+
+
+        def report(name, **extra):
+            import markupsafe
+            try:
+                import mccabe
+                mccabe_version = mccabe.__version__
+            except ImportError:
+                mccabe_version = None
+            r = {'name': name, 'escaped': str(markupsafe.escape('<b>')), 'executable': sys.executable,
+                 'mccabe': mccabe_version, 'markupsafe': markupsafe.__version__,
+                 'speedups': markupsafe.escape.__module__, 'argv': sys.argv[1:]}
+            r.update(extra)
+            print(json.dumps(r, sort_keys=True), flush=True)
+
+
+        def double(x):
+            return 2 * x
+
+
+        def alpha():
+            import multiprocessing
+            with multiprocessing.get_context('spawn').Pool(1) as pool:
+                spawned = pool.apply(double, (21,))
+            report('alpha', spawn=spawned)
+
+
+        def beta():
+            seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 0
+            time.sleep(seconds)
+            report('beta')
+
+
+        def gamma():
+            import subprocess
+            child = subprocess.run([sys.executable, '-c', 'import markupsafe; print(markupsafe.__version__)'],
+                                   capture_output=True, text=True)
+            report('gamma', child=[child.returncode, child.stdout.strip()])
+        """#
+
+    let v1: String, v2: String
+    let alpha: String, beta: String, gamma: String, delta: String
+    let wheelhouse: String
+    let digest1: String, digest2: String
+
+    private init() throws {
+        let dir = Self.directory
+        atexit {
+            _ = try? XarTestSupport.Process.run(["/bin/rm", "-rf", RuntimeBuilds.directory.path], timeout: 60)
+        }
+        let wheels = try PyPIWheels.fetch(["markupsafe==2.1.5", "six==1.17.0", "mccabe==0.7.0", "mccabe==0.6.1"])
+        wheelhouse = dir("wheels")
+        try FileManager.default.createDirectory(atPath: wheelhouse, withIntermediateDirectories: true)
+        for wheel in wheels {
+            try FileManager.default.copyItem(
+                atPath: wheel, toPath: "\(wheelhouse)/\((wheel as NSString).lastPathComponent)")
+        }
+        let pins = try zip(["markupsafe==2.1.5", "six==1.17.0", "mccabe==0.7.0", "mccabe==0.6.1"], wheels).map {
+            "\($0.0) --hash=sha256:\(try Self.sha256($0.1))"
+        }
+        try Self.write(pins[0] + "\n" + pins[1] + "\n", to: dir("v1.txt"))
+        try Self.write(pins[0] + "\n" + pins[1] + "\n" + pins[3] + "\n", to: dir("v2.txt"))
+        // alpha brings its own mccabe; gamma's lock also pins the runtime's MarkupSafe, at the runtime's version.
+        try Self.write(pins[2] + "\n", to: dir("alpha.txt"))
+        try Self.write(pins[0] + "\n" + pins[2] + "\n", to: dir("gamma.txt"))
+        try FileManager.default.createDirectory(atPath: dir("src"), withIntermediateDirectories: true)
+        try Self.write(Self.source, to: dir("src/tool.py"))
+
+        v1 = try Self.buildRuntime(dir("v1.xar"), lock: dir("v1.txt"), wheelhouse: wheelhouse)
+        v2 = try Self.buildRuntime(dir("v2.xar"), lock: dir("v2.txt"), wheelhouse: wheelhouse)
+        digest1 = try Self.headerValue("XAR_IMAGE_SHA256", of: v1)
+        digest2 = try Self.headerValue("XAR_IMAGE_SHA256", of: v2)
+        alpha = try Self.buildThin("alpha", on: v1, lock: dir("alpha.txt"), wheelhouse: wheelhouse)
+        beta = try Self.buildThin("beta", on: v1, lock: nil, wheelhouse: wheelhouse)
+        gamma = try Self.buildThin("gamma", on: v1, lock: dir("gamma.txt"), wheelhouse: wheelhouse)
+        delta = try Self.buildThin("alpha", on: v2, lock: nil, wheelhouse: wheelhouse, output: dir("delta.xar"))
+    }
+
+    static func write(_ text: String, to path: String) throws {
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
+    }
+
+    static func sha256(_ path: String) throws -> String {
+        let result = try XarTestSupport.Process.run(["/usr/bin/sha256sum", path], timeout: 30)
+        return String(result.stdout.prefix(64))
+    }
+
+    /// The value of `key` in the header of the `.xar` at `path`.
+    static func headerValue(_ key: String, of path: String) throws -> String {
+        let head = try #require(FileHandle(forReadingAtPath: path)?.readData(ofLength: 4096))
+        let text = String(decoding: head, as: UTF8.self)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("\(key)=\"") }, "\(key) in \(path)")
+        return String(line.dropFirst(key.count + 2).dropLast())
+    }
+
+    static func buildRuntime(_ output: String, lock: String, wheelhouse: String) throws -> String {
+        let built = try XarTestSupport.Process.run(
+            [
+                TestEnvironment.product("xarbuild"), "runtime", "--python", runtimePython, "-r", lock, "--wheelhouse",
+                wheelhouse, "--level", "3", "-o", output,
+            ], environment: buildEnvironment, timeout: 600)
+        try #require(built.status == 0, "xarbuild runtime: \(built)")
+        return output
+    }
+
+    /// Builds the thin image `name` (its entry point `name`) on `runtime`.
+    static func buildThin(
+        _ name: String, on runtime: String, lock: String?, wheelhouse: String, output: String? = nil,
+        extra: [String] = []
+    ) throws -> String {
+        let output = output ?? directory("\(name).xar")
+        let built = try XarTestSupport.Process.run(thinCommand(name, on: runtime, lock: lock, output: output) + extra,
+            environment: buildEnvironment, timeout: 300)
+        try #require(built.status == 0, "xarbuild python --runtime: \(built)")
+        return output
+    }
+
+    static func thinCommand(_ name: String, on runtime: String, lock: String?, output: String) -> [String] {
+        var command = [
+            TestEnvironment.product("xarbuild"), "python", "--runtime", runtime, "--source", directory("src"),
+            "--entry-point", "\(name)=tool:\(name)", "--level", "3", "-o", output,
+        ]
+        if let lock { command += ["-r", lock, "--wheelhouse", directory("wheels")] }
+        return command
+    }
+
+    static var buildEnvironment: [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["SOURCE_DATE_EPOCH"] = "1700000000"
+        return env
+    }
+}
+
+/// Shared, pinned runtimes (docs/runtimes.md): thin applications on one runtime run with nothing in their
+/// environment, share its one mount, keep it while any of them runs and lose it after the grace period; builds
+/// refuse locks that disagree with the runtime; a missing runtime is one line and status 118; two runtime versions
+/// serve their applications at once.
+@Suite(
+    .tags(.fuse, .python, .slow),
+    .enabled(if: XarctlOpsFixture.canRun && access(runtimePython, X_OK) == 0 && TestEnvironment.hasTool("patchelf")),
+    .serialized)
+struct RuntimeTests {
+    let fixture = XarctlOpsFixture()
+
+    func builds() throws -> RuntimeBuilds { try RuntimeBuilds.shared.get() }
+
+    /// Unmounts what the test mounted and waits (up to 10 s) for those servers to end, so that none writes its
+    /// start-up plan into the scratch directory after it is removed.
+    func finish() {
+        fixture.unmountAll()
+        _ = fixture.eventually(within: 10) {
+            let found = try? XarTestSupport.Process.run(
+                ["/bin/sh", "-c", "grep -lsF -- '\(fixture.mountRoot)/' /proc/[0-9]*/cmdline"], timeout: 10)
+            return found?.stdout.isEmpty ?? true
+        }
+    }
+
+    /// Runs `command` as `env -i` would, with only the private mount root, `extra` and `PATH` when asked.
+    func run(_ command: [String], _ extra: [String: String] = [:], timeout: Double = 120) throws
+        -> XarTestSupport.Process.Result
+    {
+        var env = ["XAR_MOUNT_ROOT": fixture.mountRoot]
+        for (key, value) in extra { env[key] = value }
+        return try XarTestSupport.Process.run(
+            ["/usr/bin/env", "-i"] + env.map { "\($0.key)=\($0.value)" }.sorted() + command, timeout: timeout)
+    }
+
+    func report(_ result: XarTestSupport.Process.Result) throws -> [String: Any] {
+        try #require(result.status == 0, "\(result)")
+        let line = try #require(result.stdout.split(whereSeparator: \.isNewline).last.map(String.init), "\(result)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(result)")
+    }
+
+    /// The mount point of the image at `path` under the fixture's root, if mounted.
+    func mount(of path: String) throws -> String? {
+        let uuid = try RuntimeBuilds.headerValue("UUID", of: path)
+        return try fixture.mountPoints().first { ($0 as NSString).lastPathComponent.hasPrefix(uuid + "-") }
+    }
+
+    @Test func aRuntimeRunsLikeItsPython() throws {
+        let b = try builds()
+        defer { finish() }
+        let xarexec = TestEnvironment.product("xarexec")
+        let result = try run(
+            [xarexec, b.v1, "-c", "import markupsafe, six, sys; print(markupsafe.escape('<'), six.__version__, sys.version_info[:2])"])
+        #expect(result.status == 0 && result.stdout == "&lt; 1.17.0 (3, 11)\n", "\(result)")
+        let inspected = try fixture.xarctl(["inspect", "--json", b.v1])
+        #expect(inspected.stdout.contains("\"kind\":\"runtime\""), "\(inspected)")
+    }
+
+    @Test func threeThinApplicationsRunWithAnEmptyEnvironmentOnOneRuntimeMount() throws {
+        let b = try builds()
+        defer { finish() }
+        let xarexec = TestEnvironment.product("xarexec")
+        // Thin: a few kilobytes besides the runtime's megabytes.
+        for app in [b.alpha, b.beta, b.gamma] {
+            let size = try #require(try FileManager.default.attributesOfItem(atPath: app)[.size] as? Int)
+            #expect(size < 200_000, "\(app): \(size) bytes")
+        }
+        let alpha = try report(try run([xarexec, b.alpha, "x"]))
+        // beta through a symlink named after its entry point, found on PATH by the shebang.
+        let bin = RuntimeBuilds.directory("bin-\(getpid())")
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: "\(bin)/beta", withDestinationPath: b.beta)
+        try FileManager.default.createSymbolicLink(atPath: "\(bin)/xarexec", withDestinationPath: xarexec)
+        let beta = try report(try run(["\(bin)/beta"], ["PATH": "\(bin):/usr/bin:/bin"]))
+        let gamma = try report(try run([xarexec, b.gamma]))
+
+        #expect(alpha["name"] as? String == "alpha" && alpha["argv"] as? [String] == ["x"], "\(alpha)")
+        #expect(beta["name"] as? String == "beta" && gamma["name"] as? String == "gamma")
+        for r in [alpha, beta, gamma] {
+            #expect(r["escaped"] as? String == "&lt;b&gt;", "\(r)")
+            #expect(r["markupsafe"] as? String == "2.1.5", "\(r)")
+        }
+        #expect(alpha["spawn"] as? Int == 42, "multiprocessing spawn: \(alpha)")
+        #expect(alpha["mccabe"] as? String == "0.7.0" && beta["mccabe"] is NSNull, "\(alpha) \(beta)")
+        #expect(gamma["child"] as? [AnyHashable] == [0, "2.1.5"], "subprocess of sys.executable: \(gamma)")
+        // One runtime mount: every application's interpreter is the runtime's, in the same mount.
+        let runtimeMount = try #require(try mount(of: b.v1), "the runtime is mounted")
+        for r in [alpha, beta, gamma] {
+            #expect(r["executable"] as? String == runtimeMount + "/python/python3", "\(r)")
+        }
+        let mounts = try fixture.mountPoints()
+        #expect(mounts.count == 4, "the runtime and three applications: \(mounts)")
+        #expect(mounts.filter { $0 == runtimeMount }.count == 1, "\(mounts)")
+
+        let inspected = try fixture.xarctl(["inspect", b.alpha])
+        #expect(inspected.stdout.contains("runtime:\n  "), "\(inspected)")
+        #expect(inspected.stdout.contains(b.digest1), "\(inspected)")
+    }
+
+    @Test func aLockPinningOtherVersionsOfTheRuntimesPackagesIsRefusedWithEveryConflictNamed() throws {
+        let b = try builds()
+        let lock = RuntimeBuilds.directory("conflict-\(getpid()).txt")
+        let zero = String(repeating: "0", count: 64)
+        try RuntimeBuilds.write(
+            "markupsafe==2.1.4 --hash=sha256:\(zero)\nsix==1.16.0 --hash=sha256:\(zero)\n", to: lock)
+        // A wheel for another interpreter (CPython 3.12): refused by its tags, before it is read.
+        let foreign = RuntimeBuilds.directory("foreign-1.0-cp312-cp312-manylinux_2_17_x86_64.whl")
+        try RuntimeBuilds.write("not read", to: foreign)
+        let output = RuntimeBuilds.directory("conflict-\(getpid()).xar")
+        let result = try XarTestSupport.Process.run(
+            RuntimeBuilds.thinCommand("alpha", on: b.v1, lock: lock, output: output) + ["--wheel", foreign],
+            timeout: 300)
+        #expect(result.status == 1, "\(result)")
+        let lines = result.stderr.split(whereSeparator: \.isNewline).map(String.init)
+        #expect(lines.count == 4, "\(result)")
+        #expect(
+            lines.first?.hasPrefix("xarbuild: error: The lock \(lock) does not agree with the runtime v1.xar") == true
+                && lines.first?.hasSuffix(": 3 conflicts.") == true, "\(result)")
+        #expect(lines.contains { $0.contains("\(lock):1: markupsafe==2.1.4, but the runtime provides MarkupSafe 2.1.5") })
+        #expect(lines.contains { $0.contains("\(lock):2: six==1.16.0, but the runtime provides six 1.17.0") })
+        #expect(lines.contains { $0.contains("\(foreign) is for cp312-cp312-manylinux_2_17_x86_64") }, "\(result)")
+        #expect(access(output, F_OK) != 0, "nothing is written")
+    }
+
+    @Test func aMissingOrMismatchedRuntimeIsOneLineWithStatus118() throws {
+        let b = try builds()
+        defer { finish() }
+        let elsewhere = fixture.dir("elsewhere")
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: b.alpha, toPath: "\(elsewhere)/alpha.xar")
+        let xarexec = TestEnvironment.product("xarexec")
+        let missing = try run([xarexec, "\(elsewhere)/alpha.xar"], ["XAR_RUNTIME_PATH": fixture.dir("none")])
+        #expect(missing.status == 118, "\(missing)")
+        #expect(missing.stdout.isEmpty && missing.stderr.split(whereSeparator: \.isNewline).count == 1, "\(missing)")
+        #expect(
+            missing.stderr.hasPrefix(
+                "xarexec: error: \(elsewhere)/alpha.xar runs on the runtime sha256:\(b.digest1), which is not in any of "
+                    + "\(fixture.dir("none"))/v1.xar, \(fixture.dir("none"))/\(b.digest1).xar, \(elsewhere)/v1.xar, "),
+            "\(missing)")
+        #expect(missing.stderr.contains("/usr/lib/xar/runtimes/v1.xar"), "\(missing)")
+        #expect(try fixture.mountPoints().isEmpty, "nothing is mounted")
+
+        // Another runtime under the name: named as what was found instead, still 118.
+        try FileManager.default.copyItem(atPath: b.v2, toPath: "\(elsewhere)/v1.xar")
+        let mismatched = try run([xarexec, "\(elsewhere)/alpha.xar"])
+        #expect(mismatched.status == 118, "\(mismatched)")
+        #expect(mismatched.stderr.contains("(\(elsewhere)/v1.xar is sha256:\(b.digest2))"), "\(mismatched)")
+
+        // Found through XAR_RUNTIME_PATH, under its digest's name.
+        let shelf = fixture.dir("runtimes")
+        try FileManager.default.createDirectory(atPath: shelf, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: b.v1, toPath: "\(shelf)/\(b.digest1).xar")
+        let found = try run([xarexec, "\(elsewhere)/alpha.xar"], ["XAR_RUNTIME_PATH": "/nonexistent:\(shelf)"])
+        #expect(try report(found)["name"] as? String == "alpha")
+    }
+
+    @Test func theRuntimeMountOutlivesTheFirstApplicationAndGoesAfterTheGracePeriod() throws {
+        let b = try builds()
+        defer { finish() }
+        let xarexec = TestEnvironment.product("xarexec")
+        let out = fixture.dir("beta.out")
+        // beta sleeps in the background; alpha runs and ends meanwhile.
+        let env = "XAR_MOUNT_ROOT=\(fixture.mountRoot) XAR_MOUNT_TIMEOUT=1"
+        let started = try XarTestSupport.Process.run(
+            ["/bin/sh", "-c", "env -i \(env) \(xarexec) \(b.beta) 7 > \(out) 2>&1 &"], timeout: 10)
+        try #require(started.status == 0)
+        #expect(fixture.eventually(within: 10) { (try? mount(of: b.beta)) ?? nil != nil }, "beta is mounted")
+        let alpha = try run([xarexec, b.alpha], ["XAR_MOUNT_TIMEOUT": "1"])
+        #expect(try report(alpha)["name"] as? String == "alpha")
+        let runtimeMount = try #require(try mount(of: b.v1))
+        // alpha's own mount goes once its grace period passes; the runtime's stays, beta still uses it.
+        #expect(fixture.eventually(within: 10) { (try? mount(of: b.alpha)) ?? nil == nil }, "alpha's mount goes")
+        #expect(try mount(of: b.v1) == runtimeMount, "the runtime's mount outlives alpha")
+        #expect(try mount(of: b.beta) != nil, "beta's mount stays while beta runs, its files all closed")
+        #expect(try fixture.contents(out).isEmpty, "beta still runs")
+        // Once beta ends, both go after the grace period.
+        #expect(fixture.eventually(within: 20) { (try? fixture.mountPoints().isEmpty) ?? false }, "all mounts go")
+        #expect(try fixture.contents(out).contains("\"name\": \"beta\""), "beta ended normally")
+    }
+
+    @Test func twoRuntimeVersionsServeOldAndNewApplicationsAtOnce() throws {
+        let b = try builds()
+        defer { finish() }
+        #expect(b.digest1 != b.digest2)
+        let xarexec = TestEnvironment.product("xarexec")
+        let out = fixture.dir("beta.out")
+        let started = try XarTestSupport.Process.run(
+            ["/bin/sh", "-c", "env -i XAR_MOUNT_ROOT=\(fixture.mountRoot) \(xarexec) \(b.beta) 4 > \(out) 2>&1 &"],
+            timeout: 10)
+        try #require(started.status == 0)
+        let delta = try report(try run([xarexec, b.delta]))
+        // delta is alpha built on v2: mccabe comes from its runtime now (0.6.1), not its own lock.
+        #expect(delta["mccabe"] as? String == "0.6.1", "\(delta)")
+        let old = try #require(try mount(of: b.v1), "v1 is mounted for beta")
+        let new = try #require(try mount(of: b.v2), "v2 is mounted for delta")
+        #expect(old != new)
+        #expect(delta["executable"] as? String == new + "/python/python3", "\(delta)")
+        let alpha = try report(try run([xarexec, b.alpha]))
+        #expect(alpha["executable"] as? String == old + "/python/python3" && alpha["mccabe"] as? String == "0.7.0")
+        #expect(fixture.eventually(within: 15) { ((try? fixture.contents(out)) ?? "").contains("beta") }, "beta ends")
+    }
+
+    @Test func thinBuildsAreByteIdenticalAndTheDepfileNamesTheRuntime() throws {
+        let b = try builds()
+        let again = RuntimeBuilds.directory("alpha-again-\(getpid()).xar")
+        let depfile = again + ".d"
+        _ = try RuntimeBuilds.buildThin(
+            "alpha", on: b.v1, lock: RuntimeBuilds.directory("alpha.txt"), wheelhouse: b.wheelhouse, output: again,
+            extra: ["--depfile", depfile])
+        let first = try #require(FileManager.default.contents(atPath: b.alpha))
+        let second = try #require(FileManager.default.contents(atPath: again))
+        #expect(first == second, "the same inputs give the same bytes")
+        let rule = try String(contentsOfFile: depfile, encoding: .utf8)
+        #expect(rule.contains(b.v1), "\(rule)")
+        #expect(try RuntimeBuilds.headerValue("DEPENDENCIES", of: again) == "v1.xar@sha256:\(b.digest1)")
+    }
+}
