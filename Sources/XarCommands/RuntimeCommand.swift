@@ -24,7 +24,9 @@ public struct RuntimeCommand: ParsableCommand {
 
     @Option(
         name: [.customShort("r"), .long],
-        help: "The lock of the wheels the runtime provides: pylock.toml, uv.lock, or a requirements file with --hash values.")
+        help:
+            "The lock of the wheels the runtime provides: pylock.toml, uv.lock, or a requirements file with --hash values."
+    )
     var requirements: String?
 
     @Option(name: .long, help: "The directory holding the locked wheels.")

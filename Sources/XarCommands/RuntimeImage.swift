@@ -12,12 +12,14 @@ enum RuntimeImage {
     static func read(_ path: String, scratch: String) throws -> PythonRuntimeBase {
         let image = try XarImageFile(path: path)
         guard let claimed = image.header.imageSHA256 else {
-            throw CommandFailure(path: path, "has no XAR_IMAGE_SHA256, so it is not a runtime made by xarbuild runtime.")
+            throw CommandFailure(
+                path: path, "has no XAR_IMAGE_SHA256, so it is not a runtime made by xarbuild runtime.")
         }
         let real = try image.imageDigest()
         guard real == claimed else {
             throw CommandFailure(
-                path: path, "is not the image its header names: its SHA-256 is \(real), XAR_IMAGE_SHA256 says \(claimed).")
+                path: path,
+                "is not the image its header names: its SHA-256 is \(real), XAR_IMAGE_SHA256 says \(claimed).")
         }
         guard let target = image.header.target else {
             throw CommandFailure(path: path, "has no XAREXEC_TARGET, so it is not a runtime made by xarbuild runtime.")

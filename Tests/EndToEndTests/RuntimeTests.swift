@@ -127,7 +127,8 @@ final class RuntimeBuilds: Sendable {
         extra: [String] = []
     ) throws -> String {
         let output = output ?? directory("\(name).xar")
-        let built = try XarTestSupport.Process.run(thinCommand(name, on: runtime, lock: lock, output: output) + extra,
+        let built = try XarTestSupport.Process.run(
+            thinCommand(name, on: runtime, lock: lock, output: output) + extra,
             environment: buildEnvironment, timeout: 300)
         try #require(built.status == 0, "xarbuild python --runtime: \(built)")
         return output
@@ -200,7 +201,10 @@ struct RuntimeTests {
         defer { finish() }
         let xarexec = TestEnvironment.product("xarexec")
         let result = try run(
-            [xarexec, b.v1, "-c", "import markupsafe, six, sys; print(markupsafe.escape('<'), six.__version__, sys.version_info[:2])"])
+            [
+                xarexec, b.v1, "-c",
+                "import markupsafe, six, sys; print(markupsafe.escape('<'), six.__version__, sys.version_info[:2])",
+            ])
         #expect(result.status == 0 && result.stdout == "&lt; 1.17.0 (3, 11)\n", "\(result)")
         let inspected = try fixture.xarctl(["inspect", "--json", b.v1])
         #expect(inspected.stdout.contains("\"kind\":\"runtime\""), "\(inspected)")
@@ -266,7 +270,8 @@ struct RuntimeTests {
         #expect(
             lines.first?.hasPrefix("xarbuild: error: The lock \(lock) does not agree with the runtime v1.xar") == true
                 && lines.first?.hasSuffix(": 3 conflicts.") == true, "\(result)")
-        #expect(lines.contains { $0.contains("\(lock):1: markupsafe==2.1.4, but the runtime provides MarkupSafe 2.1.5") })
+        #expect(
+            lines.contains { $0.contains("\(lock):1: markupsafe==2.1.4, but the runtime provides MarkupSafe 2.1.5") })
         #expect(lines.contains { $0.contains("\(lock):2: six==1.16.0, but the runtime provides six 1.17.0") })
         #expect(lines.contains { $0.contains("\(foreign) is for cp312-cp312-manylinux_2_17_x86_64") }, "\(result)")
         #expect(access(output, F_OK) != 0, "nothing is written")

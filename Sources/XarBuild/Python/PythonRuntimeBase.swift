@@ -55,7 +55,8 @@ public struct PythonRuntimeBase: Sendable {
         guard let data = FileManager.default.contents(atPath: metadataPath),
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else {
-            throw PythonBuildError("\(path) has no readable /.xar/metadata.json, so it is not a runtime made by xarbuild.")
+            throw PythonBuildError(
+                "\(path) has no readable /.xar/metadata.json, so it is not a runtime made by xarbuild.")
         }
         guard object["kind"] as? String == "runtime" else {
             throw PythonBuildError(

@@ -1,4 +1,3 @@
-internal import Glibc
 internal import XarSystem
 
 /// Finds the runtime a thin image names (docs/runtimes.md, "Where the launcher looks").
@@ -44,12 +43,8 @@ enum RuntimeLocator {
             for name in names {
                 let path = prefix + name
                 looked.append(path)
-                guard let file = try? FileDescriptor.open(path, flags: O_RDONLY | O_NONBLOCK) else { continue }
-                guard let st = try? file.status(), st.st_mode & S_IFMT == S_IFREG else {
-                    instead.append("\(path) is not a regular file")
-                    continue
-                }
-                _ = fcntl(file.rawValue, F_SETFL, fcntl(file.rawValue, F_GETFL) & ~O_NONBLOCK)
+                // A regular file only, and never a wait (a FIFO is refused at once): as for the application.
+                guard let file = try? LaunchImage.open(path) else { continue }
                 let header: LaunchHeader
                 do { header = try Launcher.readHeader(file, path: path) } catch {
                     instead.append("\(path) is not a usable .xar")

@@ -43,7 +43,8 @@ struct TargetArguments {
     }
 
     /// `word` with each `$MOUNT`, `$ARGV0`, `$ENTRY` and `$RUNTIME` replaced.
-    static func substitute(_ word: String, mount: String, argv0: String, entry: String, runtime: String = "") -> String {
+    static func substitute(_ word: String, mount: String, argv0: String, entry: String, runtime: String = "") -> String
+    {
         guard word.utf8.contains(UInt8(ascii: "$")) else { return word }
         var result = ""
         var rest = Substring(word)
