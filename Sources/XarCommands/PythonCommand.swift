@@ -241,7 +241,11 @@ public struct PythonCommand: ParsableCommand {
                 + "\(packages) \(packages == 1 ? "package" : "packages"), "
                 + "\(libraries) \(libraries == 1 ? "bundled library" : "bundled libraries"), entry points: "
                 + staged.entryPoints.map(\.name).joined(separator: ", ") + " (default \(staged.entryPoints[0].name))")
-        print("runs on: " + Self.floorText(staged.floor))
+        if let base = options.runtime {
+            print("runs on: where the runtime \(base.fileName) runs (Linux ≥ \(staged.floor.kernel ?? "any"))")
+        } else {
+            print("runs on: " + Self.floorText(staged.floor))
+        }
     }
 
     /// `Linux ≥ 3.2.0 (carries glibc 2.36)` or `glibc ≥ 2.35, Linux ≥ 3.2.0`.

@@ -1,6 +1,7 @@
 public import ArgumentParser
 import Foundation
 import XarFormat
+import XarMount
 import XarSquashFS
 
 /// `xarctl verify FILE.xar`: checks the header, recomputes the image digest, and reads every file of the image.
@@ -42,11 +43,14 @@ public struct XarctlVerify: ParsableCommand {
             }
             digest = actual
         }
+        let runtime = header.dependencies.first.flatMap(RuntimeDependency.init)
+        let runtimePath = try runtime.map { try verifyRuntime($0, target: header.target) }
         let reader = try image.reader()
         let census: ImageCensus
         do {
             census = try ImageCensus(reader, readContents: true)
-            if let target = header.target {
+            // A thin image's target is in its runtime (checked below with the runtime).
+            if let target = header.target, runtime == nil {
                 guard let inode = try reader.lookup(target), inode.kind == .regularFile || inode.kind == .symlink
                 else {
                     throw CommandFailure(
@@ -62,7 +66,7 @@ public struct XarctlVerify: ParsableCommand {
             let object: [String: Any] = [
                 "path": file, "sound": true, "sha256": digest as Any? ?? NSNull(), "digestChecked": digest != nil,
                 "files": census.files, "directories": census.directories, "symlinks": census.symlinks,
-                "fileBytes": Int(census.fileBytes),
+                "fileBytes": Int(census.fileBytes), "runtime": runtimePath as Any? ?? NSNull(),
             ]
             let data = try JSONSerialization.data(
                 withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
@@ -72,6 +76,38 @@ public struct XarctlVerify: ParsableCommand {
         let digestText = digest.map { "SHA-256 \($0) matches the header" } ?? "no digest recorded (not checked)"
         print(
             "\(file): sound: header ok, \(digestText), \(census.files) files (\(census.fileBytes) bytes), "
-                + "\(census.directories) directories, \(census.symlinks) symlinks read")
+                + "\(census.directories) directories, \(census.symlinks) symlinks read"
+                + (runtimePath.map { "; runtime \($0): SHA-256 matches DEPENDENCIES, target present" } ?? ""))
+    }
+
+    /// The chain of a thin image (docs/runtimes.md): the runtime the launcher would take (the first of its places
+    /// whose header claims the digest), its real digest, and the target in it. Returns the runtime's path.
+    func verifyRuntime(_ runtime: RuntimeDependency, target: String?) throws -> String {
+        let places = runtime.searchPaths(imagePath: file)
+        for path in places {
+            guard let candidate = try? XarImageFile(path: path), candidate.header.imageSHA256 == runtime.digest else {
+                continue
+            }
+            let actual = try candidate.imageDigest()
+            guard actual == runtime.digest else {
+                throw CommandFailure(
+                    path: file,
+                    "its runtime \(path) claims sha256:\(runtime.digest), but its image's SHA-256 is \(actual): the "
+                        + "runtime is damaged or was changed after it was built.")
+            }
+            if let target {
+                let reader = try candidate.reader()
+                let inode = try? reader.lookup(target)
+                guard let inode, inode.kind == .regularFile || inode.kind == .symlink else {
+                    throw CommandFailure(
+                        path: file, "the header's XAREXEC_TARGET \(target) is not a file in its runtime \(path).")
+                }
+            }
+            return path
+        }
+        throw CommandFailure(
+            path: file,
+            "its runtime \(runtime.reference) is in none of \(places.joined(separator: ", ")); put it next to the file "
+                + "or in a directory of XAR_RUNTIME_PATH.")
     }
 }

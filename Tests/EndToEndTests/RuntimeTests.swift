@@ -27,7 +27,8 @@ final class RuntimeBuilds: Sendable {
                 mccabe_version = None
             r = {'name': name, 'escaped': str(markupsafe.escape('<b>')), 'executable': sys.executable,
                  'mccabe': mccabe_version, 'markupsafe': markupsafe.__version__,
-                 'speedups': markupsafe.escape.__module__, 'argv': sys.argv[1:]}
+                 'speedups': markupsafe.escape.__module__, 'argv': sys.argv[1:],
+                 'stdlib_loader': type(json.__spec__.loader).__name__}
             r.update(extra)
             print(json.dumps(r, sort_keys=True), flush=True)
 
@@ -233,6 +234,8 @@ struct RuntimeTests {
         for r in [alpha, beta, gamma] {
             #expect(r["escaped"] as? String == "&lt;b&gt;", "\(r)")
             #expect(r["markupsafe"] as? String == "2.1.5", "\(r)")
+            // The standard library is imported through the runtime's import index, as in a standalone image.
+            #expect(r["stdlib_loader"] as? String == "BytecodeLoader", "\(r)")
         }
         #expect(alpha["spawn"] as? Int == 42, "multiprocessing spawn: \(alpha)")
         #expect(alpha["mccabe"] as? String == "0.7.0" && beta["mccabe"] is NSNull, "\(alpha) \(beta)")
@@ -249,6 +252,11 @@ struct RuntimeTests {
         let inspected = try fixture.xarctl(["inspect", b.alpha])
         #expect(inspected.stdout.contains("runtime:\n  "), "\(inspected)")
         #expect(inspected.stdout.contains(b.digest1), "\(inspected)")
+        // The chain: the runtime next to it, its digest, the target in it.
+        let verified = try fixture.xarctl(["verify", b.alpha])
+        #expect(
+            verified.status == 0 && verified.stdout.contains("; runtime \(b.v1): SHA-256 matches DEPENDENCIES"),
+            "\(verified)")
     }
 
     @Test func aLockPinningOtherVersionsOfTheRuntimesPackagesIsRefusedWithEveryConflictNamed() throws {
@@ -294,6 +302,8 @@ struct RuntimeTests {
             "\(missing)")
         #expect(missing.stderr.contains("/usr/lib/xar/runtimes/v1.xar"), "\(missing)")
         #expect(try fixture.mountPoints().isEmpty, "nothing is mounted")
+        let verify = try fixture.xarctl(["verify", "\(elsewhere)/alpha.xar"], env: ["XAR_RUNTIME_PATH": ""])
+        #expect(verify.status == 1 && verify.stderr.contains("its runtime sha256:\(b.digest1) is in none of"))
 
         // Another runtime under the name: named as what was found instead, still 118.
         try FileManager.default.copyItem(atPath: b.v2, toPath: "\(elsewhere)/v1.xar")

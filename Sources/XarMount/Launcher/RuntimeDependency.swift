@@ -22,6 +22,12 @@ public struct RuntimeDependency: Sendable, Equatable {
         digest = hex
     }
 
+    /// Every path where the launcher looks for this runtime of the image at `imagePath`, in order
+    /// (`RuntimeLocator`; `xarctl verify` checks the chain through the same places).
+    public func searchPaths(imagePath: String) -> [String] {
+        RuntimeLocator.candidates(self, imagePath: imagePath)
+    }
+
     /// `sha256:HEX`, as messages name the runtime.
     public var reference: String { "sha256:\(digest)" }
 }

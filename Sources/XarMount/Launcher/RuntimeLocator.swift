@@ -32,30 +32,35 @@ enum RuntimeLocator {
         return list.filter { seen.insert($0).inserted }
     }
 
+    /// Every path where the runtime `dependency` of the image at `imagePath` is looked for, in order.
+    static func candidates(_ dependency: RuntimeDependency, imagePath: String) -> [String] {
+        var paths: [String] = []
+        for directory in directories(imagePath: imagePath) {
+            let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+            paths.append(prefix + dependency.fileName)
+            if dependency.fileName != dependency.digest + ".xar" { paths.append(prefix + dependency.digest + ".xar") }
+        }
+        return paths
+    }
+
     /// Finds the runtime `dependency` of the image at `imagePath`.
     static func find(_ dependency: RuntimeDependency, imagePath: String) throws(LaunchError) -> Found {
         var looked: [String] = []
         var instead: [String] = []
-        for directory in directories(imagePath: imagePath) {
-            let prefix = directory.hasSuffix("/") ? directory : directory + "/"
-            var names = [dependency.fileName]
-            if dependency.fileName != dependency.digest + ".xar" { names.append(dependency.digest + ".xar") }
-            for name in names {
-                let path = prefix + name
-                looked.append(path)
-                // A regular file only, and never a wait (a FIFO is refused at once): as for the application.
-                guard let file = try? LaunchImage.open(path) else { continue }
-                let header: LaunchHeader
-                do { header = try Launcher.readHeader(file, path: path) } catch {
-                    instead.append("\(path) is not a usable .xar")
-                    continue
-                }
-                guard header.digest == dependency.digest else {
-                    instead.append("\(path) is sha256:\(header.digest ?? "none")")
-                    continue
-                }
-                return Found(image: file, path: path, header: header)
+        for path in candidates(dependency, imagePath: imagePath) {
+            looked.append(path)
+            // A regular file only, and never a wait (a FIFO is refused at once): as for the application.
+            guard let file = try? LaunchImage.open(path) else { continue }
+            let header: LaunchHeader
+            do { header = try Launcher.readHeader(file, path: path) } catch {
+                instead.append("\(path) is not a usable .xar")
+                continue
             }
+            guard header.digest == dependency.digest else {
+                instead.append("\(path) is sha256:\(header.digest ?? "none")")
+                continue
+            }
+            return Found(image: file, path: path, header: header)
         }
         let found = instead.isEmpty ? "" : " (\(instead.joined(separator: "; ")))"
         throw LaunchError(

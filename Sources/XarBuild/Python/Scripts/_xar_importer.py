@@ -87,12 +87,16 @@ class Finder:
                 yield prefix + name, package
 
 
-def install():
-    """Serves the image's directories from the index; does nothing without one."""
+def install(root=ROOT):
+    """Serves the directories of the image at root (default: this one) from its index; does nothing without one.
+
+    A thin image calls it a second time for its runtime's root: the runtime's own index answers for the standard
+    library and the runtime's packages.
+    """
     if _environ.get(b'XAR_IMPORT_INDEX') == b'0':
         return
     try:
-        fd = _open(ROOT + '/.xar/import-index.marshal', O_RDONLY | O_CLOEXEC)
+        fd = _open(root + '/.xar/import-index.marshal', O_RDONLY | O_CLOEXEC)
         try:
             size = _fstat(fd).st_size
             data = _read(fd, size)
@@ -103,7 +107,7 @@ def install():
     if len(data) != size:
         return
     index = marshal.loads(data)
-    prefix = ROOT + '/'
+    prefix = root + '/'
 
     def hook(path):
         entries = index.get(path[len(prefix):]) if path.startswith(prefix) else None

@@ -39,6 +39,8 @@ sys.executable = sys._base_executable = _base + '/python/python3'
 import _xar_importer  # noqa: E402 (found through the search path set above)
 
 _xar_importer.install()
+if _RUNTIME_PATH:
+    _xar_importer.install(_base)  # the runtime's own index: its standard library and packages
 
 
 def _run():
