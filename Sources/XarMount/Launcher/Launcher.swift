@@ -248,7 +248,7 @@ public enum Launcher {
     }
 
     /// Replaces the launcher with the target; `pin` (the open mount root) stays open until the exec closes it.
-    /// A thin image's `runtime` mount stays pinned the same way.
+    /// A thin image's runtime mount stays pinned the same way, by `runtimePin`.
     static func execute(
         _ target: TargetArguments, pin: consuming FileDescriptor, runtimePin: consuming FileDescriptor? = nil
     )
