@@ -26,10 +26,10 @@ enum RuntimeImage {
         }
         let reader = try image.reader()
         let tree: XarSystem.FileDescriptor
-        do { tree = try XarSystem.FileDescriptor.open(scratch, flags: O_RDONLY | O_DIRECTORY) } catch {
+        do { tree = try XarSystem.FileDescriptor.open(scratch, .readOnly, options: .directory) } catch {
             throw CommandFailure(path: scratch, "cannot be opened: \(CommandFailure.reason(error)).")
         }
-        do { try ImageExtractor.extract(reader, into: tree.rawValue, keepSetID: false) } catch {
+        do { try ImageExtractor.extract(reader, into: tree, keepSetID: false) } catch {
             throw CommandFailure(path: path, "cannot be extracted: \(error)")
         }
         return try PythonRuntimeBase.read(
