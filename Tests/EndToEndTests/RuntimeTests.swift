@@ -207,6 +207,9 @@ struct RuntimeTests {
                 "import markupsafe, six, sys; print(markupsafe.escape('<'), six.__version__, sys.version_info[:2])",
             ])
         #expect(result.status == 0 && result.stdout == "&lt; 1.17.0 (3, 11)\n", "\(result)")
+        // The parts a standalone image leaves out unless its code mentions them: a runtime keeps them all.
+        let stdlib = try run([xarexec, b.v1, "-c", "import curses, readline, sqlite3; print('kept')"])
+        #expect(stdlib.status == 0 && stdlib.stdout == "kept\n", "\(stdlib)")
         let inspected = try fixture.xarctl(["inspect", "--json", b.v1])
         #expect(inspected.stdout.contains("\"kind\":\"runtime\""), "\(inspected)")
     }

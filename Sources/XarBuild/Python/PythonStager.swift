@@ -87,7 +87,9 @@ public struct PythonStager {
         let installed = try installWheels(inputs, into: root, layout: layout)
         try checkRequirements(installed.map(\.0), interpreter: interpreter)
         try copySource(into: root)
-        try leaveOutUnusedStdlib(root: root, layout: layout)
+        // A runtime serves applications not written yet: it keeps the whole standard library (curses, readline,
+        // sqlite3, …) that a standalone image leaves out when no code of its own mentions it.
+        if !options.isRuntime { try leaveOutUnusedStdlib(root: root, layout: layout) }
         let entries = options.isRuntime ? [] : try entryPoints(from: installed)
         let searchPath = try writeBootstrap(root: root, layout: layout, interpreter: interpreter, entries: entries)
 
