@@ -1,6 +1,6 @@
 """Bazel rules for .xar files, for monorepos built with Bazel (tested with Debian 12's 4.2.3). docs/building.md.
 
-    load("@xar//:bazel/xar.bzl", "xar_directory", "xar_python")
+    load("@xar//:bazel/xar.bzl", "xar_directory", "xar_python", "xar_runtime")
 
     xar_python(
         name = "mytool",                        # makes mytool.xar; `bazel run :mytool -- ARGS` runs it
@@ -10,6 +10,21 @@
         requirements = "requirements.txt",      # the lock (pinned, hashed)
         wheels = glob(["wheels/*.whl"]),        # the wheelhouse: every wheel the lock may name
         entry_points = ["mytool=mytool.cli:main"],
+    )
+
+    xar_runtime(
+        name = "py311",                         # makes py311.xar: the interpreter and the lock's wheels (docs/runtimes.md)
+        python = "/usr/bin/python3.11",
+        requirements = "runtime.txt",
+        wheels = glob(["wheels/*.whl"]),
+    )
+
+    xar_python(
+        name = "thin",                          # a thin image: only its sources and the wheels py311 lacks
+        srcs = glob(["thin/**/*.py"]),
+        strip_prefix = "thin",
+        runtime = ":py311",                     # rebuilt when py311.xar changes; finds it next to itself at run time
+        entry_points = ["thin=thin.cli:main"],
     )
 
     xar_directory(
@@ -85,9 +100,9 @@ if ! SOURCE_DATE_EPOCH=$epoch "$xarbuild" "$@" -o "$out" > "$stage/log" 2>&1; th
 fi
 """
 
-def _xarbuild(ctx, kind, manifest_lines, arguments, inputs, status_key = ""):
+def _xarbuild(ctx, kind, manifest_lines, arguments, inputs, status_key = "", runfiles = None):
     """Declares the action that makes `<name>.xar`, and returns the rule's providers. With `status_key`, the
-    revision is that key's value in Bazel's stable status."""
+    revision is that key's value in Bazel's stable status; `runfiles` go with the image (a thin one's runtime)."""
     out = ctx.actions.declare_file(ctx.label.name + ".xar")
     manifest = ctx.actions.declare_file(ctx.label.name + ".xar.inputs")
     ctx.actions.write(manifest, "".join([line + "\n" for line in manifest_lines]))
@@ -109,26 +124,32 @@ def _xarbuild(ctx, kind, manifest_lines, arguments, inputs, status_key = ""):
         mnemonic = "Xarbuild",
         progress_message = "xarbuild %s: %s" % (kind, out.short_path),
     )
-    return [DefaultInfo(files = depset([out]), executable = out)]
+    return [DefaultInfo(files = depset([out]), executable = out, runfiles = runfiles)]
 
 def _sources(ctx):
     """The manifest lines of the rule's `srcs`, each at its path under `strip_prefix`."""
     return ["source\t%s\t%s" % (f.path, _relative(ctx, f, ctx.attr.strip_prefix)) for f in ctx.files.srcs]
+
+def _interpreter(ctx, arguments, lines, inputs):
+    """Adds the `python`, `requirements` and `wheels` of xar_python or xar_runtime to the action's `arguments`,
+    manifest `lines` and `inputs`."""
+    if ctx.attr.python:
+        arguments.extend(["--python", ctx.attr.python])
+    inputs.extend(ctx.files.wheels)
+    if ctx.file.requirements:
+        arguments.extend(["--requirements", ctx.file.requirements.path, "--wheelhouse", "@WHEELHOUSE@"])
+        inputs.append(ctx.file.requirements)
+        lines.extend(["wheelhouse\t%s\t%s" % (f.path, f.basename) for f in ctx.files.wheels])
+    elif ctx.files.wheels:
+        fail("%s: wheels are the wheelhouse of a lock: give requirements too" % ctx.label)
 
 def _xar_python_impl(ctx):
     lines = _sources(ctx)
     arguments = ["python"]
     if ctx.files.srcs:
         arguments += ["--source", "@SOURCE@"]
-    if ctx.attr.python:
-        arguments += ["--python", ctx.attr.python]
-    inputs = ctx.files.srcs + ctx.files.wheels + ctx.files.app_wheels
-    if ctx.file.requirements:
-        arguments += ["--requirements", ctx.file.requirements.path, "--wheelhouse", "@WHEELHOUSE@"]
-        inputs.append(ctx.file.requirements)
-        lines += ["wheelhouse\t%s\t%s" % (f.path, f.basename) for f in ctx.files.wheels]
-    elif ctx.files.wheels:
-        fail("%s: wheels are the wheelhouse of a lock: give requirements too" % ctx.label)
+    inputs = ctx.files.srcs + ctx.files.app_wheels
+    _interpreter(ctx, arguments, lines, inputs)
     for wheel in ctx.files.app_wheels:
         arguments += ["--wheel", wheel.path]
     for entry_point in ctx.attr.entry_points:
@@ -141,7 +162,17 @@ def _xar_python_impl(ctx):
         fail("%s: give revision or stamp_revision, not both" % ctx.label)
     if ctx.attr.revision:
         arguments += ["--revision", ctx.attr.revision]
-    return _xarbuild(ctx, "python", lines, arguments, inputs, ctx.attr.stamp_revision)
+    runfiles = None
+    if ctx.file.runtime:
+        arguments += ["--runtime", ctx.file.runtime.path]
+        inputs.append(ctx.file.runtime)
+        runfiles = ctx.runfiles(files = [ctx.file.runtime])
+    return _xarbuild(ctx, "python", lines, arguments, inputs, ctx.attr.stamp_revision, runfiles)
+
+def _xar_runtime_impl(ctx):
+    arguments, lines, inputs = ["runtime"], [], []
+    _interpreter(ctx, arguments, lines, inputs)
+    return _xarbuild(ctx, "runtime", lines, arguments, inputs)
 
 def _xar_directory_impl(ctx):
     arguments = ["dir", "@SOURCE@"]
@@ -149,9 +180,7 @@ def _xar_directory_impl(ctx):
         arguments += ["--exec", ctx.attr.exec]
     return _xarbuild(ctx, "dir", _sources(ctx), arguments, ctx.files.srcs)
 
-_COMMON = {
-    "srcs": attr.label_list(allow_files = True, doc = "The files of the tree, at their paths under strip_prefix."),
-    "strip_prefix": attr.string(doc = "The directory under this package that is the tree's root (default: the package)."),
+_TOOL = {
     "source_date_epoch": attr.int(default = 0, doc = "SOURCE_DATE_EPOCH for xarbuild: build time and file times."),
     "xarbuild_args": attr.string_list(doc = "More xarbuild options, after the rule's own."),
     "xarbuild": attr.label(
@@ -162,14 +191,28 @@ _COMMON = {
     ),
 }
 
+_COMMON = dict(_TOOL, **{
+    "srcs": attr.label_list(allow_files = True, doc = "The files of the tree, at their paths under strip_prefix."),
+    "strip_prefix": attr.string(doc = "The directory under this package that is the tree's root (default: the package)."),
+})
+
+# The interpreter and the lock with its wheelhouse, as xar_python and xar_runtime take them.
+_INTERPRETER = {
+    "python": attr.string(doc = "The CPython installation to bundle, an absolute path (xarbuild's --python)."),
+    "requirements": attr.label(allow_single_file = True, doc = "The lock: pinned name==version with hashes."),
+    "wheels": attr.label_list(allow_files = [".whl"], doc = "The wheelhouse: the wheels the lock names."),
+}
+
 xar_python = rule(
     implementation = _xar_python_impl,
     executable = True,
     doc = "A Python application with its own interpreter and locked wheels: xarbuild python (docs/python.md).",
-    attrs = dict(_COMMON, **{
-        "python": attr.string(doc = "The CPython installation to bundle, an absolute path (xarbuild's --python)."),
-        "requirements": attr.label(allow_single_file = True, doc = "The lock: pinned name==version with hashes."),
-        "wheels": attr.label_list(allow_files = [".whl"], doc = "The wheelhouse: the wheels the lock names."),
+    attrs = dict(dict(_COMMON, **_INTERPRETER), **{
+        "runtime": attr.label(
+            allow_single_file = [".xar"],
+            doc = "A runtime (a xar_runtime target or a .xar file): a thin image on it (--runtime), rebuilt when " +
+                  "it changes; python is then the runtime's.",
+        ),
         "app_wheels": attr.label_list(allow_files = [".whl"], doc = "The application's own wheels (--wheel)."),
         "entry_points": attr.string_list(doc = "NAME=module:function; the first is the default."),
         "modules": attr.string_list(doc = "[NAME=]MODULE entry points run like python -m."),
@@ -189,4 +232,12 @@ xar_directory = rule(
     attrs = dict(_COMMON, **{
         "exec": attr.string(doc = "The program inside the tree that the .xar runs (xarbuild's --exec)."),
     }),
+)
+
+xar_runtime = rule(
+    implementation = _xar_runtime_impl,
+    executable = True,
+    doc = "A shared runtime, an interpreter and locked wheels that thin xar_python images name (`runtime`): " +
+          "xarbuild runtime (docs/runtimes.md). Run, it behaves like the python3 it carries.",
+    attrs = dict(_TOOL, **_INTERPRETER),
 )

@@ -9,7 +9,8 @@ private let canRunBazelRules =
 
 /// The Bazel rules (`bazel/xar.bzl`), loaded as a monorepo would: a real workspace with a directory image and a
 /// Python application with a locked wheel, built in Bazel's sandbox, run, compared with `xarbuild` run by hand on
-/// the same files, and rebuilt only when one of the rule's inputs changes; the revision from Bazel's stable status.
+/// the same files, and rebuilt only when one of the rule's inputs changes; the revision from Bazel's stable status;
+/// a runtime (MarkupSafe from PyPI) and a thin application on it, rebuilt when the runtime changes.
 @Suite(.serialized, .tags(.fuse, .root, .python, .slow), .enabled(if: canRunBazelRules))
 struct BazelRuleTests: BuildRuleProject {
     /// The repository's root (it holds `bazel/xar.bzl`), found from this file's path.
@@ -56,6 +57,30 @@ struct BazelRuleTests: BuildRuleProject {
         try FileManager.default.createDirectory(atPath: "\(tools)/wheels", withIntermediateDirectories: true)
         try FileManager.default.copyItem(
             atPath: wheel, toPath: "\(tools)/wheels/\((wheel as NSString).lastPathComponent)")
+        // The runtime's lock: MarkupSafe, a compiled wheel from PyPI, in the same wheelhouse; the thin
+        // application imports it from the runtime (its image has no wheel) and says whether its C speedups loaded.
+        let pypi = try PyPIWheels.fetch(["markupsafe==2.1.5", "six==1.17.0"])
+        var runtimePins: [String] = []
+        for (pin, path) in zip(["markupsafe==2.1.5", "six==1.17.0"], pypi) {
+            try FileManager.default.copyItem(
+                atPath: path, toPath: "\(tools)/wheels/\((path as NSString).lastPathComponent)")
+            let digest = try XarTestSupport.Process.run(["sha256sum", path])
+            runtimePins.append("\(pin) --hash=sha256:\(digest.stdout.prefix(64))\n")
+        }
+        try write(runtimePins[0], to: "\(tools)/runtime.txt")
+        try write(
+            """
+            import markupsafe
+
+            def main():
+                try:
+                    import six
+                    extra = 'six ' + six.__version__
+                except ImportError:
+                    extra = 'no six'
+                print(markupsafe.escape('<b>'), markupsafe.escape.__module__, extra)
+
+            """, to: "\(tools)/thin/markup_app/__init__.py")
         try write(
             """
             new_local_repository(name = "xar", path = "\(Self.repository)", build_file_content = "")
@@ -63,7 +88,7 @@ struct BazelRuleTests: BuildRuleProject {
             """, to: "\(workspace)/WORKSPACE")
         try write(
             """
-            load("@xar//:bazel/xar.bzl", "xar_directory", "xar_python")
+            load("@xar//:bazel/xar.bzl", "xar_directory", "xar_python", "xar_runtime")
 
             xar_directory(
                 name = "hello",
@@ -94,6 +119,22 @@ struct BazelRuleTests: BuildRuleProject {
                 wheels = glob(["wheels/*.whl"]),
                 stamp_revision = "STABLE_GIT_COMMIT",
                 tags = ["manual"],
+            )
+
+            xar_runtime(
+                name = "py",
+                python = "/usr/bin/python3",
+                requirements = "runtime.txt",
+                wheels = glob(["wheels/*.whl"]),
+            )
+
+            # A thin image on that runtime: its source only.
+            xar_python(
+                name = "markup",
+                srcs = glob(["thin/**/*.py"]),
+                strip_prefix = "thin",
+                runtime = ":py",
+                entry_points = ["markup=markup_app:main"],
             )
 
             # The lock names a wheel the rule does not list.
@@ -132,6 +173,9 @@ struct BazelRuleTests: BuildRuleProject {
         #expect(access(mark, F_OK) == 0, "the xarbuild label's wrapper did not run")
         #expect(try run("hello.xar", ["x"]) == "hello x\n")
         #expect(try run("greet.xar", []) == "GREETINGS\n")
+        // The thin image finds py.xar next to it, and MarkupSafe's compiled speedups come from the runtime.
+        #expect(try run("markup.xar", []) == "&lt;b&gt; markupsafe._speedups no six\n")
+        #expect(try run("py.xar", ["-c", "import markupsafe; print(markupsafe.__version__)"]) == "2.1.5\n")
 
         // The same files through xarbuild by hand give the same bytes: the action's copies (of Bazel's
         // symbolic links) change nothing, and the file outside srcs is not in the image.
@@ -161,8 +205,10 @@ struct BazelRuleTests: BuildRuleProject {
 
         // Nothing the rules name changed (the file outside srcs went): nothing is rebuilt.
         let (hello, greet) = (inode("\(bin)/hello.xar"), inode("\(bin)/greet.xar"))
+        let (runtime, markup) = (inode("\(bin)/py.xar"), inode("\(bin)/markup.xar"))
         try build()
         #expect(inode("\(bin)/hello.xar") == hello && inode("\(bin)/greet.xar") == greet)
+        #expect(inode("\(bin)/py.xar") == runtime && inode("\(bin)/markup.xar") == markup)
 
         // A changed file of the directory: that image only.
         try write("data, changed\n", to: "\(tools)/hello/data.txt")
@@ -177,6 +223,16 @@ struct BazelRuleTests: BuildRuleProject {
         try build()
         #expect(inode("\(bin)/hello.xar") == helloAgain && inode("\(bin)/greet.xar") != greet)
         #expect(try run("greet.xar", []) == "CHANGED\n")
+        #expect(inode("\(bin)/py.xar") == runtime && inode("\(bin)/markup.xar") == markup)
+
+        // A changed runtime (its lock gains six): the runtime and the thin image on it, which names the new digest
+        // (an old thin image would be refused, its runtime gone) and sees the runtime's six.
+        let greetAgain = inode("\(bin)/greet.xar")
+        try write(runtimePins[0] + runtimePins[1], to: "\(tools)/runtime.txt")
+        try build()
+        #expect(inode("\(bin)/py.xar") != runtime && inode("\(bin)/markup.xar") != markup)
+        #expect(inode("\(bin)/hello.xar") == helloAgain && inode("\(bin)/greet.xar") == greetAgain)
+        #expect(try run("markup.xar", []) == "&lt;b&gt; markupsafe._speedups six 1.17.0\n")
 
         // A lock whose wheel the rule does not name fails the build with xarbuild's line.
         let failed = try bazel("//tools:unlocked", [])
