@@ -8,7 +8,8 @@ private let canRunBuildRules =
     XarctlOpsFixture.canRun && TestEnvironment.hasTool("cmake") && access("/usr/bin/python3", X_OK) == 0
 
 /// The CMake build rules (`cmake/Xar.cmake`) and `xarbuild --depfile` under them: a real CMake project with a
-/// directory image and a Python application, built, run, and rebuilt only when an input changes.
+/// directory image and a Python application, built, run, and rebuilt only when an input changes; a runtime
+/// (MarkupSafe from PyPI) and a thin application on it, rebuilt when the runtime changes.
 @Suite(.serialized, .tags(.fuse, .root, .python, .slow), .enabled(if: canRunBuildRules))
 struct BuildRuleTests: BuildRuleProject {
     /// The repository's `cmake/Xar.cmake`, found from this file's path.
@@ -22,6 +23,31 @@ struct BuildRuleTests: BuildRuleProject {
         try write("#!/bin/sh\necho hello \"$@\"\n", to: "\(source)/hello/bin/hi", executable: true)
         try write("data\n", to: "\(source)/hello/data.txt")
         try write("def main():\n    print('greetings')\n", to: "\(source)/app/greet_app/__init__.py")
+        // The runtime's lock: MarkupSafe, a compiled wheel from PyPI; the thin application imports it from the
+        // runtime (its image has no wheel) and says whether its C speedups loaded, and whether six is there.
+        let pins = ["markupsafe==2.1.5", "six==1.17.0"]
+        var runtimePins: [String] = []
+        for (pin, path) in zip(pins, try PyPIWheels.fetch(pins)) {
+            try FileManager.default.createDirectory(atPath: "\(source)/wheels", withIntermediateDirectories: true)
+            try FileManager.default.copyItem(
+                atPath: path, toPath: "\(source)/wheels/\((path as NSString).lastPathComponent)")
+            let digest = try XarTestSupport.Process.run(["sha256sum", path])
+            runtimePins.append("\(pin) --hash=sha256:\(digest.stdout.prefix(64))\n")
+        }
+        try write(runtimePins[0], to: "\(source)/runtime.txt")
+        try write(
+            """
+            import markupsafe
+
+            def main():
+                try:
+                    import six
+                    extra = 'six ' + six.__version__
+                except ImportError:
+                    extra = 'no six'
+                print(markupsafe.escape('<b>'), markupsafe.escape.__module__, extra)
+
+            """, to: "\(source)/thin/markup_app/__init__.py")
         try write(
             """
             cmake_minimum_required(VERSION 3.20)
@@ -29,6 +55,8 @@ struct BuildRuleTests: BuildRuleProject {
             include("\(Self.module)")
             xar_directory(hello DIRECTORY hello OUTPUT hello.xar EXEC bin/hi)
             xar_python(greet OUTPUT greet.xar PYTHON /usr/bin/python3 SOURCE app ENTRY_POINTS greet=greet_app:main)
+            xar_runtime(py OUTPUT py.xar PYTHON /usr/bin/python3 REQUIREMENTS runtime.txt WHEELHOUSE wheels)
+            xar_python(markup OUTPUT markup.xar RUNTIME py SOURCE thin ENTRY_POINTS markup=markup_app:main)
 
             """, to: "\(source)/CMakeLists.txt")
         let configured = try XarTestSupport.Process.run(
@@ -50,15 +78,23 @@ struct BuildRuleTests: BuildRuleProject {
         #expect(first.stdout.contains("xarbuild dir: hello.xar") && first.stdout.contains("xarbuild python: greet.xar"))
         #expect(try run("hello.xar", ["x"]) == "hello x\n")
         #expect(try run("greet.xar", []) == "greetings\n")
+        // The thin image finds py.xar next to it, and MarkupSafe's compiled speedups come from the runtime.
+        #expect(try run("markup.xar", []) == "&lt;b&gt; markupsafe._speedups no six\n")
+        #expect(try run("py.xar", ["-c", "import markupsafe; print(markupsafe.__version__)"]) == "2.1.5\n")
         // The depfiles name the inputs: the files under the directories, the interpreter.
         let depfile = try String(contentsOfFile: "\(build)/greet.xar.d", encoding: .utf8)
         #expect(depfile.hasPrefix("\(build)/greet.xar:"), "\(depfile)")
         #expect(depfile.contains("\(source)/app/greet_app/__init__.py") && depfile.contains("/usr/bin/python3"))
+        // The thin image's names the runtime instead of the interpreter.
+        let thinDepfile = try String(contentsOfFile: "\(build)/markup.xar.d", encoding: .utf8)
+        #expect(thinDepfile.contains("\(build)/py.xar") && !thinDepfile.contains("python3"), "\(thinDepfile)")
 
         // Nothing changed: nothing is rebuilt.
         let (hello, greet) = (inode("\(build)/hello.xar"), inode("\(build)/greet.xar"))
+        let markup = inode("\(build)/markup.xar")
         #expect(!(try cmakeBuild().stdout.contains("xarbuild")))
         #expect(inode("\(build)/hello.xar") == hello && inode("\(build)/greet.xar") == greet)
+        #expect(inode("\(build)/markup.xar") == markup)
 
         // A changed file, then a new one: the directory image only.
         sleep(1)  // file times in whole seconds on some file systems
@@ -75,5 +111,15 @@ struct BuildRuleTests: BuildRuleProject {
         again = try cmakeBuild()
         #expect(again.stdout.contains("xarbuild python: greet.xar") && !again.stdout.contains("xarbuild dir"))
         #expect(try run("greet.xar", []) == "greetings, changed\n")
+
+        // A changed runtime (its lock gains six): the runtime and the thin image on it, which names the new digest
+        // (an old thin image would be refused, its runtime gone) and sees the runtime's six.
+        sleep(1)
+        try write(runtimePins[0] + runtimePins[1], to: "\(source)/runtime.txt")
+        again = try cmakeBuild()
+        #expect(again.stdout.contains("xarbuild runtime: py.xar"), "\(again)")
+        #expect(again.stdout.contains("xarbuild python: markup.xar"), "\(again)")
+        #expect(!again.stdout.contains("greet.xar") && !again.stdout.contains("xarbuild dir"), "\(again)")
+        #expect(try run("markup.xar", []) == "&lt;b&gt; markupsafe._speedups six 1.17.0\n")
     }
 }
