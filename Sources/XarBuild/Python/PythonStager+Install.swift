@@ -32,14 +32,17 @@ extension PythonStager {
             inputs.appWheels.append((wheel, SHA256Digest.hex(of: data)))
         }
         try Self.refuseDuplicates(inputs)
-        if let source = options.source {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue
-            else {
-                throw PythonBuildError("The source directory \(source) does not exist or is not a directory.")
-            }
-        }
+        try checkSourceDirectory()
         return inputs
+    }
+
+    /// The `--source` directory, when given, exists and is a directory.
+    func checkSourceDirectory() throws {
+        guard let source = options.source else { return }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw PythonBuildError("The source directory \(source) does not exist or is not a directory.")
+        }
     }
 
     /// A package is installed once: two versions of it (in the lock, or an application wheel that the lock also

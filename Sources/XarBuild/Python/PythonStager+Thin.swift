@@ -141,13 +141,7 @@ extension PythonStager {
                 problems: ["\(what) does not agree with the runtime \(runtimeName): \(count)."] + conflicts)
         }
         try Self.refuseDuplicates(inputs)
-        if let source = options.source {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue
-            else {
-                throw PythonBuildError("The source directory \(source) does not exist or is not a directory.")
-            }
-        }
+        try checkSourceDirectory()
         return inputs
     }
 }
