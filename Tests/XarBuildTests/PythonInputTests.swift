@@ -174,6 +174,16 @@ struct PythonInputTests {
             noDirectory.stderr
                 == "xarbuild: error: The output's directory \(scratch("missing")) does not exist; create it first.\n",
             "\(noDirectory)")
+
+        let noSource = try XarTestSupport.Process.run(
+            [
+                xarbuild, "python", "--python", PythonFixtures.python, "--source", scratch("nosrc"), "--module", "x",
+                "-o", scratch("x.xar"),
+            ], timeout: 60)
+        #expect(noSource.status == 1, "\(noSource)")
+        #expect(
+            noSource.stderr.hasSuffix(
+                "The source directory \(scratch("nosrc")) does not exist or is not a directory.\n"), "\(noSource)")
     }
 
     /// On a 60-column terminal the progress line is redrawn at most ~10 times a second, each time shorter than
