@@ -10,7 +10,9 @@ public struct XarctlList: ParsableCommand {
         abstract: "List .xar mounts (for root: of every user) and extraction-cache entries.",
         discussion: """
             For each mount: its path, status (live, dead, stopped, leftover, foreign), server pid, the processes \
-            using it, whether it is pinned, how long it has been idle, where reads are served from, and the image. \
+            using it, whether it is pinned, how long it has been idle, where reads are served from, the chain \
+            (DEPENDS: "on MOUNT" for a thin image, the live mount of the runtime it runs on, or "on sha256:HEX \
+            (not mounted)"; "for MOUNT,..." for a runtime, the mounts of the thin images on it) and the image. \
             Mounts are looked for under $XAR_MOUNT_ROOT, else /mnt/xarfuse, $XDG_RUNTIME_DIR and /dev/shm, and \
             wherever the mount table shows an xarfs mount.
             """
@@ -43,14 +45,15 @@ public struct XarctlList: ParsableCommand {
 
     /// The human table.
     static func table(_ listing: Listing) -> String {
-        var rows = [["MOUNT", "STATUS", "PID", "USERS", "PIN", "IDLE", "SOURCE", "IMAGE"]]
+        var rows = [["MOUNT", "STATUS", "PID", "USERS", "PIN", "IDLE", "SOURCE", "DEPENDS", "IMAGE"]]
         for record in listing.mounts {
             let users =
                 record.users.isEmpty ? "-" : record.users.map { "\($0.pid)(\($0.command))" }.joined(separator: ",")
             rows.append([
                 record.mountPoint, record.status.rawValue, record.serverPid.map(String.init) ?? "-", users,
                 record.pinned ? "yes" : "no", record.idleSeconds.map(Self.duration) ?? "-",
-                record.readSource.isEmpty ? "-" : record.readSource, record.image.isEmpty ? "-" : record.image,
+                record.readSource.isEmpty ? "-" : record.readSource, depends(record),
+                record.image.isEmpty ? "-" : record.image,
             ])
         }
         var lines = listing.mounts.isEmpty ? ["no .xar mounts"] : align(rows)
@@ -67,6 +70,15 @@ public struct XarctlList: ParsableCommand {
             lines += align(cacheRows)
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The DEPENDS cell: the runtime a thin image's mount runs on, or the mounts a runtime's mount serves.
+    static func depends(_ record: MountRecord) -> String {
+        if !record.runtime.isEmpty {
+            return record.runtimeMount.isEmpty
+                ? "on sha256:\(record.runtime) (not mounted)" : "on \(record.runtimeMount)"
+        }
+        return record.dependents.isEmpty ? "-" : "for " + record.dependents.joined(separator: ",")
     }
 
     /// Columns padded to their widest cell.

@@ -34,6 +34,7 @@ public enum MountInventory {
                 result.append(record(name: name, in: directory, info: info))
             }
         }
+        linkRuntimes(&result)
         // One pass over /proc for every mount: reading each process's maps once per mount would take seconds.
         let mounted = result.filter { $0.status != .leftover }.map(\.mountPoint)
         guard withUsers else { return result.sorted { $0.mountPoint < $1.mountPoint } }
@@ -148,6 +149,30 @@ public enum MountInventory {
         }
         record.lastUse = stateTime ?? state?.started ?? WallClock.now()
         return record
+    }
+
+    /// Fills in `runtime`, `runtimeMount` and `dependents`: each live mount's image header is read (one `pread`)
+    /// for the runtime it names, when the file there is still the image mounted (the digests agree); that
+    /// runtime's live mount of the same owner is the one whose state records its digest.
+    static func linkRuntimes(_ records: inout [MountRecord]) {
+        for index in records.indices where records[index].status == .live && !records[index].image.isEmpty {
+            guard let image = try? LaunchImage.open(records[index].image),
+                let header = try? Launcher.readHeader(image, path: records[index].image),
+                let runtime = header.runtime, header.digest == records[index].digest
+            else { continue }
+            records[index].runtime = runtime.digest
+        }
+        for index in records.indices where !records[index].runtime.isEmpty {
+            guard
+                let provider = records.indices.first(where: {
+                    records[$0].status == .live && records[$0].uid == records[index].uid
+                        && records[$0].digest == records[index].runtime
+                })
+            else { continue }
+            records[index].runtimeMount = records[provider].mountPoint
+            records[provider].dependents.append(records[index].mountPoint)
+        }
+        for index in records.indices { records[index].dependents.sort() }
     }
 
     /// The processes using the tree at `path` (canonical), with their command names.

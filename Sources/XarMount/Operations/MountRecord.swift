@@ -63,4 +63,11 @@ public struct MountRecord: Sendable, Codable, Equatable {
     /// When the mount was last seen in use (the state file's modification time, which the server sets when
     /// its last user goes), seconds since the epoch; 0 when unknown.
     public var lastUse: Int64 = 0
+    /// For a mount of a thin image (docs/runtimes.md): the SHA-256 of the runtime its header's `DEPENDENCIES`
+    /// names; empty for other images and when the image file is gone or no longer the one mounted.
+    public var runtime: String = ""
+    /// The live mount of that runtime (same owner, the digest its state file records), empty when none is live.
+    public var runtimeMount: String = ""
+    /// For a runtime's mount: the mount points of the live mounts of thin images that run on it.
+    public var dependents: [String] = []
 }
