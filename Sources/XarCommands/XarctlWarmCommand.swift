@@ -23,24 +23,35 @@ public struct XarctlWarm: ParsableCommand {
     /// Creates the command; ArgumentParser calls this.
     public init() {}
 
-    /// Warms each file, one line each.
+    /// Warms each file, one line each; a thin image's runtime first, on a line of its own (once per runtime).
     public func run() throws {
+        var runtimes: Set<String> = []
         for file in files {
-            let report: ImageWarmer.Report
-            do { report = try ImageWarmer.warm(imagePath: file) } catch { throw CommandFailure(error.message) }
-            if report.alreadyMounted {
-                print("\(file): mounted at \(report.mountPoint); its server saves the start-up blocks when it ends")
-            } else if !report.hasList {
-                print("\(file): no start-up list (/.xar/startup-files) in the image; nothing to warm")
-            } else if let saved = report.savedBlocks {
-                print(
-                    "\(file): warmed: \(report.files) files, \(ByteSize.human(report.bytes)) read; "
-                        + "\(ByteSize.human(saved.bytes)) of start-up blocks in \(saved.path)")
-            } else {
-                print(
-                    "\(file): \(report.files) files, \(ByteSize.human(report.bytes)) read, but no start-up blocks were "
-                        + "saved (XAR_STARTUP_BLOCKS=0?)")
+            let runtime: String?
+            do { runtime = try ImageWarmer.runtime(of: file) } catch { throw CommandFailure(error.message) }
+            if let runtime, runtimes.insert(runtime).inserted {
+                try warm(runtime, label: "\(runtime) (the runtime of \(file))")
             }
+            try warm(file, label: file)
+        }
+    }
+
+    /// Warms one image and prints its line.
+    func warm(_ file: String, label: String) throws {
+        let report: ImageWarmer.Report
+        do { report = try ImageWarmer.warm(imagePath: file) } catch { throw CommandFailure(error.message) }
+        if report.alreadyMounted {
+            print("\(label): mounted at \(report.mountPoint); its server saves the start-up blocks when it ends")
+        } else if !report.hasList {
+            print("\(label): no start-up list (/.xar/startup-files) in the image; nothing to warm")
+        } else if let saved = report.savedBlocks {
+            print(
+                "\(label): warmed: \(report.files) files, \(ByteSize.human(report.bytes)) read; "
+                    + "\(ByteSize.human(saved.bytes)) of start-up blocks in \(saved.path)")
+        } else {
+            print(
+                "\(label): \(report.files) files, \(ByteSize.human(report.bytes)) read, but no start-up blocks were "
+                    + "saved (XAR_STARTUP_BLOCKS=0?)")
         }
     }
 }

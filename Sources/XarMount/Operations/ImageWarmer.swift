@@ -54,6 +54,31 @@ public enum ImageWarmer {
         return report
     }
 
+    /// The runtime the launcher would run the image at `imagePath` on (docs/runtimes.md): the path of the file
+    /// found where the launcher looks (`RuntimeLocator`: `XAR_RUNTIME_PATH`, the image's directory,
+    /// `/usr/lib/xar/runtimes`), its bytes hashed as before the launcher first mounts it; nil for an image that
+    /// names no runtime. A runtime found nowhere, or not the digest named, is one line naming the digest and
+    /// every place looked.
+    public static func runtime(of imagePath: String) throws(OperationError) -> String? {
+        do throws(LaunchError) {
+            let image = try LaunchImage.open(imagePath)
+            guard let dependency = try Launcher.readHeader(image, path: imagePath).runtime else { return nil }
+            let found = try RuntimeLocator.find(dependency, imagePath: imagePath)
+            guard let real = DigestCache.digest(of: found.image, offset: found.header.offset) else {
+                throw LaunchError(.badImage, "cannot read the runtime \(found.path) to compute its digest")
+            }
+            guard real == dependency.digest else {
+                throw LaunchError(
+                    .runtimeMissing,
+                    "\(found.path) claims to be the runtime \(dependency.reference) of \(imagePath), but its SHA-256 "
+                        + "is \(real): it is corrupt or an impostor (xarctl verify \(found.path))")
+            }
+            return found.path
+        } catch {
+            throw OperationError(error)
+        }
+    }
+
     /// Reads, through the mount, every regular file of the mount the image's start-up list names.
     private static func readStartupFiles(into report: inout Report) {
         let mountPoint = report.mountPoint
