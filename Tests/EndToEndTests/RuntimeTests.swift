@@ -382,4 +382,85 @@ struct RuntimeTests {
         #expect(rule.contains(b.v1), "\(rule)")
         #expect(try RuntimeBuilds.headerValue("DEPENDENCIES", of: again) == "v1.xar@sha256:\(b.digest1)")
     }
+
+    @Test func listShowsWhichMountRunsOnWhichRuntimeBothWays() throws {
+        let b = try builds()
+        defer { finish() }
+        let xarexec = TestEnvironment.product("xarexec")
+        let out = fixture.dir("beta-list.out")
+        let started = try XarTestSupport.Process.run(
+            ["/bin/sh", "-c", "env -i XAR_MOUNT_ROOT=\(fixture.mountRoot) \(xarexec) \(b.beta) 6 > \(out) 2>&1 &"],
+            timeout: 10)
+        try #require(started.status == 0)
+        #expect(fixture.eventually(within: 10) { (try? mount(of: b.beta)) ?? nil != nil }, "beta is mounted")
+        let app = try #require(try mount(of: b.beta))
+        let runtime = try #require(try mount(of: b.v1), "the runtime is mounted for beta")
+
+        let mounts = try fixture.listedMounts()
+        let appRecord = try #require(mounts.first { $0["mount_point"] as? String == app }, "\(mounts)")
+        let runtimeRecord = try #require(mounts.first { $0["mount_point"] as? String == runtime }, "\(mounts)")
+        #expect(appRecord["runtime"] as? String == b.digest1, "\(appRecord)")
+        #expect(appRecord["runtime_mount"] as? String == runtime, "\(appRecord)")
+        #expect(appRecord["dependents"] as? [String] == [], "\(appRecord)")
+        #expect(runtimeRecord["runtime"] as? String == "", "\(runtimeRecord)")
+        #expect(runtimeRecord["dependents"] as? [String] == [app], "\(runtimeRecord)")
+
+        let table = try fixture.xarctl(["list"])
+        #expect(table.status == 0, "\(table)")
+        let lines = table.stdout.split(whereSeparator: \.isNewline).map(String.init)
+        #expect(lines.first?.contains("  SOURCE  DEPENDS ") == true && lines.first?.hasSuffix("  IMAGE") == true)
+        let appLine = try #require(lines.first { $0.hasPrefix(app + " ") }, "\(table)")
+        let runtimeLine = try #require(lines.first { $0.hasPrefix(runtime + " ") }, "\(table)")
+        #expect(appLine.contains(" on \(runtime) ") && appLine.hasSuffix(b.beta), "\(table)")
+        #expect(runtimeLine.contains(" for \(app) ") && runtimeLine.hasSuffix(b.v1), "\(table)")
+        #expect(fixture.eventually(within: 15) { ((try? fixture.contents(out)) ?? "").contains("beta") }, "beta ends")
+    }
+
+    @Test func warmOfAThinImageWarmsItsRuntimeFirstOrNamesWhereItLooked() throws {
+        let b = try builds()
+        defer { finish() }
+        let warmed = try fixture.xarctl(["warm", b.beta, b.alpha], timeout: 300)
+        #expect(warmed.status == 0, "\(warmed)")
+        let lines = warmed.stdout.split(whereSeparator: \.isNewline).map(String.init)
+        // The runtime once, before the first application on it; then each application.
+        #expect(lines.count == 3, "\(warmed)")
+        #expect(lines.first?.hasPrefix("\(b.v1) (the runtime of \(b.beta)): ") == true, "\(warmed)")
+        #expect(lines.dropFirst().first?.hasPrefix("\(b.beta): warmed: ") == true, "\(warmed)")
+        #expect(lines.last?.hasPrefix("\(b.alpha): warmed: ") == true, "\(warmed)")
+        #expect(try fixture.mountPoints().isEmpty, "warm leaves nothing mounted")
+
+        // While beta runs, both its mount and the runtime's are live: warm names both and leaves them alone.
+        let xarexec = TestEnvironment.product("xarexec")
+        let out = fixture.dir("beta-warm.out")
+        let started = try XarTestSupport.Process.run(
+            ["/bin/sh", "-c", "env -i XAR_MOUNT_ROOT=\(fixture.mountRoot) \(xarexec) \(b.beta) 6 > \(out) 2>&1 &"],
+            timeout: 10)
+        try #require(started.status == 0)
+        #expect(fixture.eventually(within: 10) { (try? mount(of: b.beta)) ?? nil != nil }, "beta is mounted")
+        let app = try #require(try mount(of: b.beta))
+        let runtime = try #require(try mount(of: b.v1))
+        let live = try fixture.xarctl(["warm", b.beta], timeout: 120)
+        #expect(live.status == 0, "\(live)")
+        #expect(live.stdout.contains("\(b.v1) (the runtime of \(b.beta)): mounted at \(runtime);"), "\(live)")
+        #expect(live.stdout.contains("\(b.beta): mounted at \(app);"), "\(live)")
+        #expect(try mount(of: b.v1) == runtime && mount(of: b.beta) == app, "both mounts stay live")
+        #expect(fixture.eventually(within: 15) { ((try? fixture.contents(out)) ?? "").contains("beta") }, "beta ends")
+        finish()
+
+        // A runtime found nowhere: one line with the digest and the places looked, status 1, nothing mounted.
+        let elsewhere = fixture.dir("warm-elsewhere")
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: b.beta, toPath: "\(elsewhere)/beta.xar")
+        let missing = try fixture.xarctl(
+            ["warm", "\(elsewhere)/beta.xar"], env: ["XAR_RUNTIME_PATH": fixture.dir("none")])
+        #expect(missing.status == 1 && missing.stdout.isEmpty, "\(missing)")
+        #expect(missing.stderr.split(whereSeparator: \.isNewline).count == 1, "\(missing)")
+        #expect(
+            missing.stderr.contains(
+                "runs on the runtime sha256:\(b.digest1), which is not in any of \(fixture.dir("none"))/v1.xar, "),
+            "\(missing)")
+        #expect(missing.stderr.contains("\(elsewhere)/v1.xar"), "\(missing)")
+        #expect(missing.stderr.contains("/usr/lib/xar/runtimes/v1.xar"), "\(missing)")
+        #expect(try fixture.mountPoints().isEmpty, "nothing is mounted")
+    }
 }
