@@ -463,4 +463,45 @@ struct RuntimeTests {
         #expect(missing.stderr.contains("/usr/lib/xar/runtimes/v1.xar"), "\(missing)")
         #expect(try fixture.mountPoints().isEmpty, "nothing is mounted")
     }
+
+    /// A thin image and its runtime launched from a network-style file system (bindfs) whose daemon then stops:
+    /// `xarctl list` still answers at once and lists both mounts. It judges the dependency from the mount table
+    /// and the state files only (an image there is read only through a local copy), since opening a file of a
+    /// stopped network file system blocks without bound.
+    @Test(.enabled(if: TestEnvironment.hasTool("bindfs"), "needs bindfs"))
+    func listNeverOpensAnImageOnAStoppedNetworkFileSystem() throws {
+        let b = try builds()
+        defer { finish() }
+        let (source, view) = (fixture.dir("net-source"), fixture.dir("net-view"))
+        try XarTestSupport.Process.shell("mkdir -p '\(source)' '\(view)' && cp '\(b.beta)' '\(b.v1)' '\(source)/'")
+        let bindfs = try XarTestSupport.Process.shell(
+            "(bindfs -f '\(source)' '\(view)' </dev/null >/dev/null 2>&1 & echo $!)")
+        let bindfsPID = try #require(Int32(bindfs.stdout.split(separator: "\n").first ?? ""))
+        defer {
+            kill(bindfsPID, SIGCONT)
+            kill(bindfsPID, SIGKILL)
+            umount2(view, Int32(MNT_DETACH))
+        }
+        #expect(fixture.eventually(within: 10) { (try? fixture.contents("/proc/self/mounts"))?.contains(view) == true })
+        let beta = "\(view)/\((b.beta as NSString).lastPathComponent)"
+        let out = fixture.dir("net-beta.out")
+        let started = try XarTestSupport.Process.run(
+            [
+                "/bin/sh", "-c",
+                "env -i XAR_MOUNT_ROOT=\(fixture.mountRoot) XAR_LOCAL_COPY=never \(TestEnvironment.product("xarexec")) "
+                    + "\(beta) 6 > \(out) 2>&1 &",
+            ], timeout: 10)
+        try #require(started.status == 0)
+        #expect(fixture.eventually(within: 20) { (try? mount(of: b.beta)) ?? nil != nil }, "beta is mounted")
+        let app = try #require(try mount(of: b.beta))
+        #expect(kill(bindfsPID, SIGSTOP) == 0)
+
+        let before = Date()
+        let listed = try fixture.xarctl(["list", "--json"], timeout: 20)
+        #expect(listed.status == 0, "\(listed)")
+        #expect(Date().timeIntervalSince(before) < 10, "xarctl list took \(Date().timeIntervalSince(before)) s")
+        #expect(listed.stdout.contains(app), "\(listed)")
+        kill(bindfsPID, SIGCONT)
+        #expect(fixture.eventually(within: 20) { ((try? fixture.contents(out)) ?? "").contains("beta") }, "beta ends")
+    }
 }

@@ -27,6 +27,25 @@ struct MountInfo {
         return info
     }
 
+    /// True when `path` (absolute, canonical) lies on a file system whose files can hang or vanish while open: a
+    /// network or cluster file system, or any FUSE file system (sshfs, bindfs, ours). Judged from the table alone,
+    /// by the deepest mount point above `path`, so nothing on that file system is touched.
+    func isOnNetworkFileSystem(_ path: String) -> Bool {
+        var best: (point: String, entry: Entry)?
+        for (point, entry) in entries
+        where path == point || point == "/" || path.hasPrefix(point.hasSuffix("/") ? point : point + "/") {
+            if best == nil || point.count > best!.point.count { best = (point, entry) }
+        }
+        guard let type = best?.entry.type else { return true }
+        return type.hasPrefix("fuse") || Self.networkTypes.contains(type)
+    }
+
+    /// File system types (as the mount table names them) whose files can hang or vanish while open.
+    static let networkTypes: Set<String> = [
+        "nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "lustre", "afs", "gpfs", "glusterfs", "coda", "ncpfs",
+        "gfs2", "ocfs2", "sshfs", "davfs",
+    ]
+
     /// The mount points of our servers (`fuse.xarfs`).
     var xarfsMountPoints: [String] {
         entries.filter { $0.value.type == "fuse.xarfs" }.map(\.key)

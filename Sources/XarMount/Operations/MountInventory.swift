@@ -34,7 +34,7 @@ public enum MountInventory {
                 result.append(record(name: name, in: directory, info: info))
             }
         }
-        linkRuntimes(&result)
+        linkRuntimes(&result, info: info)
         // One pass over /proc for every mount: reading each process's maps once per mount would take seconds.
         let mounted = result.filter { $0.status != .leftover }.map(\.mountPoint)
         guard withUsers else { return result.sorted { $0.mountPoint < $1.mountPoint } }
@@ -154,10 +154,22 @@ public enum MountInventory {
     /// Fills in `runtime`, `runtimeMount` and `dependents`: each live mount's image header is read (one `pread`)
     /// for the runtime it names, when the file there is still the image mounted (the digests agree); that
     /// runtime's live mount of the same owner is the one whose state records its digest.
-    static func linkRuntimes(_ records: inout [MountRecord]) {
+    ///
+    /// An image on a network or FUSE file system is read only through its local copy once the server serves from
+    /// it: opening a file of a network file system whose server is gone can block without bound, and one such
+    /// mount must never hang the listing of the others. Such a mount shows no dependency until its copy is in.
+    static func linkRuntimes(_ records: inout [MountRecord], info: MountInfo) {
         for index in records.indices where records[index].status == .live && !records[index].image.isEmpty {
-            guard let image = try? LaunchImage.open(records[index].image),
-                let header = try? Launcher.readHeader(image, path: records[index].image),
+            var path = records[index].image
+            if info.isOnNetworkFileSystem(path) {
+                let state = XarMount.ServerState.read(from: records[index].mountPoint + ".state")
+                guard let copy = state?.copyPath, !copy.isEmpty, records[index].readSource == "local copy",
+                    !info.isOnNetworkFileSystem(copy)
+                else { continue }
+                path = copy
+            }
+            guard let image = try? LaunchImage.open(path),
+                let header = try? Launcher.readHeader(image, path: path),
                 let runtime = header.runtime, header.digest == records[index].digest
             else { continue }
             records[index].runtime = runtime.digest
