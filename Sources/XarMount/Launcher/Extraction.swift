@@ -6,16 +6,27 @@ enum Extraction {
     /// Execs the target from the extracted tree (extracting it first if needed); never returns normally.
     ///
     /// Says once on stderr, when it extracts, `why` (a clause: "FUSE is unavailable (…)") and where (not with `XAR_QUIET=1`); later runs find the
-    /// tree and exec without a word and without reading the image.
+    /// tree and exec without a word and without reading the image. A thin image's runtime is extracted the same way
+    /// (one more line when it is), and its loader runs with `$RUNTIME` naming its extracted tree.
     static func runFallback(
         why: String, image: consuming FileDescriptor, header: LaunchHeader, imagePath: String,
         userArguments: ArraySlice<String>
     ) throws(LaunchError) -> Never {
-        if header.runtime != nil {
-            throw LaunchError(
-                .noFuse,
-                "cannot run \(imagePath): \(why), and images built with --runtime need FUSE (the extraction fallback "
-                    + "runs standalone images only)")
+        // A thin image's runtime first, into the same cache under its own digest (proven before it is published):
+        // every thin image on one runtime shares its one extracted tree.
+        var runtimeTree: String?
+        if let dependency = header.runtime {
+            let found = try RuntimeLocator.find(dependency, imagePath: imagePath)
+            let runtimePath = found.path
+            try HostFloor.check(found.header, path: runtimePath)
+            runtimeTree = try ExtractionCache.tree(
+                image: found.image, offset: found.header.offset, key: dependency.digest, imagePath: runtimePath
+            ) { path in
+                guard !Settings.current.quiet else { return }
+                StandardError.writeLine(
+                    "\(Launcher.programName): \(why); running the runtime \(runtimePath) of \(imagePath) from an "
+                        + "extracted copy in \(path)")
+            }
         }
         let key = ExtractionCache.key(digest: header.digest, uuid: header.uuid)
         let tree = try ExtractionCache.tree(image: image, offset: header.offset, key: key, imagePath: imagePath) {
@@ -26,7 +37,9 @@ enum Extraction {
                     + "extracted copy in \(path)")
         }
         _ = consume image
-        let target = TargetArguments(header: header, root: tree, invokedPath: imagePath, userArguments: userArguments)
+        let target = TargetArguments(
+            header: header, root: tree, runtimeRoot: runtimeTree, invokedPath: imagePath,
+            userArguments: userArguments)
         let error = Exec.replace(path: target.path, arguments: target.argv)
         throw LaunchError(
             .execFailed,

@@ -7,15 +7,23 @@ struct RuntimeMount: ~Copyable {
     let pin: FileDescriptor
 }
 
+/// What mounting a thin image's runtime came to: mounted (or joined), or not possible because FUSE is unavailable
+/// (`why`, the clause the extraction fallback's notice begins with).
+enum RuntimeMountOutcome: ~Copyable {
+    case mounted(RuntimeMount)
+    case noFuse(why: String)
+}
+
 extension Launcher {
     /// Finds the runtime that `header` names, and mounts it or joins its mount: the same per-user mount, lock and
     /// state file as any image, so every thin image on one runtime shares one mount and one page cache.
     ///
     /// Before a runtime file is first mounted its bytes are hashed (once per file: `DigestCache`) and must be the
-    /// digest named; a live mount is joined as any image's is (`MountIdentity`).
+    /// digest named; a live mount is joined as any image's is (`MountIdentity`). Without FUSE (as the launcher decides
+    /// for any image, `FuseAvailability`), `.noFuse`: the caller runs both images from the extraction cache.
     static func mountRuntime(
         _ dependency: RuntimeDependency, imagePath: String
-    ) throws(LaunchError) -> RuntimeMount {
+    ) throws(LaunchError) -> RuntimeMountOutcome {
         let found = try RuntimeLocator.find(dependency, imagePath: imagePath)
         let path = found.path, header = found.header
         try HostFloor.check(header, path: path)
@@ -29,10 +37,7 @@ extension Launcher {
         if !probe.isLive {
             sourceLost = false
             if let reason = FuseAvailability.unavailableReason() {
-                throw LaunchError(
-                    .noFuse,
-                    "cannot mount the runtime \(path) of \(imagePath): \(reason); images built with --runtime need "
-                        + "FUSE (the extraction fallback runs standalone images only)")
+                return .noFuse(why: "FUSE is unavailable (\(reason))")
             }
             guard let real = DigestCache.digest(of: found.image, offset: header.offset) else {
                 throw LaunchError(.badImage, "cannot read the runtime \(path) to compute its digest")
@@ -48,7 +53,11 @@ extension Launcher {
             try MountIdentity.replaceForeign(&probe, location, header: header, image: found.image, imagePath: path)
             if probe.isDead { try removeDeadMount(location) }
             if !probe.isLive {
-                try mount(location, header: header, image: found.image, imagePath: path)
+                do {
+                    try mount(location, header: header, image: found.image, imagePath: path)
+                } catch let error where FuseAvailability.isRefusedMount(error) {
+                    return .noFuse(why: "FUSE is unavailable (mounting failed: \(error.message))")
+                }
                 probe = try MountProbe.probe(location, header: header)
             }
         }
@@ -63,6 +72,6 @@ extension Launcher {
         }
         if sourceLost { _ = SourceHealing.offer(location, imagePath: path) }
         _ = consume lock
-        return RuntimeMount(mountPoint: location.mountPoint, pin: pin)
+        return .mounted(RuntimeMount(mountPoint: location.mountPoint, pin: pin))
     }
 }

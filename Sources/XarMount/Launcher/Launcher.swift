@@ -103,9 +103,20 @@ public enum Launcher {
         var runtimeRoot: String?
         var runtimePin: FileDescriptor?
         if let dependency = header.runtime {
-            let mounted = try mountRuntime(dependency, imagePath: imagePath)
-            runtimeRoot = mounted.mountPoint
-            runtimePin = consume mounted.pin
+            let outcome = try mountRuntime(dependency, imagePath: imagePath)
+            switch consume outcome {
+            case .mounted(let mounted):
+                runtimeRoot = mounted.mountPoint
+                runtimePin = consume mounted.pin
+            case .noFuse(let why):
+                // Both images then run from the extraction cache (docs/runtimes.md, "Without FUSE").
+                guard mode == .run else {
+                    throw LaunchError(.noFuse, "cannot mount the runtime of \(imagePath): \(why)")
+                }
+                try Extraction.runFallback(
+                    why: why, image: consume image, header: header, imagePath: imagePath,
+                    userArguments: userArguments)
+            }
         }
         let lock = try openLock(location)
         var sourceLost = false
