@@ -504,4 +504,29 @@ struct RuntimeTests {
         kill(bindfsPID, SIGCONT)
         #expect(fixture.eventually(within: 20) { ((try? fixture.contents(out)) ?? "").contains("beta") }, "beta ends")
     }
+
+    /// Without FUSE, thin applications run from the extraction cache: the runtime extracted once under its
+    /// digest and shared, each application beside it, each extraction announced by the usual one-line notice;
+    /// multiprocessing's spawn works there too (alpha), and nothing is mounted.
+    @Test func withoutFuseThinApplicationsRunFromOneExtractedRuntime() throws {
+        let b = try builds()
+        defer { finish() }
+        let xarexec = TestEnvironment.product("xarexec")
+        let cache = fixture.dir("no-fuse-cache")
+        let env = ["XAR_FUSE_DEVICE": fixture.dir("no-such-fuse"), "XDG_CACHE_HOME": cache]
+        let first = try run([xarexec, b.alpha, "x"], env)
+        let alpha = try report(first)
+        #expect(alpha["name"] as? String == "alpha" && alpha["spawn"] as? Int == 42, "\(first)")
+        let notices = first.stderr.split(separator: "\n")
+        #expect(notices.count == 2 && notices.allSatisfy { $0.contains("FUSE is unavailable") }, "\(first)")
+        let second = try run([xarexec, b.beta], env)
+        #expect(try report(second)["name"] as? String == "beta", "\(second)")
+        #expect(second.stderr.split(separator: "\n").count == 1, "the runtime is extracted once: \(second)")
+        let again = try run([xarexec, b.beta], env)
+        #expect(try report(again)["name"] as? String == "beta" && again.stderr.isEmpty, "\(again)")
+        let trees = try FileManager.default.contentsOfDirectory(atPath: "\(cache)/xar/extract")
+            .filter { !$0.hasPrefix(".") }
+        #expect(trees.count == 3 && trees.contains(b.digest1), "\(trees)")
+        #expect(try fixture.mountPoints().isEmpty)
+    }
 }
