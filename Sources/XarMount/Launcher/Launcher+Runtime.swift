@@ -39,15 +39,7 @@ extension Launcher {
             if let reason = FuseAvailability.unavailableReason() {
                 return .noFuse(why: "FUSE is unavailable (\(reason))")
             }
-            guard let real = DigestCache.digest(of: found.image, offset: header.offset) else {
-                throw LaunchError(.badImage, "cannot read the runtime \(path) to compute its digest")
-            }
-            guard real == dependency.digest else {
-                throw LaunchError(
-                    .runtimeMissing,
-                    "\(path) claims to be the runtime \(dependency.reference) of \(imagePath), but its SHA-256 is "
-                        + "\(real): it is corrupt or an impostor (xarctl verify \(path))")
-            }
+            try RuntimeLocator.proveDigest(of: found, dependency, imagePath: imagePath)
             try take(lock, .exclusive, location)
             probe = try MountProbe.probe(location, header: header)
             try MountIdentity.replaceForeign(&probe, location, header: header, image: found.image, imagePath: path)

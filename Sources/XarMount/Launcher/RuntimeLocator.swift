@@ -43,6 +43,22 @@ enum RuntimeLocator {
         return paths
     }
 
+    /// Hashes the bytes of the runtime `found` (once per file: `DigestCache`) and checks they are the digest
+    /// `dependency` names, as before a runtime is first mounted or warmed; its header's claim alone is not proof.
+    static func proveDigest(
+        of found: borrowing Found, _ dependency: RuntimeDependency, imagePath: String
+    ) throws(LaunchError) {
+        guard let real = DigestCache.digest(of: found.image, offset: found.header.offset) else {
+            throw LaunchError(.badImage, "cannot read the runtime \(found.path) to compute its digest")
+        }
+        guard real == dependency.digest else {
+            throw LaunchError(
+                .runtimeMissing,
+                "\(found.path) claims to be the runtime \(dependency.reference) of \(imagePath), but its SHA-256 is "
+                    + "\(real): it is corrupt or an impostor (xarctl verify \(found.path))")
+        }
+    }
+
     /// Finds the runtime `dependency` of the image at `imagePath`.
     static func find(_ dependency: RuntimeDependency, imagePath: String) throws(LaunchError) -> Found {
         var looked: [String] = []

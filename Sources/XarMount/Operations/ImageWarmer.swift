@@ -64,15 +64,7 @@ public enum ImageWarmer {
             let image = try LaunchImage.open(imagePath)
             guard let dependency = try Launcher.readHeader(image, path: imagePath).runtime else { return nil }
             let found = try RuntimeLocator.find(dependency, imagePath: imagePath)
-            guard let real = DigestCache.digest(of: found.image, offset: found.header.offset) else {
-                throw LaunchError(.badImage, "cannot read the runtime \(found.path) to compute its digest")
-            }
-            guard real == dependency.digest else {
-                throw LaunchError(
-                    .runtimeMissing,
-                    "\(found.path) claims to be the runtime \(dependency.reference) of \(imagePath), but its SHA-256 "
-                        + "is \(real): it is corrupt or an impostor (xarctl verify \(found.path))")
-            }
+            try RuntimeLocator.proveDigest(of: found, dependency, imagePath: imagePath)
             return found.path
         } catch {
             throw OperationError(error)
