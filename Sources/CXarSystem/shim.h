@@ -1,5 +1,6 @@
-// The few libc calls Swift's Glibc module does not reach: <sys/vfs.h> is not part of it, `statx` needs
-// `_GNU_SOURCE`, and `flock` the function is shadowed by `struct flock`. Static inline, so nothing is linked.
+// The few libc calls Swift's Glibc module does not reach: <sys/vfs.h> is not part of it, `statx`, `pipe2`,
+// `syncfs` and `mkostemp` need `_GNU_SOURCE`, and `flock` the function is shadowed by `struct flock`. Static
+// inline, so nothing is linked.
 #ifndef CXARSYSTEM_SHIM_H
 #define CXARSYSTEM_SHIM_H
 
@@ -10,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <sys/vfs.h>
 
@@ -34,6 +36,9 @@ static inline int xar_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 /// `syncfs(2)`: flushes the whole file system holding `fd` (hidden from Swift without `_GNU_SOURCE`).
 static inline int xar_syncfs(int fd) { return syncfs(fd); }
+
+/// `mkostemp(3)` with `O_CLOEXEC` (hidden from Swift without `_GNU_SOURCE`): the descriptor is never inheritable.
+static inline int xar_mkstemp_cloexec(char *template) { return mkostemp(template, O_CLOEXEC); }
 
 /// `flock(2)`.
 static inline int xar_flock(int fd, int operation) { return flock(fd, operation); }

@@ -1,3 +1,4 @@
+internal import CXarSystem
 internal import Glibc
 internal import struct SystemPackage.Errno
 
@@ -15,15 +16,16 @@ public final class TemporaryFile {
 
     /// Creates `.<name>.XXXXXX` (mode 0600) in the directory of `finalPath`.
     ///
-    /// The corresponding C function is `mkstemp`; the descriptor gets `FD_CLOEXEC`.
+    /// The corresponding C function is `mkostemp` with `O_CLOEXEC`: the descriptor is close-on-exec from its first
+    /// instant, so a child another thread forks meanwhile never holds the file open for writing (an `exec` of the
+    /// finished file would fail with ETXTBSY for as long as that child lives).
     public init(next finalPath: String) throws(SystemError) {
         let slash = finalPath.lastIndex(of: "/")
         let directory = slash.map { String(finalPath[..<$0]) } ?? "."
         let name = slash.map { String(finalPath[finalPath.index(after: $0)...]) } ?? finalPath
         var template = Array("\(directory.isEmpty ? "/" : directory)/.\(name).XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        let fd = template.withUnsafeMutableBufferPointer { xar_mkstemp_cloexec($0.baseAddress!) }
         guard fd >= 0 else { throw SystemError(code: errno, "create a temporary file next to", path: finalPath) }
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         descriptor = FileDescriptor(owning: fd)
         path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         self.finalPath = finalPath

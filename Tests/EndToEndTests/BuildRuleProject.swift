@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import XarTestSupport
 
 /// The files of the build-rule tests' projects (CMake, Bazel): written with their directories, and told apart by
 /// inode, since a rebuilt image is a new file renamed into place.
@@ -11,8 +12,7 @@ extension BuildRuleProject {
     func write(_ text: String, to path: String, executable: Bool = false) throws {
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try text.write(toFile: path, atomically: false, encoding: .utf8)
-        if executable { #expect(chmod(path, 0o755) == 0) }
+        try TestFiles.write(text, to: path, mode: executable ? 0o755 : 0o644)
     }
 
     /// The inode number of `path` (not following a last symbolic link), or 0 when there is none.

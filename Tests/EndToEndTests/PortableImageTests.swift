@@ -119,10 +119,9 @@ struct PortableImageTests {
     static func install(_ image: String, as name: String, in root: Debian11Root) throws {
         try FileManager.default.createDirectory(atPath: root.path + "/apps", withIntermediateDirectories: true)
         if access(root.path + "/usr/local/bin/xarexec", X_OK) != 0 {
-            try FileManager.default.copyItem(
-                atPath: TestEnvironment.product("xarexec"), toPath: root.path + "/usr/local/bin/xarexec")
+            try TestFiles.copy(TestEnvironment.product("xarexec"), to: root.path + "/usr/local/bin/xarexec")
         }
-        try FileManager.default.copyItem(atPath: image, toPath: root.path + "/apps/\(name)")
+        try TestFiles.copy(image, to: root.path + "/apps/\(name)")
         #expect(mkdir(root.path + "/tmp/mnt", 0o700) == 0 || errno == EEXIST)
     }
 

@@ -293,7 +293,7 @@ struct RuntimeTests {
         defer { finish() }
         let elsewhere = fixture.dir("elsewhere")
         try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: b.alpha, toPath: "\(elsewhere)/alpha.xar")
+        try TestFiles.copy(b.alpha, to: "\(elsewhere)/alpha.xar")
         let xarexec = TestEnvironment.product("xarexec")
         let missing = try run([xarexec, "\(elsewhere)/alpha.xar"], ["XAR_RUNTIME_PATH": fixture.dir("none")])
         #expect(missing.status == 118, "\(missing)")
@@ -309,7 +309,7 @@ struct RuntimeTests {
         #expect(verify.status == 1 && verify.stderr.contains("its runtime sha256:\(b.digest1) is in none of"))
 
         // Another runtime under the name: named as what was found instead, still 118.
-        try FileManager.default.copyItem(atPath: b.v2, toPath: "\(elsewhere)/v1.xar")
+        try TestFiles.copy(b.v2, to: "\(elsewhere)/v1.xar")
         let mismatched = try run([xarexec, "\(elsewhere)/alpha.xar"])
         #expect(mismatched.status == 118, "\(mismatched)")
         #expect(mismatched.stderr.contains("(\(elsewhere)/v1.xar is sha256:\(b.digest2))"), "\(mismatched)")
@@ -317,7 +317,7 @@ struct RuntimeTests {
         // Found through XAR_RUNTIME_PATH, under its digest's name.
         let shelf = fixture.dir("runtimes")
         try FileManager.default.createDirectory(atPath: shelf, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: b.v1, toPath: "\(shelf)/\(b.digest1).xar")
+        try TestFiles.copy(b.v1, to: "\(shelf)/\(b.digest1).xar")
         let found = try run([xarexec, "\(elsewhere)/alpha.xar"], ["XAR_RUNTIME_PATH": "/nonexistent:\(shelf)"])
         #expect(try report(found)["name"] as? String == "alpha")
     }
@@ -450,7 +450,7 @@ struct RuntimeTests {
         // A runtime found nowhere: one line with the digest and the places looked, status 1, nothing mounted.
         let elsewhere = fixture.dir("warm-elsewhere")
         try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: b.beta, toPath: "\(elsewhere)/beta.xar")
+        try TestFiles.copy(b.beta, to: "\(elsewhere)/beta.xar")
         let missing = try fixture.xarctl(
             ["warm", "\(elsewhere)/beta.xar"], env: ["XAR_RUNTIME_PATH": fixture.dir("none")])
         #expect(missing.status == 1 && missing.stdout.isEmpty, "\(missing)")

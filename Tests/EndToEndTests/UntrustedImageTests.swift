@@ -25,8 +25,8 @@ struct UntrustedImageTests {
         let offset = try #require(Self.offset(trustedBytes))
         #expect(Self.offset(otherBytes) == offset)
         let impostor = fixture.dir("impostor.xar")
-        try (trustedBytes.prefix(offset) + otherBytes.dropFirst(offset)).write(to: URL(fileURLWithPath: impostor))
-        #expect(chmod(impostor, 0o755) == 0)
+        let spliced = Array(trustedBytes.prefix(offset) + otherBytes.dropFirst(offset))
+        try TestFiles.write(spliced, to: impostor, mode: 0o755)
         return (trusted, impostor)
     }
 
