@@ -1,4 +1,5 @@
 import Glibc
+import XarSystem
 
 /// Runs real programs for tests and collects what they print: no shell, no mocks.
 public enum Process {
@@ -142,12 +143,16 @@ public enum Process {
         public var description: String { message }
     }
 
+    /// A pipe whose ends are close-on-exec from their first instant (`pipe2`): with `pipe` then `FD_CLOEXEC`, a child
+    /// a parallel test forks in between keeps the write end, and this test waits for the end of its output until
+    /// that unrelated child exits.
     private static func pipePair() throws -> (Int32, Int32) {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw SpawnError(message: "pipe failed: errno \(errno)") }
-        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
-        return (fds[0], fds[1])
+        do {
+            let ends = try XarSystem.Pipe().release()
+            return (ends.read, ends.write)
+        } catch {
+            throw SpawnError(message: "pipe failed: \(error)")
+        }
     }
 
     private static func now() -> Double {
