@@ -28,8 +28,8 @@ public struct PythonCommand: ParsableCommand {
                   -r requirements.txt --wheelhouse wheels/ --module serve=mytool.server -o mytool.xar
             """)
 
-    @Option(name: .long, help: "The CPython (3.9 or newer) to bundle, e.g. /usr/bin/python3.11.")
-    var python: String = "python3"
+    @OptionGroup
+    var interpreter: InterpreterArguments
 
     @Option(
         name: .long,
@@ -64,9 +64,6 @@ public struct PythonCommand: ParsableCommand {
     )
     var download = false
 
-    @Option(name: .long, help: "The directory holding the locked wheels.")
-    var wheelhouse: String?
-
     @Option(
         name: .customLong("entry-point"),
         help:
@@ -86,12 +83,6 @@ public struct PythonCommand: ParsableCommand {
     @Option(name: .long, help: "The source revision to record (default: from git in --source).")
     var revision: String?
 
-    @Option(name: .customLong("keep-stdlib"), help: "A standard-library part to keep (test, tkinter, idlelib, …).")
-    var keepStdlib: [String] = []
-
-    @Flag(name: .customLong("no-strip"), help: "Keep debug information in the bundled ELF files.")
-    var noStrip = false
-
     @Flag(
         name: .customLong("no-check"),
         help: "Build even when an entry point does not import or a changed library does not load (a note instead).")
@@ -108,33 +99,22 @@ public struct PythonCommand: ParsableCommand {
                 + "host: use the host's (the build host's glibc or newer).", valueName: "portable|host"))
     var layout: String = PythonLayout.portable.rawValue
 
-    @Option(help: "Absolute path of xarexec for the shebang (default: #!/usr/bin/env xarexec, found on PATH).")
-    var launcher: String?
-
     @Option(name: .customLong("staging-dir"), help: "Stage the layout here (must be empty) and keep it.")
     var stagingDirectory: String?
 
     @OptionGroup(title: "Image")
     var image: BuildOptions
 
-    @Option(name: .shortAndLong, help: "The .xar to write.")
-    var output: String
-
-    @Option(
-        name: .customLong("depfile"),
-        help: "Also write FILE: a Makefile rule naming every input, for Make, Ninja and CMake (docs/building.md).")
-    var depfile: String?
+    @OptionGroup
+    var destination: OutputArguments
 
     public init() {}
 
-    public func validate() throws {
-        if requirements != nil, wheelhouse == nil {
-            throw ValidationError("-r/--requirements needs --wheelhouse DIR, the directory holding the locked wheels.")
-        }
-    }
+    public func validate() throws { try interpreter.validate(lock: requirements) }
 
     public func run() throws {
-        var options = PythonBuildOptions(python: runtime == nil ? try Self.resolve(python) : python)
+        let python = interpreter.python, output = destination.output
+        var options = PythonBuildOptions(python: runtime == nil ? try InterpreterArguments.resolve(python) : python)
         // --runtime: the runtime's tree, extracted for the build's own runs of its interpreter, removed after.
         let runtimeScratch = runtime.map { _ in
             FileManager.default.temporaryDirectory.appendingPathComponent("xarbuild-runtime-\(UUID().uuidString)").path
@@ -145,8 +125,7 @@ public struct PythonCommand: ParsableCommand {
             do {
                 options.runtime = try RuntimeImage.read(runtime, scratch: runtimeScratch)
             } catch let error as PythonBuildError {
-                for line in error.problems { StandardError.writeLine("xarbuild: error: \(line)") }
-                throw ExitCode(1)
+                throw PythonBuildRun.report(error)
             }
         }
         options.source = source
@@ -154,11 +133,8 @@ public struct PythonCommand: ParsableCommand {
         let lock = requirements ?? project.flatMap(ProjectWheelBuilder.projectLock(in:))
         options.project = project
         options.requirements = lock
-        options.wheelhouse = wheelhouse
         options.defaultEntry = defaultEntry
         options.revision = revision
-        options.keepStdlib = keepStdlib
-        options.stripDebugInfo = !noStrip
         options.startupList = !noStartupList
         guard let chosenLayout = PythonLayout(rawValue: layout) else {
             throw ValidationError("--layout must be portable or host, not \(layout).")
@@ -166,20 +142,7 @@ public struct PythonCommand: ParsableCommand {
         options.layout = chosenLayout
         options.allScripts = allScripts
         options.check = !noCheck
-        if let launcher {
-            do {
-                options.shebang = try XarHeader.shebang(launcher: launcher)
-            } catch {
-                throw ValidationError("--launcher: \(error)")
-            }
-        }
-        options.builder = "xarbuild \(XarVersion.current)"
-        if let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"] {
-            guard let value = Int(epoch), value >= 0 else {
-                throw ValidationError("SOURCE_DATE_EPOCH=\(epoch) is not a number of seconds.")
-            }
-            options.sourceDateEpoch = value
-        }
+        try interpreter.apply(to: &options)
         for spec in entryPoints {
             guard let eq = spec.firstIndex(of: "=") else {
                 // A console script of an installed wheel, looked up when the wheels are installed.
@@ -197,39 +160,17 @@ public struct PythonCommand: ParsableCommand {
                 options.entryPoints.append(.module(name: String(spec.split(separator: ".").last ?? ""), module: spec))
             }
         }
-        let bar = BuildProgress(delay: 0)
-        BuildCleanup.removeOnSignal { bar.finish() }
-        let progress: (String) -> Void = { message in
-            if message.hasPrefix("warning:") {
-                bar.finish()
-                StandardError.writeLine("xarbuild: \(message)")
-            } else {
-                bar.status(message)
-            }
-        }
-        let summary: PythonImageBuilder.Summary
         let previous = Depfile.PreviousOutput(of: output)
-        do {
+        let summary = try PythonBuildRun.run { reporter in
             if download {
-                let interpreter = options.runtime?.interpreter ?? options.python
-                try fetch(lock: lock, python: interpreter, progress: progress, erase: bar.finish)
+                try fetch(lock: lock, python: options.runtime?.interpreter ?? options.python, reporter: reporter)
             }
-            summary = try PythonImageBuilder.build(
-                options,
-                imageOptions: XarImageOptions(
-                    compression: image.choice(zstdLevel: BuildOptions.Defaults.pythonZstdLevel),
-                    blockSize: image.blockSize.bytes,
-                    threads: image.threads ?? XarImageOptions.allCores),
-                output: output, stagingDirectory: stagingDirectory,
-                progress: progress, writeProgress: { bar.update(done: $0, total: $1) })
-        } catch let error as PythonBuildError {
-            bar.finish()
-            for line in error.problems { StandardError.writeLine("xarbuild: error: \(line)") }
-            throw ExitCode(1)
+            return try PythonImageBuilder.build(
+                options, imageOptions: PythonBuildRun.imageOptions(image), output: output,
+                stagingDirectory: stagingDirectory, progress: reporter.progress, writeProgress: reporter.writeProgress)
         }
-        bar.finish()
         let staged = summary.staged
-        if let depfile {
+        if let depfile = destination.depfile {
             try dependencies(of: staged, python: options.python).write(to: depfile, replacing: previous)
         }
         for note in staged.notes { StandardError.writeLine("xarbuild: note: \(note).") }
@@ -258,7 +199,7 @@ public struct PythonCommand: ParsableCommand {
     /// What the build read: the interpreter's executable, the lock and the wheels installed from it, the
     /// application's wheels and source tree.
     func dependencies(of staged: PythonStager.Result, python: String) -> Depfile {
-        var rule = Depfile(output: output)
+        var rule = Depfile(output: destination.output)
         if let runtime {
             rule.add(file: runtime)
         } else {
@@ -272,28 +213,19 @@ public struct PythonCommand: ParsableCommand {
     }
 
     /// `--download`: the wheelhouse gets the locked wheels and the project's build requirements, and says so.
-    func fetch(lock: String?, python: String, progress: @escaping (String) -> Void, erase: () -> Void) throws {
-        guard let wheelhouse else { throw ValidationError("--download needs --wheelhouse DIR to download into.") }
+    func fetch(lock: String?, python: String, reporter: PythonBuildRun.Reporter) throws {
+        guard let wheelhouse = interpreter.wheelhouse else {
+            throw ValidationError("--download needs --wheelhouse DIR to download into.")
+        }
         let buildRequires = try project.map { try ProjectWheelBuilder(directory: $0).read().buildRequires } ?? []
         let fetched = try WheelDownloader.download(
-            lock: lock, buildRequires: buildRequires, python: python, wheelhouse: wheelhouse, progress: progress)
-        erase()
+            lock: lock, buildRequires: buildRequires, python: python, wheelhouse: wheelhouse,
+            progress: reporter.progress)
         let count = fetched.added.count
-        let message =
+        reporter.line(
             count == 0
-            ? "xarbuild: downloaded nothing into \(wheelhouse) with \(fetched.pip): every file was there\n"
-            : "xarbuild: downloaded \(count) \(count == 1 ? "file" : "files") into \(wheelhouse) with \(fetched.pip): "
-                + fetched.added.joined(separator: ", ") + "\n"
-        FileHandle.standardError.write(Data(message.utf8))
-    }
-
-    /// `--python python3.11` may name a program in PATH.
-    static func resolve(_ python: String) throws -> String {
-        if python.contains("/") { return python }
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let candidate = "\(dir)/\(python)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        throw ValidationError("--python \(python) is not found in PATH; pass the interpreter's path.")
+                ? "xarbuild: downloaded nothing into \(wheelhouse) with \(fetched.pip): every file was there"
+                : "xarbuild: downloaded \(count) \(count == 1 ? "file" : "files") into \(wheelhouse) with "
+                    + "\(fetched.pip): " + fetched.added.joined(separator: ", "))
     }
 }

@@ -19,8 +19,8 @@ public struct RuntimeCommand: ParsableCommand {
               xarbuild runtime --python /usr/bin/python3.11 -r runtime.txt --wheelhouse wheels/ -o py311.xar
             """)
 
-    @Option(name: .long, help: "The CPython (3.9 or newer) to bundle, e.g. /usr/bin/python3.11.")
-    var python: String = "python3"
+    @OptionGroup
+    var interpreter: InterpreterArguments
 
     @Option(
         name: [.customShort("r"), .long],
@@ -29,84 +29,31 @@ public struct RuntimeCommand: ParsableCommand {
     )
     var requirements: String?
 
-    @Option(name: .long, help: "The directory holding the locked wheels.")
-    var wheelhouse: String?
-
-    @Option(name: .customLong("keep-stdlib"), help: "A standard-library part to keep (test, tkinter, idlelib, …).")
-    var keepStdlib: [String] = []
-
-    @Flag(name: .customLong("no-strip"), help: "Keep debug information in the bundled ELF files.")
-    var noStrip = false
-
-    @Option(help: "Absolute path of xarexec for the shebang (default: #!/usr/bin/env xarexec, found on PATH).")
-    var launcher: String?
-
     @OptionGroup(title: "Image")
     var image: BuildOptions
 
-    @Option(name: .shortAndLong, help: "The .xar to write.")
-    var output: String
-
-    @Option(
-        name: .customLong("depfile"),
-        help: "Also write FILE: a Makefile rule naming every input, for Make, Ninja and CMake (docs/building.md).")
-    var depfile: String?
+    @OptionGroup
+    var destination: OutputArguments
 
     public init() {}
 
-    public func validate() throws {
-        if requirements != nil, wheelhouse == nil {
-            throw ValidationError("-r/--requirements needs --wheelhouse DIR, the directory holding the locked wheels.")
-        }
-    }
+    public func validate() throws { try interpreter.validate(lock: requirements) }
 
     public func run() throws {
-        var options = PythonBuildOptions(python: try PythonCommand.resolve(python))
+        var options = PythonBuildOptions(python: try InterpreterArguments.resolve(interpreter.python))
         options.isRuntime = true
         options.requirements = requirements
-        options.wheelhouse = wheelhouse
-        options.keepStdlib = keepStdlib
-        options.stripDebugInfo = !noStrip
         options.startupList = false
-        options.builder = "xarbuild \(XarVersion.current)"
-        if let launcher {
-            do { options.shebang = try XarHeader.shebang(launcher: launcher) } catch {
-                throw ValidationError("--launcher: \(error)")
-            }
-        }
-        if let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"] {
-            guard let value = Int(epoch), value >= 0 else {
-                throw ValidationError("SOURCE_DATE_EPOCH=\(epoch) is not a number of seconds.")
-            }
-            options.sourceDateEpoch = value
-        }
-        let bar = BuildProgress(delay: 0)
-        BuildCleanup.removeOnSignal { bar.finish() }
-        let progress: (String) -> Void = { message in
-            if message.hasPrefix("warning:") {
-                bar.finish()
-                StandardError.writeLine("xarbuild: \(message)")
-            } else {
-                bar.status(message)
-            }
-        }
+        try interpreter.apply(to: &options)
+        let output = destination.output
         let previous = Depfile.PreviousOutput(of: output)
-        let summary: PythonImageBuilder.Summary
-        do {
-            summary = try PythonImageBuilder.build(
-                options,
-                imageOptions: XarImageOptions(
-                    compression: image.choice(zstdLevel: BuildOptions.Defaults.pythonZstdLevel),
-                    blockSize: image.blockSize.bytes, threads: image.threads ?? XarImageOptions.allCores),
-                output: output, progress: progress, writeProgress: { bar.update(done: $0, total: $1) })
-        } catch let error as PythonBuildError {
-            bar.finish()
-            for line in error.problems { StandardError.writeLine("xarbuild: error: \(line)") }
-            throw ExitCode(1)
+        let summary = try PythonBuildRun.run { reporter in
+            try PythonImageBuilder.build(
+                options, imageOptions: PythonBuildRun.imageOptions(image), output: output,
+                progress: reporter.progress, writeProgress: reporter.writeProgress)
         }
-        bar.finish()
         let staged = summary.staged
-        if let depfile {
+        if let depfile = destination.depfile {
             var rule = Depfile(output: output)
             rule.add(file: (options.python as NSString).resolvingSymlinksInPath)
             if let requirements { rule.add(file: requirements) }
