@@ -11,7 +11,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <stdlib.h>
 #include <unistd.h>
 #include <sys/vfs.h>
 
@@ -36,6 +35,11 @@ static inline int xar_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 /// `syncfs(2)`: flushes the whole file system holding `fd` (hidden from Swift without `_GNU_SOURCE`).
 static inline int xar_syncfs(int fd) { return syncfs(fd); }
+
+/// `mkostemp(3)`, declared here rather than through <stdlib.h>: with `_GNU_SOURCE` that header pulls in
+/// <sys/select.h>, whose `fd_set` then differs from the Glibc module's (`fds_bits` against `__fds_bits`) and a
+/// clean build fails in every Swift file that sees both modules.
+extern int mkostemp(char *template, int flags);
 
 /// `mkostemp(3)` with `O_CLOEXEC` (hidden from Swift without `_GNU_SOURCE`): the descriptor is never inheritable.
 static inline int xar_mkstemp_cloexec(char *template) { return mkostemp(template, O_CLOEXEC); }
