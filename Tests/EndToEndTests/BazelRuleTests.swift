@@ -54,33 +54,9 @@ struct BazelRuleTests: BuildRuleProject {
         try write(
             "#!/bin/sh\ntouch \(mark)\nexec \(TestEnvironment.product("xarbuild")) \"$@\"\n",
             to: "\(tools)/xarbuild.sh", executable: true)
-        try FileManager.default.createDirectory(atPath: "\(tools)/wheels", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(
-            atPath: wheel, toPath: "\(tools)/wheels/\((wheel as NSString).lastPathComponent)")
-        // The runtime's lock: MarkupSafe, a compiled wheel from PyPI, in the same wheelhouse; the thin
-        // application imports it from the runtime (its image has no wheel) and says whether its C speedups loaded.
-        let pypi = try PyPIWheels.fetch(["markupsafe==2.1.5", "six==1.17.0"])
-        var runtimePins: [String] = []
-        for (pin, path) in zip(["markupsafe==2.1.5", "six==1.17.0"], pypi) {
-            try FileManager.default.copyItem(
-                atPath: path, toPath: "\(tools)/wheels/\((path as NSString).lastPathComponent)")
-            let digest = try XarTestSupport.Process.run(["sha256sum", path])
-            runtimePins.append("\(pin) --hash=sha256:\(digest.stdout.prefix(64))\n")
-        }
-        try write(runtimePins[0], to: "\(tools)/runtime.txt")
-        try write(
-            """
-            import markupsafe
-
-            def main():
-                try:
-                    import six
-                    extra = 'six ' + six.__version__
-                except ImportError:
-                    extra = 'no six'
-                print(markupsafe.escape('<b>'), markupsafe.escape.__module__, extra)
-
-            """, to: "\(tools)/thin/markup_app/__init__.py")
+        let runtimePins = try writeRuntimeProject(
+            wheels: "\(tools)/wheels", runtimeLock: "\(tools)/runtime.txt", thin: "\(tools)/thin")
+        try TestFiles.copy(wheel, to: "\(tools)/wheels/\((wheel as NSString).lastPathComponent)")
         try write(
             """
             new_local_repository(name = "xar", path = "\(Self.repository)", build_file_content = "")

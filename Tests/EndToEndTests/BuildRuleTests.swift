@@ -23,31 +23,8 @@ struct BuildRuleTests: BuildRuleProject {
         try write("#!/bin/sh\necho hello \"$@\"\n", to: "\(source)/hello/bin/hi", executable: true)
         try write("data\n", to: "\(source)/hello/data.txt")
         try write("def main():\n    print('greetings')\n", to: "\(source)/app/greet_app/__init__.py")
-        // The runtime's lock: MarkupSafe, a compiled wheel from PyPI; the thin application imports it from the
-        // runtime (its image has no wheel) and says whether its C speedups loaded, and whether six is there.
-        let pins = ["markupsafe==2.1.5", "six==1.17.0"]
-        var runtimePins: [String] = []
-        for (pin, path) in zip(pins, try PyPIWheels.fetch(pins)) {
-            try FileManager.default.createDirectory(atPath: "\(source)/wheels", withIntermediateDirectories: true)
-            try FileManager.default.copyItem(
-                atPath: path, toPath: "\(source)/wheels/\((path as NSString).lastPathComponent)")
-            let digest = try XarTestSupport.Process.run(["sha256sum", path])
-            runtimePins.append("\(pin) --hash=sha256:\(digest.stdout.prefix(64))\n")
-        }
-        try write(runtimePins[0], to: "\(source)/runtime.txt")
-        try write(
-            """
-            import markupsafe
-
-            def main():
-                try:
-                    import six
-                    extra = 'six ' + six.__version__
-                except ImportError:
-                    extra = 'no six'
-                print(markupsafe.escape('<b>'), markupsafe.escape.__module__, extra)
-
-            """, to: "\(source)/thin/markup_app/__init__.py")
+        let runtimePins = try writeRuntimeProject(
+            wheels: "\(source)/wheels", runtimeLock: "\(source)/runtime.txt", thin: "\(source)/thin")
         try write(
             """
             cmake_minimum_required(VERSION 3.20)
