@@ -16,12 +16,7 @@ enum Extraction {
         // every thin image on one runtime shares its one extracted tree.
         var runtimeTree: String?
         if let dependency = header.runtime {
-            let found = try RuntimeLocator.find(dependency, imagePath: imagePath)
-            let runtimePath = found.path
-            try HostFloor.check(found.header, path: runtimePath)
-            runtimeTree = try ExtractionCache.tree(
-                image: found.image, offset: found.header.offset, key: dependency.digest, imagePath: runtimePath
-            ) { path in
+            runtimeTree = try extractRuntime(dependency, imagePath: imagePath) { runtimePath, path in
                 guard !Settings.current.quiet else { return }
                 StandardError.writeLine(
                     "\(Launcher.programName): \(why); running the runtime \(runtimePath) of \(imagePath) from an "
@@ -44,5 +39,20 @@ enum Extraction {
         throw LaunchError(
             .execFailed,
             "cannot execute \(target.path): \(error); check that XAREXEC_TARGET names an executable file in the image")
+    }
+
+    /// Finds the runtime `dependency` of the thin image at `imagePath` where the launcher looks (`RuntimeLocator`)
+    /// and returns its extracted tree in the `ExtractionCache`, under its digest (its bytes hashed to that digest
+    /// before the tree is published); `announce` is called with the runtime file's path and the tree's path once,
+    /// before extracting. The launcher's fallback and `xarctl run` share it.
+    static func extractRuntime(
+        _ dependency: RuntimeDependency, imagePath: String, announce: (String, String) -> Void
+    ) throws(LaunchError) -> String {
+        let found = try RuntimeLocator.find(dependency, imagePath: imagePath)
+        let runtimePath = found.path
+        try HostFloor.check(found.header, path: runtimePath)
+        return try ExtractionCache.tree(
+            image: found.image, offset: found.header.offset, key: dependency.digest, imagePath: runtimePath
+        ) { path in announce(runtimePath, path) }
     }
 }

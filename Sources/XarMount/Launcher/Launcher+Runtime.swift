@@ -5,6 +5,8 @@ internal import XarSystem
 struct RuntimeMount: ~Copyable {
     let mountPoint: String
     let pin: FileDescriptor
+    /// The runtime file mounted or joined (where `RuntimeLocator` found it).
+    let imagePath: String
 }
 
 /// What mounting a thin image's runtime came to: mounted (or joined), or not possible because FUSE is unavailable
@@ -21,8 +23,9 @@ extension Launcher {
     /// Before a runtime file is first mounted its bytes are hashed (once per file: `DigestCache`) and must be the
     /// digest named; a live mount is joined as any image's is (`MountIdentity`). Without FUSE (as the launcher decides
     /// for any image, `FuseAvailability`), `.noFuse`: the caller runs both images from the extraction cache.
+    /// With `pinFile` (`xarctl mount --pin`), the runtime's mount is pinned too, its pin file written under its lock.
     static func mountRuntime(
-        _ dependency: RuntimeDependency, imagePath: String
+        _ dependency: RuntimeDependency, imagePath: String, pinFile: Bool = false
     ) throws(LaunchError) -> RuntimeMountOutcome {
         let found = try RuntimeLocator.find(dependency, imagePath: imagePath)
         let path = found.path, header = found.header
@@ -63,7 +66,8 @@ extension Launcher {
                     + "xarctl list")
         }
         if sourceLost { _ = SourceHealing.offer(location, imagePath: path) }
+        if pinFile { try createPinFile(location) }
         _ = consume lock
-        return .mounted(RuntimeMount(mountPoint: location.mountPoint, pin: pin))
+        return .mounted(RuntimeMount(mountPoint: location.mountPoint, pin: pin, imagePath: path))
     }
 }

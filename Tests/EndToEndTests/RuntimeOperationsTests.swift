@@ -1,0 +1,159 @@
+import Foundation
+import Glibc
+import Testing
+import XarTestSupport
+
+/// Operating chains (docs/runtimes.md, "Operating"): `xarctl mount` and `xarctl run` of a thin image find, prove
+/// and mount (or extract) its runtime as the launcher does, on the runtimes and thin applications of
+/// `RuntimeBuilds`.
+@Suite(
+    .tags(.fuse, .python, .slow),
+    .enabled(
+        if: XarctlOpsFixture.canRun && access("/usr/bin/python3.11", X_OK) == 0 && TestEnvironment.hasTool("patchelf")),
+    .serialized)
+struct RuntimeOperationsTests {
+    let fixture = XarctlOpsFixture()
+
+    func builds() throws -> RuntimeBuilds { try RuntimeBuilds.shared.get() }
+
+    /// Unmounts what the test mounted and waits (up to 10 s) for those servers to end, so that none writes its
+    /// start-up plan into the scratch directory after it is removed.
+    func finish() {
+        fixture.unmountAll()
+        _ = fixture.eventually(within: 10) {
+            let found = try? XarTestSupport.Process.run(
+                ["/bin/sh", "-c", "grep -lsF -- '\(fixture.mountRoot)/' /proc/[0-9]*/cmdline"], timeout: 10)
+            return found?.stdout.isEmpty ?? true
+        }
+    }
+
+    /// Runs `command` as `env -i` would, with only the private mount root and cache and `extra`.
+    func run(_ command: [String], _ extra: [String: String] = [:], timeout: Double = 120) throws
+        -> XarTestSupport.Process.Result
+    {
+        var env = ["XAR_MOUNT_ROOT": fixture.mountRoot, "XDG_CACHE_HOME": fixture.dir("cache")]
+        for (key, value) in extra { env[key] = value }
+        return try XarTestSupport.Process.run(
+            ["/usr/bin/env", "-i"] + env.map { "\($0.key)=\($0.value)" }.sorted() + command, timeout: timeout)
+    }
+
+    /// The JSON line the application printed last.
+    func report(_ result: XarTestSupport.Process.Result) throws -> [String: Any] {
+        try #require(result.status == 0, "\(result)")
+        let line = try #require(result.stdout.split(whereSeparator: \.isNewline).last.map(String.init), "\(result)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(result)")
+    }
+
+    /// The mount point of the image at `path` under the fixture's root, if mounted.
+    func mount(of path: String) throws -> String? {
+        let uuid = try RuntimeBuilds.headerValue("UUID", of: path)
+        return try fixture.mountPoints().first { ($0 as NSString).lastPathComponent.hasPrefix(uuid + "-") }
+    }
+
+    /// `xarctl list --json`'s record of `mountPoint`.
+    func listed(_ mountPoint: String) throws -> [String: Any]? {
+        try fixture.listedMounts().first { $0["mount_point"] as? String == mountPoint }
+    }
+
+    /// A copy of `app` alone in a new directory (no runtime beside it).
+    func alone(_ app: String, in name: String) throws -> String {
+        let directory = fixture.dir(name)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let copy = "\(directory)/\((app as NSString).lastPathComponent)"
+        try TestFiles.copy(app, to: copy)
+        return copy
+    }
+
+    @Test func mountMountsTheRuntimeThenTheApplicationAndPrintsBoth() throws {
+        let b = try builds()
+        defer { finish() }
+        let mounted = try fixture.xarctl(["mount", b.beta], timeout: 120)
+        try #require(mounted.status == 0, "\(mounted)")
+        let app = try #require(try mount(of: b.beta), "beta is mounted")
+        let runtime = try #require(try mount(of: b.v1), "its runtime is mounted")
+        #expect(mounted.stdout == "\(app)\n\(runtime)\n", "\(mounted)")
+        #expect(try fixture.mountPoints().count == 2)
+        #expect(fixture.exists("\(runtime)/python/python3") && fixture.exists("\(app)/.xar/bootstrap.pyc"))
+
+        // A second thin application on the same runtime joins its mount; --json names both.
+        let json = try fixture.xarctl(["mount", "--json", b.alpha], timeout: 120)
+        try #require(json.status == 0, "\(json)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(object["mount_point"] as? String == (try mount(of: b.alpha)), "\(json)")
+        let named = try #require(object["runtime"] as? [String: Any], "\(json)")
+        #expect(named["mount_point"] as? String == runtime, "\(json)")
+        #expect(named["digest"] as? String == b.digest1, "\(json)")
+        #expect(named["image_path"] as? String == b.v1, "\(json)")
+        #expect(try fixture.mountPoints().count == 3, "one runtime mount, two applications")
+
+        // The staged chain is what the launcher joins.
+        let ran = try report(try run([TestEnvironment.product("xarexec"), b.beta]))
+        #expect(ran["executable"] as? String == runtime + "/python/python3", "\(ran)")
+        #expect(try fixture.mountPoints().count == 3)
+
+        // A runtime is an image like any other: one mount, no runtime of its own.
+        let itself = try fixture.xarctl(["mount", "--json", b.v1])
+        let plain = try #require(try JSONSerialization.jsonObject(with: Data(itself.stdout.utf8)) as? [String: Any])
+        #expect(plain["mount_point"] as? String == runtime && plain["runtime"] == nil, "\(itself)")
+
+        // Not pinned: both go once unmounted.
+        #expect(try listed(runtime)?["pinned"] as? Bool == false)
+    }
+
+    @Test func mountPinPinsTheRuntimeTooAndAMissingRuntimeMountsNothing() throws {
+        let b = try builds()
+        defer { finish() }
+        let pinned = try fixture.xarctl(["mount", "--pin", b.gamma], timeout: 120)
+        try #require(pinned.status == 0, "\(pinned)")
+        let lines = pinned.stdout.split(separator: "\n").map(String.init)
+        try #require(lines.count == 2, "\(pinned)")
+        #expect(try listed(lines[0])?["pinned"] as? Bool == true, "the application's mount is pinned")
+        #expect(try listed(lines[1])?["pinned"] as? Bool == true, "the runtime's mount is pinned")
+        #expect(try fixture.xarctl(["unmount", lines[0]]).status == 0)
+        #expect(try fixture.xarctl(["unmount", lines[1]]).status == 0)
+        #expect(try fixture.mountPoints().isEmpty)
+
+        // A runtime found nowhere: the launcher's one line (the digest and every place looked), nothing mounted.
+        let beta = try alone(b.beta, in: "mount-elsewhere")
+        let missing = try fixture.xarctl(["mount", beta], env: ["XAR_RUNTIME_PATH": fixture.dir("none")])
+        #expect(missing.status == 1 && missing.stdout.isEmpty, "\(missing)")
+        #expect(missing.stderr.split(whereSeparator: \.isNewline).count == 1, "\(missing)")
+        #expect(
+            missing.stderr.hasPrefix(
+                "xarctl: error: \(beta) runs on the runtime sha256:\(b.digest1), which is not in any of "
+                    + "\(fixture.dir("none"))/v1.xar, "), "\(missing)")
+        #expect(missing.stderr.contains("/usr/lib/xar/runtimes/v1.xar"), "\(missing)")
+        #expect(try fixture.mountPoints().isEmpty, "nothing is mounted")
+    }
+
+    @Test func runRunsAThinApplicationOnItsExtractedRuntime() throws {
+        let b = try builds()
+        defer { finish() }
+        let first = try fixture.xarctl(["run", b.gamma, "--", "a", "--b"], timeout: 180)
+        let gamma = try report(first)
+        #expect(gamma["name"] as? String == "gamma" && gamma["argv"] as? [String] == ["a", "--b"], "\(gamma)")
+        #expect(gamma["escaped"] as? String == "&lt;b&gt;" && gamma["markupsafe"] as? String == "2.1.5", "\(gamma)")
+        #expect(gamma["child"] as? [AnyHashable] == [0, "2.1.5"], "subprocess of sys.executable: \(gamma)")
+        let extract = fixture.dir("cache") + "/xar/extract"
+        #expect(gamma["executable"] as? String == "\(extract)/\(b.digest1)/python/python3", "\(gamma)")
+        let notices = first.stderr.split(separator: "\n")
+        #expect(notices.count == 2, "\(first)")
+        #expect(notices.first?.hasPrefix("xarctl: extracted the runtime \(b.v1) of \(b.gamma) into ") == true)
+        // The runtime is extracted once, shared by the next application; nothing is mounted.
+        let second = try fixture.xarctl(["run", b.beta], timeout: 120)
+        #expect(try report(second)["name"] as? String == "beta", "\(second)")
+        let betaDigest = try RuntimeBuilds.headerValue("XAR_IMAGE_SHA256", of: b.beta)
+        #expect(second.stderr == "xarctl: extracted \(b.beta) into \(extract)/\(betaDigest)\n", "\(second)")
+        #expect(try fixture.mountPoints().isEmpty)
+
+        // A runtime found nowhere: one line, non-zero, nothing extracted for the application.
+        let alpha = try alone(b.alpha, in: "run-elsewhere")
+        let missing = try fixture.xarctl(["run", alpha], env: ["XAR_RUNTIME_PATH": fixture.dir("none")])
+        #expect(missing.status == 1 && missing.stdout.isEmpty, "\(missing)")
+        #expect(missing.stderr.split(whereSeparator: \.isNewline).count == 1, "\(missing)")
+        #expect(
+            missing.stderr.contains("runs on the runtime sha256:\(b.digest1), which is not in any of"), "\(missing)")
+        let alphaDigest = try RuntimeBuilds.headerValue("XAR_IMAGE_SHA256", of: b.alpha)
+        #expect(!fixture.exists("\(extract)/\(alphaDigest)"), "nothing of the application is extracted")
+    }
+}
