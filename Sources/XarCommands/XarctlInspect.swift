@@ -94,7 +94,8 @@ public struct XarctlInspect: ParsableCommand {
             lines.append(
                 "runtime:\n  " + Self.padded("file", width) + runtime.fileName + "\n  " + Self.padded("sha256", width)
                     + runtime.digest + "\n  " + Self.padded("looked for in", width)
-                    + "$XAR_RUNTIME_PATH, this file's directory, /usr/lib/xar/runtimes (by name, then as SHA256.xar)")
+                    + "$XAR_RUNTIME_PATH, this file's directory, /usr/lib/xar/runtimes (by name, then as SHA256.xar), "
+                    + "then the local copies of network-sourced images (SHA256.xar)")
         }
         if let metadata {
             lines.append("metadata (/\(Self.metadataPath)):")

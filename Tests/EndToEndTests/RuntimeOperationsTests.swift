@@ -156,4 +156,52 @@ struct RuntimeOperationsTests {
         let alphaDigest = try RuntimeBuilds.headerValue("XAR_IMAGE_SHA256", of: b.alpha)
         #expect(!fixture.exists("\(extract)/\(alphaDigest)"), "nothing of the application is extracted")
     }
+
+    /// The local-copy cache is searched last: a runtime in none of the directories is taken from the copy a server
+    /// made of it (`images/<digest>.xar`), joined while mounted and mounted from the copy afterwards, its bytes
+    /// proven like any runtime file's (a corrupt copy is refused with status 118); the places-looked line names it.
+    @Test func aRuntimeInNoDirectoryIsTakenFromItsProvenLocalCopy() throws {
+        let b = try builds()
+        defer { finish() }
+        let xarexec = TestEnvironment.product("xarexec")
+        let copy = "\(fixture.mountRoot)/uid-\(geteuid())/images/\(b.digest1).xar"
+        // A first launch whose servers copy their images (as they do for an image on a network file system).
+        let first = try report(try run([xarexec, b.beta], ["XAR_LOCAL_COPY": "always"]))
+        #expect(first["name"] as? String == "beta", "\(first)")
+        let runtime = try #require(try mount(of: b.v1))
+        try #require(fixture.eventually(within: 120) { fixture.exists(copy) }, "no local copy of the runtime")
+
+        // The application elsewhere, its runtime in no directory: the live runtime mount is joined through the copy.
+        let beta = try alone(b.beta, in: "copy-elsewhere")
+        let none = ["XAR_RUNTIME_PATH": fixture.dir("none")]
+        let joined = try report(try run([xarexec, beta], none))
+        #expect(joined["executable"] as? String == runtime + "/python/python3", "\(joined)")
+        #expect(try fixture.mountPoints().filter { $0 == runtime }.count == 1)
+
+        // Nothing mounted: the runtime is mounted from its local copy.
+        finish()
+        try #require(try fixture.mountPoints().isEmpty)
+        let fresh = try report(try run([xarexec, beta, "0"], none))
+        #expect(fresh["name"] as? String == "beta" && fresh["markupsafe"] as? String == "2.1.5", "\(fresh)")
+        let remounted = try #require(try mount(of: b.v1))
+        #expect(try listed(remounted)?["image"] as? String == copy)
+        finish()
+
+        // A copy whose bytes are not the digest its header claims is refused like any runtime file.
+        try XarTestSupport.Process.shell(
+            "printf '\\377\\377\\377\\377' | dd of='\(copy)' bs=1 seek=200000 conv=notrunc status=none")
+        let corrupt = try run([xarexec, beta], none)
+        #expect(corrupt.status == 118 && corrupt.stdout.isEmpty, "\(corrupt)")
+        #expect(corrupt.stderr.split(whereSeparator: \.isNewline).count == 1, "\(corrupt)")
+        let claim = "\(copy) claims to be the runtime sha256:\(b.digest1) of \(beta), but its SHA-256 is"
+        #expect(corrupt.stderr.contains(claim), "\(corrupt)")
+        #expect(try fixture.mountPoints().isEmpty, "nothing is mounted")
+
+        // No copy either: the places looked end with the local copy.
+        #expect(unlink(copy) == 0)
+        let missing = try run([xarexec, beta], none)
+        #expect(missing.status == 118, "\(missing)")
+        #expect(
+            missing.stderr.contains("/usr/lib/xar/runtimes/\(b.digest1).xar, \(copy); put that runtime"), "\(missing)")
+    }
 }

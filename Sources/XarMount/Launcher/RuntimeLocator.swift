@@ -4,9 +4,12 @@ internal import XarSystem
 ///
 /// The places, in order: each directory of `$XAR_RUNTIME_PATH`, the directory holding the application's `.xar`
 /// (symlinks resolved), then `systemDirectory`. In each, the runtime's file name from the header, then
-/// `<digest>.xar`. A file is taken when its header's `XAR_IMAGE_SHA256` is the digest named (one `pread`); its
-/// bytes are hashed before it is first mounted (`Launcher.mountRuntime`). When no place has it, one line names the
-/// digest and every place looked (and what was found instead), with status 118.
+/// `<digest>.xar`. Last, the local-copy cache: `<digest>.xar` in `images/` of the per-user directory of each
+/// mount root a launch would use, where servers keep the copies of images launched from network file systems
+/// (docs/lifecycle.md, "Source loss"), so a runtime whose network directory is gone is still found. A file is taken
+/// when its header's `XAR_IMAGE_SHA256` is the digest named (one `pread`); its bytes are hashed before it is first
+/// mounted (`Launcher.mountRuntime`), a local copy's like any other file's. When no place has it, one line names
+/// the digest and every place looked (and what was found instead), with status 118.
 enum RuntimeLocator {
     /// The system-wide directory of runtimes, searched last.
     static let systemDirectory = "/usr/lib/xar/runtimes"
@@ -32,6 +35,16 @@ enum RuntimeLocator {
         return list.filter { seen.insert($0).inserted }
     }
 
+    /// The local-copy directories searched last: `images/` in `uid-<euid>` of the mount root a launch would use
+    /// (`XAR_MOUNT_ROOT`, else each default root), where a server keeps its copy of a network-sourced image under
+    /// its digest (`LocalCopier.defaultDirectory`).
+    static func localCopyDirectories() -> [String] {
+        let roots = MountLocation.explicitRoot().map { [$0] } ?? MountLocation.defaultRoots()
+        return roots.map { root in
+            (root.hasSuffix("/") ? String(root.dropLast()) : root) + "/uid-\(Processes.effectiveUserID)/images"
+        }
+    }
+
     /// Every path where the runtime `dependency` of the image at `imagePath` is looked for, in order.
     static func candidates(_ dependency: RuntimeDependency, imagePath: String) -> [String] {
         var paths: [String] = []
@@ -39,6 +52,10 @@ enum RuntimeLocator {
             let prefix = directory.hasSuffix("/") ? directory : directory + "/"
             paths.append(prefix + dependency.fileName)
             if dependency.fileName != dependency.digest + ".xar" { paths.append(prefix + dependency.digest + ".xar") }
+        }
+        for directory in localCopyDirectories() {
+            let copy = directory + "/" + dependency.digest + ".xar"
+            if !paths.contains(copy) { paths.append(copy) }
         }
         return paths
     }

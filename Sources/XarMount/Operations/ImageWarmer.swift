@@ -56,7 +56,7 @@ public enum ImageWarmer {
 
     /// The runtime the launcher would run the image at `imagePath` on (docs/runtimes.md): the path of the file
     /// found where the launcher looks (`RuntimeLocator`: `XAR_RUNTIME_PATH`, the image's directory,
-    /// `/usr/lib/xar/runtimes`), its bytes hashed as before the launcher first mounts it; nil for an image that
+    /// `/usr/lib/xar/runtimes`, the local copies), its bytes hashed as before the launcher first mounts it; nil for an image that
     /// names no runtime. A runtime found nowhere, or not the digest named, is one line naming the digest and
     /// every place looked.
     public static func runtime(of imagePath: String) throws(OperationError) -> String? {
