@@ -204,4 +204,111 @@ struct RuntimeOperationsTests {
         #expect(
             missing.stderr.contains("/usr/lib/xar/runtimes/\(b.digest1).xar, \(copy); put that runtime"), "\(missing)")
     }
+
+    /// An application that signals `$READY`, waits for `$GO`, then imports what it had not (the runtime's
+    /// MarkupSafe and `sqlite3` with its compiled module, the standard library's `email`) and prints one JSON line.
+    static let chainSource = """
+        import json, os, time
+
+
+        def main():
+            open(os.environ['READY'], 'w').close()
+            while not os.path.exists(os.environ['GO']):
+                time.sleep(0.05)
+            import email.mime.text, markupsafe, sqlite3
+            answer = sqlite3.connect(':memory:').execute('select 6 * 7').fetchone()[0]
+            print(json.dumps({'escaped': str(markupsafe.escape('<b>')), 'sqlite': answer,
+                              'mime': email.mime.text.MIMEText('x').get_content_type()}), flush=True)
+        """
+
+    /// Source loss of a chain: a thin application and its runtime on a network file system (bindfs) that goes away
+    /// after the start. Both servers copy their images locally (the default for a network source), so the running
+    /// application imports what it had not yet, from both images, once the source is gone; and later launches
+    /// work from the local copies: the application's own copy (its runtime found beside it, the runtime's copy),
+    /// and the application installed elsewhere with `XAR_RUNTIME_PATH` naming the dead directory, which joins the
+    /// runtime's mount through its local copy.
+    @Test(.enabled(if: TestEnvironment.hasTool("bindfs"), "needs bindfs"))
+    func aChainOnANetworkFileSystemKeepsWorkingFromLocalCopiesOnceItIsGone() throws {
+        let b = try builds()
+        defer { finish() }
+        let src = fixture.dir("chain-src")
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+        try RuntimeBuilds.write(Self.chainSource, to: "\(src)/chain.py")
+        let chain = fixture.dir("chain.xar")
+        let built = try XarTestSupport.Process.run(
+            [
+                TestEnvironment.product("xarbuild"), "python", "--runtime", b.v1, "--source", src, "--entry-point",
+                "chain=chain:main", "--level", "3", "-o", chain,
+            ], environment: RuntimeBuilds.buildEnvironment, timeout: 300)
+        try #require(built.status == 0, "\(built)")
+        let chainDigest = try RuntimeBuilds.headerValue("XAR_IMAGE_SHA256", of: chain)
+
+        let (source, view) = (fixture.dir("chain-net-source"), fixture.dir("chain-net-view"))
+        try XarTestSupport.Process.shell("mkdir -p '\(source)' '\(view)' && cp '\(chain)' '\(b.v1)' '\(source)/'")
+        let bindfs = try XarTestSupport.Process.shell(
+            "(bindfs -f '\(source)' '\(view)' </dev/null >/dev/null 2>&1 & echo $!)")
+        let bindfsPID = try #require(Int32(bindfs.stdout.split(separator: "\n").first ?? ""))
+        let (ready, go, out) = (fixture.dir("chain-ready"), fixture.dir("chain-go"), fixture.dir("chain.out"))
+        defer {
+            close(creat(go, 0o600))
+            kill(bindfsPID, SIGKILL)
+            umount2(view, Int32(MNT_DETACH))
+        }
+        try #require(
+            fixture.eventually(within: 10) { (try? fixture.contents("/proc/self/mounts"))?.contains(view) == true })
+        let env = [
+            "XAR_MOUNT_ROOT": fixture.mountRoot, "XDG_CACHE_HOME": fixture.dir("cache"), "READY": ready, "GO": go,
+        ]
+        let started = try XarTestSupport.Process.run(
+            [
+                "/bin/sh", "-c",
+                "(timeout 300 env -i \(env.map { "\($0.key)='\($0.value)'" }.sorted().joined(separator: " ")) "
+                    + "'\(TestEnvironment.product("xarexec"))' '\(view)/chain.xar' > '\(out)' 2>&1; "
+                    + "echo $? > '\(out).status') </dev/null >/dev/null 2>&1 &",
+            ], timeout: 10)
+        try #require(started.status == 0)
+        try #require(
+            fixture.eventually(within: 120) { fixture.exists(ready) || fixture.exists("\(out).status") },
+            "the application did not start: \((try? fixture.contents(out)) ?? "")")
+        try #require(
+            !fixture.exists("\(out).status"), "the application ended early: \((try? fixture.contents(out)) ?? "")")
+        let app = try #require(try mount(of: chain)), runtime = try #require(try mount(of: b.v1))
+        for mountPoint in [app, runtime] {
+            #expect(
+                fixture.eventually(within: 120) {
+                    ((try? fixture.contents(mountPoint + ".state")) ?? "").contains("source=local copy\n")
+                },
+                "\(mountPoint) never switched to its local copy: \((try? fixture.contents(mountPoint + ".state")) ?? "")"
+            )
+        }
+
+        // The network file system goes; the application goes on, reading both images.
+        kill(bindfsPID, SIGKILL)
+        #expect(
+            fixture.eventually(within: 30) {
+                (try? XarTestSupport.Process.run(["/bin/ls", view], timeout: 10))?.status != 0
+            })
+        close(creat(go, 0o600))
+        #expect(fixture.eventually(within: 120) { fixture.exists("\(out).status") }, "the application did not finish")
+        let output = try fixture.contents(out)
+        #expect(try fixture.contents("\(out).status") == "0\n", "\(output)")
+        let expected = #"{"escaped": "&lt;b&gt;", "sqlite": 42, "mime": "text/plain"}"# + "\n"
+        #expect(try fixture.contents(out) == expected)
+
+        // Later launches, the source still gone: the application's local copy, whose runtime is found beside it.
+        let images = "\(fixture.mountRoot)/uid-\(geteuid())/images"
+        let fromCopy = try run([TestEnvironment.product("xarexec"), "\(images)/\(chainDigest).xar"], env)
+        #expect(fromCopy.status == 0 && fromCopy.stdout == expected && fromCopy.stderr.isEmpty, "\(fromCopy)")
+        // The application installed on local disk, its runtime's directory the dead one: the runtime's local copy.
+        let installed = try alone(chain, in: "chain-installed")
+        var path = env
+        path["XAR_RUNTIME_PATH"] = view
+        let fromInstalled = try run([TestEnvironment.product("xarexec"), installed], path)
+        #expect(
+            fromInstalled.status == 0 && fromInstalled.stdout == expected && fromInstalled.stderr.isEmpty,
+            "\(fromInstalled)")
+        // Every launch joined the runtime's one mount.
+        #expect(try fixture.mountPoints().filter { $0 == runtime }.count == 1)
+        #expect(try fixture.mountPoints().filter { $0 == app }.count == 1)
+    }
 }
