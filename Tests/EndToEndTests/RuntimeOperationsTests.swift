@@ -311,4 +311,50 @@ struct RuntimeOperationsTests {
         #expect(try fixture.mountPoints().filter { $0 == runtime }.count == 1)
         #expect(try fixture.mountPoints().filter { $0 == app }.count == 1)
     }
+
+    /// A runtime has no start-up list: warming it starts its interpreter once through its mount (no application),
+    /// its server saves the blocks that start read, and the next cold start of a thin application on it reads the
+    /// runtime's saved blocks instead of decompressing them.
+    @Test func warmingARuntimeStartsItsInterpreterOnceAndTheNextStartReadsItsSavedBlocks() throws {
+        let b = try builds()
+        defer { finish() }
+        let warmed = try fixture.xarctl(["warm", b.v1], timeout: 180)
+        #expect(warmed.status == 0, "\(warmed)")
+        #expect(
+            warmed.stdout.hasPrefix("\(b.v1): warmed: a runtime: its interpreter started once (-I -S -c pass); "),
+            "\(warmed)")
+        let saved = try #require(
+            warmed.stdout.components(separatedBy: " of start-up blocks in ").last?.trimmingCharacters(
+                in: .whitespacesAndNewlines))
+        #expect(saved.hasSuffix(".startup-blocks") && fixture.exists(saved), "\(warmed)")
+        #expect(try fixture.mountPoints().isEmpty, "warm leaves nothing mounted")
+
+        let log = fixture.dir("warm-runtime.log")
+        let ran = try report(
+            try run([TestEnvironment.product("xarexec"), b.beta], ["XAR_SERVER_LOG": log, "XAR_SERVER_TRACE": "1"]))
+        #expect(ran["name"] as? String == "beta", "\(ran)")
+        finish()
+        var text = ""
+        #expect(
+            fixture.eventually(within: 30) {
+                text = (try? fixture.contents(log)) ?? ""
+                return text.components(separatedBy: "data blocks:").count == 3
+            }, "both servers ended: \(text)")
+        #expect(text.contains("reading saved start-up blocks from \(saved)"), "\(text)")
+        // The runtime's server (the application's has none saved) took blocks from the saved copies.
+        let fromSaved = text.split(separator: "\n").compactMap { line -> Int? in
+            guard let range = line.range(of: " from saved copies") else { return nil }
+            return Int(line[..<range.lowerBound].split(separator: " ").last ?? "")
+        }
+        #expect(fromSaved.contains { $0 > 0 }, "\(text)")
+
+        // Warming a thin application warms its runtime first, the same way.
+        let thin = try fixture.xarctl(["warm", b.gamma], timeout: 180)
+        #expect(thin.status == 0, "\(thin)")
+        #expect(
+            thin.stdout.contains(
+                "\(b.v1) (the runtime of \(b.gamma)): warmed: a runtime: its interpreter started once"),
+            "\(thin)")
+        #expect(thin.stdout.contains("\(b.gamma): warmed: "), "\(thin)")
+    }
 }

@@ -9,6 +9,12 @@ internal import XarSystem
 /// (`/.xar/startup-files`, written by `xarbuild python`) through the mount, as a start would, and unmounts it; the
 /// server saves its record (the plan) and those blocks when it ends, exactly as after a real start. Mounts and
 /// saved blocks are per user: warm as the user who runs the tool.
+///
+/// A runtime (docs/runtimes.md) has no start-up list: what a thin application's start reads of it depends on the
+/// application. What every one of them reads is the runtime's interpreter starting (its loader, its binary, the
+/// libraries mapped at its exec, the modules every interpreter imports before any code runs), so warming a runtime
+/// starts its interpreter once through the mount, as a thin application's launch does but on no application:
+/// `-I -S -c pass` (no `site`, nothing from the environment, no code but the interpreter's own start).
 public enum ImageWarmer {
     /// What `warm` did.
     public struct Report: Sendable {
@@ -18,6 +24,9 @@ public enum ImageWarmer {
         public var alreadyMounted = false
         /// False when the image has no start-up list: nothing was read.
         public var hasList = false
+        /// True when the image is a runtime whose interpreter was started once through the mount (no start-up
+        /// list: `startInterpreter`).
+        public var startedInterpreter = false
         /// Files read and their bytes.
         public var files = 0
         public var bytes: Int64 = 0
@@ -35,6 +44,7 @@ public enum ImageWarmer {
         var report = Report(mountPoint: mountPoint)
         let server = XarMount.ServerState.read(from: mountPoint + ".state")?.pid
         readStartupFiles(into: &report)
+        if !report.hasList { try startInterpreter(imagePath: imagePath, into: &report) }
         try MountRemover.unmount(try MountRemover.find(mountPoint), force: false)
         // The server saves the plan and the blocks after its mount is gone, then exits.
         let deadline = MonotonicClock.now() + timeout
@@ -44,7 +54,7 @@ public enum ImageWarmer {
         {
             MonotonicClock.sleep(0.01)
         }
-        if report.files > 0,
+        if report.files > 0 || report.startedInterpreter,
             let saved = XarMount.Server.StartupPlan.blocksPath(
                 mountPoint: mountPoint, cacheHome: Settings.current.cacheHome),
             let status = try? FileSystem.fileStatus(saved, followSymlinks: false)
@@ -69,6 +79,63 @@ public enum ImageWarmer {
         } catch {
             throw OperationError(error)
         }
+    }
+
+    /// The arguments a warming start of a runtime's interpreter gets: no `site`, nothing from the environment, and
+    /// no code but the interpreter's own start.
+    public static let interpreterStart = ["-I", "-S", "-c", "pass"]
+
+    /// When the image at `imagePath` is a runtime (its metadata's `kind`; it names no runtime of its own), starts
+    /// its interpreter once through the mount with `interpreterStart`, as its header launches it, and waits for it.
+    /// A start that fails is an error naming the runtime: a runtime whose interpreter cannot start is broken.
+    private static func startInterpreter(imagePath: String, into report: inout Report) throws(OperationError) {
+        let mountPoint = report.mountPoint
+        guard let metadata = SmallFile.read(mountPoint + "/" + XarImageLayout.metadata, followSymlinks: false),
+            isRuntimeMetadata(metadata)
+        else { return }
+        let header: LaunchHeader
+        do throws(LaunchError) {
+            let image = try LaunchImage.open(imagePath)
+            header = try Launcher.readHeader(image, path: imagePath)
+        } catch {
+            throw OperationError(error)
+        }
+        guard header.runtime == nil else { return }
+        let target = TargetArguments(
+            header: header, root: mountPoint, invokedPath: imagePath, userArguments: interpreterStart[...])
+        let status: Int32
+        do { status = try Spawn.run(path: target.path, arguments: target.argv) } catch {
+            throw OperationError("cannot start the interpreter of the runtime \(imagePath) to warm it: \(error)")
+        }
+        guard status == 0 else {
+            throw OperationError(
+                "the interpreter of the runtime \(imagePath) failed to start (wait status \(status)) with "
+                    + "\(interpreterStart.joined(separator: " ")); check it with xarctl verify \(imagePath)")
+        }
+        report.startedInterpreter = true
+    }
+
+    /// Whether `metadata` (an image's `/.xar/metadata.json`) says `"kind": "runtime"`, read without a JSON parser
+    /// (the launcher's module has none): the first `"kind"` key. Only a thin image's metadata nests another
+    /// object with one (its runtime's), and a thin image is never taken for a runtime (`startInterpreter`).
+    static func isRuntimeMetadata(_ metadata: [UInt8]) -> Bool {
+        let key = Array("\"kind\"".utf8), value = Array("\"runtime\"".utf8)
+        guard let start = firstIndex(of: key, in: metadata) else { return false }
+        var index = start + key.count
+        let blanks: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D]
+        while index < metadata.count, blanks.contains(metadata[index]) { index += 1 }
+        guard index < metadata.count, metadata[index] == UInt8(ascii: ":") else { return false }
+        index += 1
+        while index < metadata.count, blanks.contains(metadata[index]) { index += 1 }
+        return metadata.count - index >= value.count && Array(metadata[index..<index + value.count]) == value
+    }
+
+    private static func firstIndex(of needle: [UInt8], in bytes: [UInt8]) -> Int? {
+        guard bytes.count >= needle.count else { return nil }
+        for index in 0...(bytes.count - needle.count) where bytes[index..<index + needle.count].elementsEqual(needle) {
+            return index
+        }
+        return nil
     }
 
     /// Reads, through the mount, every regular file of the mount the image's start-up list names.
