@@ -24,6 +24,7 @@ import XarTestSupport
             "startup_list.py": EmbeddedPython.startupList, "interpreter_probe.py": EmbeddedPython.interpreterProbe,
             "sysconfig_override.py": EmbeddedPython.sysconfigOverride, "load_check.py": EmbeddedPython.loadCheck,
             "entry_point_check.py": EmbeddedPython.entryPointCheck,
+            "sitecustomize.py": EmbeddedPython.sitecustomize,
         ]
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.directory).filter { $0.hasSuffix(".py") }
         #expect(Set(files) == Set(embedded.keys))
@@ -40,10 +41,18 @@ import XarTestSupport
     @Test func theBootstrapGetsItsValuesAndStaysValidPython() throws {
         let text = PythonBootstrap.script(
             entries: [.function(name: "tool", target: "tool.cli:main"), .module(name: "serve", module: "tool.server")],
-            defaultEntry: "tool", pthImports: ["import _virtualenv"], searchPath: ["app", "python/lib/python3.11"])
+            defaultEntry: "tool",
+            pthImports: [
+                .init(file: "python/lib/python3.11/site-packages/_virtualenv.pth", lines: [(2, "import _virtualenv")])
+            ],
+            searchPath: ["app", "python/lib/python3.11"])
         #expect(text.contains("    'tool': ('function', 'tool.cli:main'),\n    'serve': ('module', 'tool.server'),\n"))
-        #expect(text.contains("_DEFAULT = 'tool'\n_PTH_IMPORTS = ('import _virtualenv',)\n"))
+        #expect(
+            text.contains(
+                "_DEFAULT = 'tool'\n_PTH_IMPORTS = (('python/lib/python3.11/site-packages/_virtualenv.pth', "
+                    + "((2, 'import _virtualenv'),)),)\n"))
         #expect(text.contains("_SEARCH_PATH = ('app', 'python/lib/python3.11',)\n"))
+        #expect(text.contains("_RUNTIME_PATH = ()\n_RUNTIME_PTH_IMPORTS = ()\n"))
         #expect(!text.contains("_ENTRIES = {}"))
         let compiled = try XarTestSupport.Process.run(
             ["/usr/bin/python3", "-c", "import sys; compile(sys.stdin.read(), 'bootstrap.py', 'exec')"], stdin: text)

@@ -10,10 +10,22 @@ import Foundation
 /// `__name__ == "__main__"`, so `multiprocessing`'s spawn, which re-runs the main script as `__mp_main__` in each
 /// child, does nothing twice.
 enum PythonBootstrap {
+    /// The `import` lines of one `.pth` file, each with its line number (for site's error message).
+    struct PthImports {
+        /// The `.pth` file, relative to the root of the tree it is in (the image's, or a thin image's runtime's).
+        var file: String
+        var lines: [(Int, String)]
+
+        /// The Python literal the bootstrap reads: `('FILE', ((N, 'LINE'), ...))`.
+        var literal: String {
+            "(\(quote(file)), (\(lines.map { "(\($0.0), \(quote($0.1)))," }.joined(separator: " "))))"
+        }
+    }
+
     /// The text of `bootstrap.py`: `Scripts/bootstrap.py` with its block of generated values filled in.
     static func script(
-        entries: [PythonBuildOptions.EntryPoint], defaultEntry: String, pthImports: [String],
-        searchPath: [String], runtimePath: [String] = []
+        entries: [PythonBuildOptions.EntryPoint], defaultEntry: String, pthImports: [PthImports],
+        searchPath: [String], runtimePath: [String] = [], runtimePthImports: [PthImports] = []
     ) -> String {
         let table = entries.map { entry -> String in
             switch entry {
@@ -24,11 +36,17 @@ enum PythonBootstrap {
         let values = [
             "_ENTRIES = {", table.joined(separator: "\n"), "}",
             "_DEFAULT = \(quote(defaultEntry))",
-            "_PTH_IMPORTS = (\(pthImports.map(quote).joined(separator: ", "))\(pthImports.isEmpty ? "" : ","))",
-            "_SEARCH_PATH = (\(searchPath.map(quote).joined(separator: ", "))\(searchPath.isEmpty ? "" : ","))",
-            "_RUNTIME_PATH = (\(runtimePath.map(quote).joined(separator: ", "))\(runtimePath.isEmpty ? "" : ","))",
+            "_PTH_IMPORTS = \(tuple(pthImports.map(\.literal)))",
+            "_SEARCH_PATH = \(tuple(searchPath.map(quote)))",
+            "_RUNTIME_PATH = \(tuple(runtimePath.map(quote)))",
+            "_RUNTIME_PTH_IMPORTS = \(tuple(runtimePthImports.map(\.literal)))",
         ].filter { !$0.isEmpty }
         return replacingGeneratedValues(in: EmbeddedPython.bootstrap, with: values)
+    }
+
+    /// A Python tuple of `items` (already literals): `()`, `(a,)`, `(a, b,)`.
+    static func tuple(_ items: [String]) -> String {
+        "(\(items.map { "\($0)," }.joined(separator: " ")))"
     }
 
     /// `text` with the lines between `# xarbuild: begin generated values` and `# xarbuild: end generated values`

@@ -67,7 +67,7 @@ extension PythonStager {
     func writeBootstrap(
         root: String, layout: Layout, interpreter: PythonInterpreter, entries: [PythonBuildOptions.EntryPoint]
     ) throws -> [String] {
-        let (pthPaths, pthImports) = try resolvePthFiles(root: root, sitePackages: layout.sitePackages)
+        let (pthPaths, pthImports) = try Self.resolvePthFiles(root: root, sitePackages: layout.sitePackages)
         var searchPath: [String] = []
         if options.source != nil { searchPath.append("../app") }
         searchPath += [

@@ -107,6 +107,11 @@ extension PythonStager {
         }
         try fm.createDirectory(atPath: "\(root)/\(layout.sitePackages)", withIntermediateDirectories: true)
         try PythonLayout.useOwnInstallScheme(stdlib: "\(root)/\(layout.stdlib)")
+        // Replaces the distribution's (Debian's links to /etc/python3.X/sitecustomize.py, its apport hook): what
+        // site does for the image's site-packages and a thin application's path in sys.executable's children.
+        let sitecustomize = "\(root)/\(layout.stdlib)/sitecustomize.py"
+        if (try? fm.attributesOfItem(atPath: sitecustomize)) != nil { try fm.removeItem(atPath: sitecustomize) }
+        try write(EmbeddedPython.sitecustomize, to: sitecustomize)
     }
 
     /// Installs the application's wheels first, then the lock's, each group in name order; returns each

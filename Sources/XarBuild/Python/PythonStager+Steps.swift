@@ -50,29 +50,38 @@ extension PythonStager {
         }
     }
 
-    /// Reads the `.pth` files the wheels installed: path lines (relative to site-packages) that exist in the
-    /// image are returned as paths relative to the root; `import` lines are returned for the bootstrap to run,
-    /// except setuptools' `distutils-precedence.pth`, which only matters to `pip`-style installs.
-    func resolvePthFiles(root: String, sitePackages: String) throws -> ([String], [String]) {
+    /// Reads the `.pth` files of the site-packages at `root/sitePackages` as `site.addsitedir` would, in sorted
+    /// order: path lines (relative to site-packages) that exist in the tree are returned as paths relative to the
+    /// root; `import` lines are returned, with their file and line number, for the bootstrap to run. Read once, at
+    /// build time: a start lists no directory and opens no `.pth` file.
+    static func resolvePthFiles(root: String, sitePackages: String) throws -> ([String], [PythonBootstrap.PthImports]) {
         let directory = "\(root)/\(sitePackages)"
-        var paths: [String] = [], imports: [String] = []
-        for name in try FileManager.default.contentsOfDirectory(atPath: directory).sorted() where name.hasSuffix(".pth")
-        {
-            if name == "distutils-precedence.pth" { continue }
+        var paths: [String] = [], imports: [PythonBootstrap.PthImports] = []
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        // site sorts the names as str (code points); Swift's < on String is not code point order.
+        for name in names.filter({ $0.hasSuffix(".pth") }).sorted(by: {
+            Array($0.unicodeScalars.map(\.value)).lexicographicallyPrecedes($1.unicodeScalars.map(\.value))
+        }) {
             let text = (try? String(contentsOfFile: "\(directory)/\(name)", encoding: .utf8)) ?? ""
-            for raw in text.split(whereSeparator: \.isNewline) {
-                let line = raw.trimmingCharacters(in: .whitespaces)
-                if line.isEmpty || line.hasPrefix("#") { continue }
+            var lines: [(Int, String)] = []
+            // site reads the file line by line: "\n", "\r\n" and "\r" end a line (universal newlines).
+            for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+                let line = String(raw)
+                if line.hasPrefix("#") || line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
                 if line.hasPrefix("import ") || line.hasPrefix("import\t") {
-                    imports.append(line)
+                    lines.append((index + 1, line))
                     continue
                 }
-                let relative = (("\(sitePackages)/\(line)" as NSString).standardizingPath)
-                if !relative.hasPrefix("/"), !relative.hasPrefix(".."),
+                let trimmed = String(line.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+                let relative = PythonLayout.normalized("\(sitePackages)/\(trimmed)")
+                if !trimmed.hasPrefix("/"), !relative.hasPrefix(".."), !paths.contains(relative),
                     FileManager.default.fileExists(atPath: "\(root)/\(relative)")
                 {
                     paths.append(relative)
                 }
+            }
+            if !lines.isEmpty {
+                imports.append(PythonBootstrap.PthImports(file: "\(sitePackages)/\(name)", lines: lines))
             }
         }
         return (paths, imports)

@@ -26,15 +26,18 @@ extension PythonStager {
         try copySource(into: root)
         let entries = try entryPoints(from: installed)
 
-        // The application first: its source, its wheels (and their .pth paths), its /.xar; then the runtime's.
-        let (pthPaths, pthImports) = try resolvePthFiles(root: root, sitePackages: layout.sitePackages)
+        // The application first: its source, its wheels (and their .pth paths), its /.xar; then the runtime's. The
+        // .pth import lines: the runtime's (whose path lines its ._pth has), then the application's, in the order
+        // of a child's site (bootstrap.py, _pth_imports).
+        let (pthPaths, pthImports) = try Self.resolvePthFiles(root: root, sitePackages: layout.sitePackages)
+        let (_, runtimePthImports) = try Self.resolvePthFiles(root: base.root, sitePackages: layout.sitePackages)
         var searchPath: [String] = options.source != nil ? ["app"] : []
         searchPath += [layout.sitePackages] + pthPaths + [".xar"]
         try FileManager.default.createDirectory(atPath: "\(root)/.xar", withIntermediateDirectories: true)
         try write(
             PythonBootstrap.script(
                 entries: entries, defaultEntry: entries[0].name, pthImports: pthImports, searchPath: searchPath,
-                runtimePath: base.searchPath),
+                runtimePath: base.searchPath, runtimePthImports: runtimePthImports),
             to: "\(root)/.xar/bootstrap.py")
         try write(PythonBootstrap.runtimeModule, to: "\(root)/.xar/xar_runtime.py")
         try write(PythonImportIndex.importerModule, to: "\(root)/.xar/_xar_importer.py")

@@ -2,18 +2,20 @@
 
 The launcher runs it from its bytecode: python3 -I -S /mount/.xar/bootstrap.pyc ARGV0 ENTRY args...
 It sets sys.path (the launch reads no ._pth file and imports no site) and sys.executable, installs the import
-index, restores sys.argv to [ARGV0, args...], runs the .pth import lines resolved at build time, then calls the
-entry point. Its work is guarded by __name__ == '__main__', so multiprocessing's spawn, which re-runs the main
-script as __mp_main__ in each child, does nothing twice.
+index, restores sys.argv to [ARGV0, args...], runs the .pth import lines resolved at build time (as site would,
+from its own frame, one file after another), then calls the entry point. Its work is guarded by
+__name__ == '__main__', so multiprocessing's spawn, which re-runs the main script as __mp_main__ in each child,
+does nothing twice.
 """
 import sys
 
 # xarbuild: begin generated values (these defaults are replaced in each image)
 _ENTRIES = {}  # name: ('function', 'module:attr') or ('module', 'module')
 _DEFAULT = ''
-_PTH_IMPORTS = ()
+_PTH_IMPORTS = ()  # ((.pth file relative to the image root, ((line number, import line), ...)), ...)
 _SEARCH_PATH = ()  # sys.path, relative to the image root
 _RUNTIME_PATH = ()  # a thin image's: the runtime's part of sys.path, relative to the runtime's root
+_RUNTIME_PTH_IMPORTS = ()  # a thin image's: its runtime's .pth import lines, files relative to the runtime's root
 # xarbuild: end generated values
 
 # The image root is two levels above /.xar/bootstrap.pyc.
@@ -43,6 +45,40 @@ if _RUNTIME_PATH:
     _xar_importer.install(_base)  # the runtime's own index: its standard library and packages
 
 
+def _pth_imports():
+    """The .pth import lines to run, as (absolute .pth file, line number, line): a runtime's, then the image's.
+
+    The order of a child's site and sitecustomize, which process the interpreter's own site-packages first.
+    """
+    return [(top + '/' + name, number, line)
+            for top, files in ((_base, _RUNTIME_PTH_IMPORTS if _RUNTIME_PATH else ()), (_root, _PTH_IMPORTS))
+            for name, lines in files for number, line in lines]
+
+
+def _exec_pth_line(sitedir, line):
+    # site.addpackage runs each line in a frame with a local `sitedir`; namespace packages' -nspkg.pth lines read
+    # it through sys._getframe(1).f_locals['sitedir'].
+    exec(line)
+
+
+def _run_pth_imports():
+    """Runs the .pth import lines as site does: in order, a failing line reported and the rest of its file skipped."""
+    failed = None
+    for path, number, line in _pth_imports():
+        if path == failed:
+            continue
+        try:
+            _exec_pth_line(path.rpartition('/')[0], line)
+        except Exception:
+            import traceback
+            print('Error processing line %d of %s:\n' % (number, path), file=sys.stderr)
+            for record in traceback.format_exception(*sys.exc_info()):
+                for text in record.splitlines():
+                    print('  ' + text, file=sys.stderr)
+            print('\nRemainder of file ignored', file=sys.stderr)
+            failed = path
+
+
 def _run():
     argv0 = sys.argv[1] if len(sys.argv) > 1 else sys.executable
     name = sys.argv[2] if len(sys.argv) > 2 else ''
@@ -50,8 +86,7 @@ def _run():
         base = argv0.rpartition('/')[2]
         name = base if base in _ENTRIES else _DEFAULT
     sys.argv[:3] = [argv0]
-    for line in _PTH_IMPORTS:
-        exec(line)
+    _run_pth_imports()
     kind, target = _ENTRIES[name]
     if kind == 'module':
         import runpy

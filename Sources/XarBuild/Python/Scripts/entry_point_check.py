@@ -4,11 +4,11 @@ sys.path.insert(0, root + '/.xar')
 import bootstrap  # installs the import index's finder, as at run time
 def why(error):
     return ''.join(traceback.format_exception_only(type(error), error)).strip()
-for line in bootstrap._PTH_IMPORTS:
+for path, number, line in bootstrap._pth_imports():
     try:
-        exec(line)
+        bootstrap._exec_pth_line(path.rpartition('/')[0], line)
     except BaseException as error:
-        print(json.dumps(['', line, why(error)]), flush=True)
+        print(json.dumps(['', '%s, line %d: %s' % (path.rpartition('/')[2], number, line), why(error)]), flush=True)
 for name, (kind, target) in bootstrap._ENTRIES.items():
     try:
         if kind == 'module':

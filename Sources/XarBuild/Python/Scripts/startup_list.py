@@ -46,8 +46,7 @@ sys.path.insert(0, root + '/.xar')
 import bootstrap  # installs the import index's finder, as at run time
 kind, target = bootstrap._ENTRIES[bootstrap._DEFAULT]
 try:
-    for line in bootstrap._PTH_IMPORTS:
-        exec(line)
+    bootstrap._run_pth_imports()
     if kind == 'module':
         import importlib.util
         importlib.util.find_spec(target)
