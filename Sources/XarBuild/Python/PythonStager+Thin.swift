@@ -39,6 +39,9 @@ extension PythonStager {
                 entries: entries, defaultEntry: entries[0].name, pthImports: pthImports, searchPath: searchPath,
                 runtimePath: base.searchPath, runtimePthImports: runtimePthImports),
             to: "\(root)/.xar/bootstrap.py")
+        // The same path for the processes started from sys.executable (the runtime's python3, whose sitecustomize
+        // reads it when XAR_PYTHON_APP names this application: Scripts/sitecustomize.py).
+        try write(searchPath.joined(separator: "\n") + "\n", to: "\(root)/.xar/search-path")
         try write(PythonBootstrap.runtimeModule, to: "\(root)/.xar/xar_runtime.py")
         try write(PythonImportIndex.importerModule, to: "\(root)/.xar/_xar_importer.py")
 

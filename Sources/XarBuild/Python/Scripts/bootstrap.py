@@ -29,7 +29,16 @@ if _RUNTIME_PATH:
     # this one execs is not ours to keep alive.
     import posix
     _MOUNT_PIN = posix.open(_root, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
-    del posix
+    # What a child started from sys.executable (the runtime's python3) needs to see this application, as a child
+    # of a standalone image does: the runtime's sitecustomize (Scripts/sitecustomize.py) puts the application's
+    # path first when this names its own runtime root. A thin image started as a child sets its own; other
+    # programs ignore it (docs/runtimes.md, "Children").
+    _child = (_base + ':' + _root).encode('utf-8', 'surrogateescape')
+    posix.putenv(b'XAR_PYTHON_APP', _child)
+    posix.environ[b'XAR_PYTHON_APP'] = _child  # os.environ is made from this when os is first imported
+    if 'os' in sys.modules:
+        sys.modules['os'].environ['XAR_PYTHON_APP'] = _base + ':' + _root
+    del posix, _child
 else:
     _base = _root
 sys.path[:] = [_root + '/' + _p for _p in _SEARCH_PATH] + [_base + '/' + _p for _p in _RUNTIME_PATH]
