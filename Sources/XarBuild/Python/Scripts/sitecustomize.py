@@ -43,11 +43,13 @@ def _chain():
     # Any other sitecustomize on the path (a wheel's, or a thin application's, which now comes first), once.
     here = __file__.rpartition('/')[0]
     others = [path for path in sys.path if path != here]
-    import importlib.machinery
-    import importlib.util
-    spec = importlib.machinery.PathFinder.find_spec('sitecustomize', others)
+    # The import system's own modules, loaded at start: importlib.util would import contextlib, collections and
+    # functools (~4 ms) into every child.
+    import _frozen_importlib
+    import _frozen_importlib_external
+    spec = _frozen_importlib_external.PathFinder.find_spec('sitecustomize', others)
     if spec is not None and spec.loader is not None:
-        module = importlib.util.module_from_spec(spec)
+        module = _frozen_importlib.module_from_spec(spec)
         sys.modules['sitecustomize'] = module
         spec.loader.exec_module(module)
 
