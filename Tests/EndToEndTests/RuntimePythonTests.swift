@@ -93,7 +93,7 @@ final class PthRuntimeBuilds: Sendable {
         atexit {
             _ = try? XarTestSupport.Process.run(["/bin/rm", "-rf", PthRuntimeBuilds.directory.path], timeout: 60)
         }
-        let pins = ["setuptools==75.8.0", "protobuf==3.20.3"]
+        let pins = ["setuptools==75.8.0", "protobuf==3.20.3", "pyflakes==3.2.0"]
         let wheels = try PyPIWheels.fetch(pins)
         let wheelhouse = dir("wheels")
         try FileManager.default.createDirectory(atPath: wheelhouse, withIntermediateDirectories: true)
@@ -102,7 +102,8 @@ final class PthRuntimeBuilds: Sendable {
                 atPath: wheel, toPath: "\(wheelhouse)/\((wheel as NSString).lastPathComponent)")
         }
         let locks = try zip(pins, wheels).map { "\($0.0) --hash=sha256:\(try RuntimeBuilds.sha256($0.1))\n" }
-        try RuntimeBuilds.write(locks[0], to: dir("runtime.txt"))
+        // The runtime: setuptools, and pyflakes for a console script of the runtime a thin image names.
+        try RuntimeBuilds.write(locks[0] + locks[2], to: dir("runtime.txt"))
         try RuntimeBuilds.write(locks[1], to: dir("tool.txt"))
         for (name, files) in [
             ("tool", ["tool.py": Self.tool, "probe.py": Self.probe]), ("other", ["other.py": Self.other]),
@@ -117,7 +118,8 @@ final class PthRuntimeBuilds: Sendable {
                 "--entry-point", "parent=tool:parent", "--entry-point", "others=tool:others", "-r", dir("tool.txt"),
                 "--wheelhouse", wheelhouse,
             ])
-        other = try Self.buildThin("other", on: runtime, extra: ["--entry-point", "other=other:main"])
+        other = try Self.buildThin(
+            "other", on: runtime, extra: ["--entry-point", "other=other:main", "--entry-point", "pyflakes"])
     }
 
     static func buildThin(_ name: String, on runtime: String, extra: [String]) throws -> String {
@@ -186,6 +188,7 @@ struct RuntimePythonTests {
         for name in ["parent", "others"] {
             try FileManager.default.createSymbolicLink(atPath: "\(bin)/\(name)", withDestinationPath: b.tool)
         }
+        try FileManager.default.createSymbolicLink(atPath: "\(bin)/pyflakes", withDestinationPath: b.other)
         try FileManager.default.createSymbolicLink(
             atPath: "\(bin)/xarexec", withDestinationPath: TestEnvironment.product("xarexec"))
         return bin
@@ -255,6 +258,10 @@ struct RuntimePythonTests {
                 + "os.environ.get('XAR_PYTHON_APP'))",
         ])
         #expect(alone.status == 0 && alone.stdout == "True False None\n", "\(alone)")
+        // `--entry-point pyflakes` named the console script of a wheel the runtime provides (the build failed
+        // before: only the thin image's own wheels were searched); it runs from the runtime.
+        let pyflakes = try run(["\(bin)/pyflakes", "--version"], ["PATH": "\(bin):/usr/bin:/bin"])
+        #expect(pyflakes.status == 0 && pyflakes.stdout.hasPrefix("3.2.0 Python 3.11"), "\(pyflakes)")
     }
 
     @Test func withoutFuseChildrenSeeTheApplicationInTheExtractedTrees() throws {

@@ -31,6 +31,9 @@ public struct PythonRuntimeBase: Sendable {
     /// The runtime's part of a thin application's `sys.path`, relative to the runtime's root: its interpreter's
     /// search path (`python/python3._pth`) without the runtime's own `/.xar`.
     public var searchPath: [String]
+    /// The console scripts of the runtime's wheels (name → `module:function`, from their `entry_points.txt`), so
+    /// that `--entry-point NAME` of a thin build can name one, as a standalone build can name any installed wheel's.
+    public var consoleScripts: [String: String] = [:]
     /// The runtime's `metadata.json` values a thin image records: interpreter and lock.
     public var interpreterVersion: String, lockFile: String?, lockDigest: String?
 
@@ -85,8 +88,26 @@ public struct PythonRuntimeBase: Sendable {
         return PythonRuntimeBase(
             digest: digest, fileName: fileName, path: path, root: root, target: target, kernelFloor: kernelFloor,
             packages: packages, searchPath: searchPath,
+            consoleScripts: consoleScripts(root: root, searchPath: searchPath),
             interpreterVersion: interpreter?["version"] as? String ?? "?", lockFile: lock?["file"] as? String,
             lockDigest: lock?["sha256"] as? String)
+    }
+
+    /// The console scripts declared by the `*.dist-info/entry_points.txt` files in the runtime's search path, the
+    /// first declaration of a name winning (directories in path order, distributions by name).
+    static func consoleScripts(root: String, searchPath: [String]) -> [String: String] {
+        var scripts: [String: String] = [:]
+        for directory in searchPath {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(directory)")) ?? []
+            for entry in entries.sorted() where entry.hasSuffix(".dist-info") {
+                let file = "\(root)/\(directory)/\(entry)/entry_points.txt"
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
+                for (name, target) in WheelInstaller.consoleScripts(in: text) where scripts[name] == nil {
+                    scripts[name] = target
+                }
+            }
+        }
+        return scripts
     }
 
     /// The runtime's interpreter in the extracted tree, as build-time tools run it (`python/python3`: the

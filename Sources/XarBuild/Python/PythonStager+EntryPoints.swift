@@ -3,7 +3,7 @@ import Foundation
 /// The steps of `stage(into:)` that choose the entry points, write the bootstrap and prove the result works.
 extension PythonStager {
     /// The entry points, default first: the explicit ones (`--entry-point`, `--module`; `--entry-point NAME` is
-    /// the console script NAME of any installed wheel), then the application wheels' console scripts, then, with
+    /// the console script NAME of any installed wheel, or of a wheel the runtime of a thin build provides), then the application wheels' console scripts, then, with
     /// `--all-scripts`, every other wheel's. A dependency's console scripts are never entry points unasked.
     ///
     /// The default: `--default`; else the first explicit entry point; else the first application wheel's console
@@ -12,6 +12,9 @@ extension PythonStager {
         var scripts: [String: String] = [:]
         for (dist, _) in installed {
             for (name, target) in dist.consoleScripts where scripts[name] == nil { scripts[name] = target }
+        }
+        for (name, target) in options.runtime?.consoleScripts ?? [:] where scripts[name] == nil {
+            scripts[name] = target
         }
         var entries: [PythonBuildOptions.EntryPoint] = []
         for entry in options.entryPoints {
@@ -22,7 +25,8 @@ extension PythonStager {
             guard let target = scripts[name] else {
                 let known = scripts.keys.sorted()
                 throw PythonBuildError(
-                    "--entry-point \(name): no installed wheel declares a console script \(name)"
+                    "--entry-point \(name): no installed wheel\(options.runtime == nil ? "" : " nor the runtime's")"
+                        + " declares a console script \(name)"
                         + (known.isEmpty ? "." : " (they declare: \(known.joined(separator: ", "))).")
                         + " Pass NAME=module:function.")
             }
