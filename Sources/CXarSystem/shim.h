@@ -1,5 +1,5 @@
 // The few libc calls Swift's Glibc module does not reach: <sys/vfs.h> is not part of it, `statx`, `pipe2`,
-// `syncfs` and `mkostemp` need `_GNU_SOURCE`, and `flock` the function is shadowed by `struct flock`. Static
+// `syncfs`, `mkostemp` and `dup3` need `_GNU_SOURCE`, and `flock` the function is shadowed by `struct flock`. Static
 // inline, so nothing is linked.
 #ifndef CXARSYSTEM_SHIM_H
 #define CXARSYSTEM_SHIM_H
@@ -43,6 +43,9 @@ extern int mkostemp(char *template, int flags);
 
 /// `mkostemp(3)` with `O_CLOEXEC` (hidden from Swift without `_GNU_SOURCE`): the descriptor is never inheritable.
 static inline int xar_mkstemp_cloexec(char *template) { return mkostemp(template, O_CLOEXEC); }
+
+/// `dup3(2)` with `O_CLOEXEC` (hidden from Swift without `_GNU_SOURCE`): `newfd` is never inheritable.
+static inline int xar_dup_cloexec(int oldfd, int newfd) { return dup3(oldfd, newfd, O_CLOEXEC); }
 
 /// `flock(2)`.
 static inline int xar_flock(int fd, int operation) { return flock(fd, operation); }

@@ -27,6 +27,8 @@ extension FileDescriptor {
         public static let create = OpenOptions(rawValue: O_CREAT)
         /// With `create`: fails with `EEXIST` when anything is there, a symbolic link included (`O_EXCL`).
         public static let exclusive = OpenOptions(rawValue: O_EXCL)
+        /// Writes always at the end of the file, also when other processes write to it (`O_APPEND`).
+        public static let append = OpenOptions(rawValue: O_APPEND)
         /// Empties a regular file (`O_TRUNC`).
         public static let truncate = OpenOptions(rawValue: O_TRUNC)
         /// Refuses a symbolic link in the last component with `ELOOP` instead of following it (`O_NOFOLLOW`).

@@ -23,6 +23,8 @@ public struct FileStatus: Sendable, Equatable {
     public var accessTime: Int
     /// The last change of the inode (contents, mode, owner, links, a rename), in whole seconds since the epoch.
     public var changeTime: Int
+    /// The nanoseconds of the last change of the inode, after `changeTime`'s whole seconds.
+    public var changeTimeNanoseconds: Int
     /// The disk space allocated to the file (`st_blocks`, in units of 512 bytes), in bytes: less than `size` for
     /// a file with holes.
     public var allocatedBytes: Int64
@@ -61,6 +63,7 @@ public struct FileStatus: Sendable, Equatable {
         modificationTime = Int(st.st_mtim.tv_sec)
         accessTime = Int(st.st_atim.tv_sec)
         changeTime = Int(st.st_ctim.tv_sec)
+        changeTimeNanoseconds = Int(st.st_ctim.tv_nsec)
         allocatedBytes = Int64(st.st_blocks) * 512
         device = UInt64(st.st_dev)
         inode = UInt64(st.st_ino)

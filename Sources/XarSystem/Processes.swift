@@ -19,6 +19,13 @@ public enum Processes {
     public static func exists(_ pid: Int32) -> Bool {
         kill(pid, 0) == 0 || errno != ESRCH
     }
+
+    /// Ends this process with `status`, after the handlers `atexit` registered (libc flushes its streams).
+    ///
+    /// The corresponding C function is `exit`.
+    public static func exit(_ status: Int32) -> Never {
+        Glibc.exit(status)
+    }
 }
 
 /// Seconds on the wall clock, for times that are compared with file times and written to state files.

@@ -41,6 +41,15 @@ public enum Spawn {
         return status
     }
 
+    /// The raw wait status of the child `pid` if it has ended (and is reaped now), nil while it runs.
+    ///
+    /// The corresponding C function is `waitpid` with `WNOHANG`.
+    public static func waitIfEnded(_ pid: pid_t) throws(Errno) -> Int32? {
+        var status: Int32 = 0
+        let done = try retryingEINTR { waitpid(pid, &status, WNOHANG) }
+        return done == pid ? status : nil
+    }
+
     private static func spawn(
         path: String, arguments: [String], actions: inout posix_spawn_file_actions_t
     ) throws(Errno) -> pid_t {
