@@ -1,4 +1,3 @@
-import Glibc
 import XarSystem
 import struct SystemPackage.Errno
 
@@ -15,14 +14,8 @@ extension XarMount {
         public static func main(arguments: [String]) -> Never {
             // The launcher's signal state is inherited: libfuse installs its SIGTERM/SIGINT/SIGHUP handlers
             // only over the default disposition, and a blocked SIGTERM would never end the loop.
-            var handled = sigset_t()
-            sigemptyset(&handled)
-            for number in [SIGTERM, SIGINT, SIGHUP] {
-                signal(number, SIG_DFL)
-                sigaddset(&handled, number)
-            }
-            sigprocmask(SIG_UNBLOCK, &handled, nil)
-            signal(SIGPIPE, SIG_IGN)
+            Signals.restoreDefault([.terminate, .interrupt, .hangUp])
+            Signals.ignore(.brokenPipe)
             let configuration: Configuration
             do {
                 configuration = try Configuration(parsing: Array(arguments.dropFirst()))
@@ -40,14 +33,14 @@ extension XarMount {
         private static func serve(_ configuration: Configuration, settings: Settings) throws(ServerError) -> Never {
             let image = configuration.imagePath
             for (fd, what) in [(configuration.imageFD, "image"), (configuration.readyFD, "readiness pipe")] {
-                guard fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 else {
-                    throw .usage("the \(what) descriptor \(fd) is not open")
-                }
+                guard (try? FileDescriptor.withUnowned(fd) { (fd) throws(Errno) in try fd.setCloseOnExec() }) != nil
+                else { throw .usage("the \(what) descriptor \(fd) is not open") }
             }
-            let lockFD = open(configuration.lockPath, O_RDWR | O_CLOEXEC | O_NOFOLLOW)
-            guard lockFD >= 0 else {
-                throw .system(
-                    "cannot open the lock file \(configuration.lockPath)", reason: Errno(rawValue: errno).description)
+            let lock: FileLock
+            do {
+                lock = FileLock(file: try FileDescriptor.open(configuration.lockPath, .readWrite, options: .noFollow))
+            } catch {
+                throw .system("cannot open the lock file \(configuration.lockPath)", reason: error.description)
             }
             // Checked before detaching, so that a bad image also shows in the exit status the launcher reaps: first
             // its structure, by the Swift reader (libsquashfuse trusts the image), then what libsquashfuse reads.
@@ -57,14 +50,17 @@ extension XarMount {
             let session = try FuseSession(
                 imageFD: configuration.imageFD, offset: configuration.offset, imagePath: image, settings: settings)
 
-            var logFD: Int32 = -1
-            if let path = settings.serverLog {
-                logFD = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-            }
-            try detach(name: "xarfs", stderrFD: logFD, keeping: [configuration.imageFD, configuration.readyFD, lockFD])
+            // The log becomes the detached process's stderr (and its own number is closed there).
+            let logFD =
+                settings.serverLog.flatMap {
+                    try? FileDescriptor.open($0, .writeOnly, options: [.append, .create], permissions: 0o600).release()
+                } ?? -1
+            try detach(
+                name: "xarfs", stderrFD: logFD,
+                keeping: [configuration.imageFD, configuration.readyFD, lock.file.rawValue])
             if checkSeconds > 0 { log("checked the structure of \(image) in \(Int(checkSeconds * 1e6)) µs") }
             do {
-                try serveDetached(configuration, settings: settings, session: session, lockFD: lockFD)
+                try serveDetached(configuration, settings: settings, session: session, lock: lock)
             } catch {
                 fail(error, readyFD: configuration.readyFD, detached: true)
             }
@@ -72,7 +68,7 @@ extension XarMount {
 
         /// The part of `serve` in the detached process: mount, state, monitor, loop, clean-up.
         private static func serveDetached(
-            _ configuration: Configuration, settings: Settings, session: consuming FuseSession, lockFD: Int32
+            _ configuration: Configuration, settings: Settings, session: consuming FuseSession, lock: consuming FileLock
         ) throws(ServerError) -> Never {
             let image = configuration.imagePath
             let plan = StartupPlan(configuration, settings: settings)
@@ -80,8 +76,9 @@ extension XarMount {
             try session.mount(
                 on: configuration.mountPoint, options: mountOptions(image: image), readyFD: configuration.readyFD)
             let state = ServerState(
-                pid: getpid(), imagePath: image, uuid: configuration.uuid ?? "", digest: configuration.digest ?? "",
-                mountPoint: configuration.mountPoint, started: Int64(time(nil)), idleTimeout: configuration.idleTimeout,
+                pid: Processes.currentID, imagePath: image, uuid: configuration.uuid ?? "",
+                digest: configuration.digest ?? "", mountPoint: configuration.mountPoint, started: WallClock.now(),
+                idleTimeout: configuration.idleTimeout,
                 lockPath: configuration.lockPath, readSource: "source",
                 device: (try? DeviceNumber.cached(configuration.mountPoint)) ?? 0,
                 imageID: FileIdentity(descriptor: configuration.imageFD)?.text ?? "")
@@ -89,7 +86,7 @@ extension XarMount {
 
             // Also without a grace period (0: never unmount): the monitor gives the idle server's memory back.
             let monitor = try UsageMonitor(
-                mountPoint: configuration.mountPoint, idleTimeout: configuration.idleTimeout, lockFD: lockFD,
+                mountPoint: configuration.mountPoint, idleTimeout: configuration.idleTimeout, lock: lock,
                 statePath: configuration.statePath, activity: session.activity)
             try monitor.start()
             var copier: LocalCopier?
@@ -123,11 +120,11 @@ extension XarMount {
             if result < 0 { log("the session ended with: \(Errno(rawValue: -result).description)") }
             plan.save(from: session)
             session.unmount()  // (after a signal the mount is still there, and cleanUp's rmdir needs it gone)
-            cleanUp(configuration, lockFD: lockFD, locked: idleUnmount)
-            flock(lockFD, LOCK_UN)  // a launcher may start the next server while the blocks are written
+            cleanUp(configuration, lock: monitor.lock, locked: idleUnmount)
+            _ = try? monitor.lock.unlock()  // a launcher may start the next server while the blocks are written
             plan.saveBlocks(from: session)
             session.close()
-            exit(0)
+            Processes.exit(0)
         }
 
         /// The `-o` list: read-only, no setuid or devices, the kernel checks permissions, and a name in
@@ -144,20 +141,16 @@ extension XarMount {
         /// Removes the state file (if it is still ours) and the mount directory, holding the image's lock so
         /// that a launcher starting a new server at the same place is not disturbed. The lock is already held
         /// after an idle unmount; otherwise (SIGTERM, an unmount by someone else) it is waited for, briefly.
-        private static func cleanUp(_ configuration: Configuration, lockFD: Int32, locked: Bool) {
-            var haveLock = locked
-            let deadline = MonotonicClock.now() + 2
-            while !haveLock && MonotonicClock.now() < deadline {
-                if flock(lockFD, LOCK_EX | LOCK_NB) == 0 { haveLock = true } else { usleep(20_000) }
-            }
+        private static func cleanUp(_ configuration: Configuration, lock: borrowing FileLock, locked: Bool) {
+            let haveLock = locked || (try? lock.lock(.exclusive, timeout: 2)) == true
             guard haveLock else {
                 log("lock \(configuration.lockPath) busy: leaving \(configuration.statePath) to the launcher")
                 return
             }
-            if ServerState.read(from: configuration.statePath)?.pid == getpid() {
-                unlink(configuration.statePath)
+            if ServerState.read(from: configuration.statePath)?.pid == Processes.currentID {
+                _ = try? FileSystem.removeFile(configuration.statePath)
             }
-            rmdir(configuration.mountPoint)
+            _ = try? FileSystem.removeDirectory(configuration.mountPoint)
         }
 
         /// Reports `error` on the readiness pipe (when there is one) and, once detached, in the log; exits with its
@@ -165,24 +158,25 @@ extension XarMount {
         private static func fail(_ error: ServerError, readyFD: Int32?, detached: Bool) -> Never {
             let line = "error: \(error)\n"
             if let readyFD {
-                var bytes = Array(line.utf8)
-                _ = write(readyFD, &bytes, bytes.count)
+                _ = Array(line.utf8).withUnsafeBytes { bytes in
+                    try? FileDescriptor.withUnowned(readyFD) { (pipe) throws(Errno) in try pipe.write(bytes) }
+                }
             }
             if detached { log("\(error)") }
-            exit(error.exitStatus)
+            Processes.exit(error.exitStatus)
         }
 
         /// The `--ready-fd` value of an argument list that did not parse, so the error still reaches the launcher.
         private static func readyFD(in arguments: [String]) -> Int32? {
             guard let index = arguments.firstIndex(of: "--ready-fd"), index + 1 < arguments.count,
-                let fd = Int32(arguments[index + 1]), fcntl(fd, F_GETFD) >= 0
+                let fd = Int32(arguments[index + 1]), FileDescriptor.isOpen(fd)
             else { return nil }
             return fd
         }
 
         /// Writes one line to stderr: the file named by `XAR_SERVER_LOG` once detached, else /dev/null.
         static func log(_ message: String) {
-            StandardError.writeLine("xarfs[\(getpid())]: \(message)")
+            StandardError.writeLine("xarfs[\(Processes.currentID)]: \(message)")
         }
     }
 }

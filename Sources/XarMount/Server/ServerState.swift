@@ -1,4 +1,3 @@
-import Glibc
 import XarSystem
 import struct SystemPackage.Errno
 

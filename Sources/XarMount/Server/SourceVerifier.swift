@@ -1,4 +1,3 @@
-import Glibc
 import XarSystem
 
 /// Hashes the file the server serves once its first launch is done, and records the image's real SHA-256 in
@@ -42,7 +41,7 @@ final class SourceVerifier: @unchecked Sendable {
             let waited = MonotonicClock.now() - started
             let busy = activity.secondsSinceLastRequest < 0.2
             if waited >= delay && (!busy || waited >= delay + 5) { break }
-            usleep(50_000)
+            MonotonicClock.sleep(0.05)
         }
         if DigestCache.lookup(identity) != nil { return }
         guard let digest = DigestCache.compute(descriptor: imageFD, offset: offset) else {

@@ -1,4 +1,3 @@
-import Glibc
 import XarSystem
 import struct SystemPackage.Errno
 
@@ -30,11 +29,13 @@ final class UsageMonitor: @unchecked Sendable {
     let pinPath: String
     /// The state file, whose modification time records when the mount was last seen in use.
     let statePath: String?
-    private let lockFD: Int32
+    /// The image's lock file, taken exclusively to unmount; the server takes it again to clean up (`stop()` first).
+    let lock: FileLock
     /// The process last found using the mount, checked first next time; only the monitor thread uses it.
     private var lastUser: Int32?
-    private let wake: (read: Int32, write: Int32)
-    private var thread: pthread_t?
+    /// Written to by `stop()`, to wake the thread at once.
+    private let wake: Pipe
+    private var thread: BackgroundThread?
     /// The session, whose memory is trimmed once the start is over and whenever requests stop (`Trimming`).
     private let activity: SessionActivity?
 
@@ -45,9 +46,9 @@ final class UsageMonitor: @unchecked Sendable {
     /// True when the monitor unmounted the mount (and holds the lock); valid after `stop()`.
     private(set) var unmounted = false
 
-    /// A monitor for `mountPoint` that locks `lockFD` before it unmounts.
+    /// A monitor for `mountPoint` that takes `lock` before it unmounts.
     init(
-        mountPoint: String, idleTimeout: Double, lockFD: Int32, statePath: String? = nil,
+        mountPoint: String, idleTimeout: Double, lock: consuming FileLock, statePath: String? = nil,
         activity: SessionActivity? = nil
     ) throws(XarMount.ServerError) {
         self.activity = activity
@@ -55,15 +56,11 @@ final class UsageMonitor: @unchecked Sendable {
         self.pinPath = mountPoint + ".pin"
         self.statePath = statePath
         self.idleTimeout = idleTimeout
-        self.lockFD = lockFD
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else {
-            throw .system("cannot create the usage monitor's pipe", reason: Errno(rawValue: errno).description)
+        self.lock = lock
+        // Close-on-exec (the process spawns nothing but fusermount3, after this): it keeps the pipe out of it.
+        do { wake = try Pipe() } catch {
+            throw .system("cannot create the usage monitor's pipe", reason: error.description)
         }
-        // The process spawns nothing but fusermount3, after this; the flag only keeps the pipe out of it.
-        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
-        wake = (fds[0], fds[1])
     }
 
     /// Starts the thread. Signals stay blocked on it, so that SIGTERM interrupts the session's loop instead.
@@ -74,9 +71,9 @@ final class UsageMonitor: @unchecked Sendable {
     /// Wakes the thread, waits for it to finish and returns whether it unmounted.
     func stop() -> Bool {
         guard let thread else { return unmounted }
-        var byte: UInt8 = 1
-        _ = write(wake.write, &byte, 1)
-        pthread_join(thread, nil)
+        let byte: UInt8 = 1
+        withUnsafeBytes(of: byte) { _ = try? wake.writeEnd.write($0) }
+        thread.join()
         self.thread = nil
         return unmounted
     }
@@ -113,7 +110,7 @@ final class UsageMonitor: @unchecked Sendable {
         }
         if use.wasUsed {
             // One utimensat per busy-to-idle change: the state file's mtime is the last moment of use.
-            if let statePath { _ = utimensat(AT_FDCWD, statePath, nil, AT_SYMLINK_NOFOLLOW) }
+            if let statePath { _ = try? FileSystem.setTimes(statePath) }
             use.wasUsed = false
         }
         guard MonotonicClock.now() - use.idleSince >= idleTimeout else { return false }
@@ -168,7 +165,7 @@ final class UsageMonitor: @unchecked Sendable {
 
     /// True while the pin file exists or a process uses the mount.
     private func isUsed() -> Bool {
-        if access(pinPath, F_OK) == 0 { return true }
+        if FileSystem.exists(pinPath) { return true }
         lastUser = ProcScan.anyUser(of: mountPoint, checkingFirst: lastUser)
         return lastUser != nil
     }
@@ -176,7 +173,7 @@ final class UsageMonitor: @unchecked Sendable {
     private enum Attempt { case unmounted, lockBusy, inUse }
 
     private func tryUnmount() -> Attempt {
-        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else { return .lockBusy }
+        guard (try? lock.lock(.exclusive, timeout: 0)) == true else { return .lockBusy }
         if !isUsed() {
             do {
                 try XarMount.MountTable.unmount(mountPoint, lazy: false)
@@ -186,14 +183,12 @@ final class UsageMonitor: @unchecked Sendable {
                 XarMount.Server.log("not unmounting, still in use: \(error)")
             }
         }
-        flock(lockFD, LOCK_UN)
+        _ = try? lock.unlock()
         return .inUse
     }
 
     /// Sleeps `seconds` unless `stop()` is called first; returns true when it was.
     private func sleepOrStop(seconds: Double) -> Bool {
-        var pollFD = pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)
-        let result = poll(&pollFD, 1, Int32(seconds * 1000))
-        return result > 0
+        wake.readEnd.waitUntilReadable(timeout: seconds)
     }
 }
