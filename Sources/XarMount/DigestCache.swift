@@ -1,6 +1,6 @@
-internal import Glibc
 internal import XarFormat
 internal import XarSystem
+internal import struct SystemPackage.Errno
 
 /// A file's identity for the digest cache: device, inode, size and change time, as `fstat` gives them.
 ///
@@ -14,24 +14,24 @@ struct FileIdentity: Equatable, Sendable {
     var changeNanoseconds: Int
 
     /// The identity in `status`.
-    init(_ status: stat) {
-        device = UInt64(status.st_dev)
-        inode = UInt64(status.st_ino)
-        size = Int64(status.st_size)
-        changeSeconds = status.st_ctim.tv_sec
-        changeNanoseconds = status.st_ctim.tv_nsec
+    init(_ status: FileStatus) {
+        device = status.device
+        inode = status.inode
+        size = Int64(status.size)
+        changeSeconds = status.changeTime
+        changeNanoseconds = status.changeTimeNanoseconds
     }
 
     /// The identity of the open file `file`, nil when `fstat` fails.
     init?(of file: borrowing FileDescriptor) {
-        guard let status = try? file.status() else { return nil }
+        guard let status = try? file.fileStatus() else { return nil }
         self.init(status)
     }
 
-    /// The identity of the open raw descriptor `fd`, nil when `fstat` fails.
+    /// The identity of the open descriptor `fd` (another owner's), nil when `fstat` fails.
     init?(descriptor fd: Int32) {
-        var status = stat()
-        guard fstat(fd, &status) == 0 else { return nil }
+        guard let status = try? FileDescriptor.withUnowned(fd, { (file) throws(Errno) in try file.fileStatus() })
+        else { return nil }
         self.init(status)
     }
 
@@ -68,8 +68,7 @@ enum DigestCache {
         guard let home = Settings.current.cacheHome, let directory = try? UserCache.open(leaf, home: home) else {
             return nil
         }
-        guard let file = try? FileDescriptor.open(identity.text, flags: O_RDONLY | O_NOFOLLOW, relativeTo: directory)
-        else { return nil }
+        guard let file = try? directory.open(identity.text, .readOnly, options: .noFollow) else { return nil }
         return withUnsafeTemporaryAllocation(byteCount: 80, alignment: 1) { buffer -> String? in
             guard let n = try? file.readFully(into: buffer, at: 0), n >= 64 else { return nil }
             let digest = UnsafeRawBufferPointer(rebasing: buffer[0..<64])
@@ -85,16 +84,16 @@ enum DigestCache {
         guard let home = Settings.current.cacheHome, let directory = try? UserCache.open(leaf, home: home) else {
             return
         }
-        let temporary = ".tmp-\(identity.text)-\(getpid())"
+        let temporary = ".tmp-\(identity.text)-\(Processes.currentID)"
         guard
-            let file = try? FileDescriptor.open(
-                temporary, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600, relativeTo: directory)
+            let file = try? directory.open(
+                temporary, .writeOnly, options: [.create, .truncate, .noFollow], permissions: 0o600)
         else { return }
         let path = descriptor.flatMap(openedPath).map { $0 + "\n" } ?? ""
         let written = Array((digest + "\n" + path).utf8).withUnsafeBytes { (try? file.write($0)) != nil }
         _ = try? file.close()
-        if !written || renameat(directory.rawValue, temporary, directory.rawValue, identity.text) != 0 {
-            _ = unlinkat(directory.rawValue, temporary, 0)
+        if !written || (try? directory.rename(temporary, to: identity.text)) == nil {
+            _ = try? directory.removeFile(temporary)
         }
     }
 
@@ -103,7 +102,7 @@ enum DigestCache {
     static func digest(of file: borrowing FileDescriptor, offset: UInt64) -> String? {
         guard let before = FileIdentity(of: file) else { return nil }
         if let known = lookup(before) { return known }
-        guard let computed = compute(descriptor: file.rawValue, offset: offset) else { return nil }
+        guard let computed = compute(file, offset: offset) else { return nil }
         if FileIdentity(of: file) == before { record(computed, for: before, descriptor: file.rawValue) }
         return computed
     }
@@ -118,20 +117,24 @@ enum DigestCache {
         return path
     }
 
-    /// SHA-256 of the bytes of `fd` from `offset` to the end of the file, as lowercase hex; nil on a read error.
+    /// SHA-256 of the bytes of the open descriptor `fd` (another owner's) from `offset` to the end of the file, as
+    /// lowercase hex; nil on a read error.
     static func compute(descriptor fd: Int32, offset: UInt64) -> String? {
+        FileDescriptor.withUnowned(fd) { compute($0, offset: offset) }
+    }
+
+    /// SHA-256 of the bytes of `file` from `offset` to the end of the file, as lowercase hex; nil on a read error.
+    static func compute(_ file: borrowing FileDescriptor, offset: UInt64) -> String? {
         var hash = SHA256()
         let chunk = 1 << 20
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
         defer { buffer.deallocate() }
-        var position = off_t(offset)
+        var position = Int64(offset)
         while true {
-            let n = pread(fd, buffer.baseAddress, chunk, position)
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { return nil }
+            guard let n = try? file.read(into: buffer, at: position) else { return nil }
             if n == 0 { break }
             hash.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            position += off_t(n)
+            position += Int64(n)
         }
         return hash.finalizeHex()
     }

@@ -78,8 +78,8 @@ public enum IdentityCacheInventory {
     /// no path: only its age removes it).
     private static func fileVerdict(identity: FileIdentity, pathLine: String?) -> String? {
         guard let path = pathLine, path.hasPrefix("/") else { return nil }
-        guard let st = FileSystem.statusIfAny(path) else { return "its file \(path) is gone" }
-        return FileIdentity(st) == identity ? nil : "its file \(path) changed"
+        guard let status = try? FileSystem.fileStatus(path) else { return "its file \(path) is gone" }
+        return FileIdentity(status) == identity ? nil : "its file \(path) changed"
     }
 
     /// Line `index` (from 0) of `contents`, nil when there is none or it is empty.

@@ -1,5 +1,4 @@
 internal import CXarFuse
-import Glibc
 internal import XarSystem
 internal import struct SystemPackage.Errno
 
@@ -47,7 +46,7 @@ struct FuseSession: ~Copyable {
     /// from the start. Call before `mount`. Nothing changes when it throws.
     func setStartupPlan(_ record: [UInt8]) throws(PlanRefusal) {
         let result = record.withUnsafeBufferPointer { xar_server_set_startup_plan(server, $0.baseAddress, $0.count) }
-        if result == -ESTALE { throw .otherImage }
+        if result == -Errno.staleNFSFileHandle.rawValue { throw .otherImage }
         if result != 0 { throw .notAPlan }
     }
 
@@ -70,12 +69,12 @@ struct FuseSession: ~Copyable {
         return copied == length ? bytes : []
     }
 
-    /// Makes the decompressed start-up blocks an earlier server of this image saved (`fd`, open for reading; the
-    /// session owns it from here on, and closes it when it throws) the first place blocks are read from. Call
+    /// Makes the decompressed start-up blocks an earlier server of this image saved (`file`, open for reading; the
+    /// C session owns it from here on, and closes it when it throws) the first place blocks are read from. Call
     /// before `mount`.
-    func useSavedBlocks(_ fd: Int32) throws(PlanRefusal) {
-        let result = xar_server_use_saved_blocks(server, fd)
-        if result == -ESTALE { throw .otherImage }
+    func useSavedBlocks(_ file: consuming FileDescriptor) throws(PlanRefusal) {
+        let result = xar_server_use_saved_blocks(server, file.release())
+        if result == -Errno.staleNFSFileHandle.rawValue { throw .otherImage }
         if result != 0 { throw .notAPlan }
     }
 

@@ -1,4 +1,3 @@
-internal import Glibc
 internal import XarCompression
 internal import XarSquashFS
 internal import XarSystem
@@ -24,12 +23,10 @@ extension XarMount.Server {
         static func checkOnce(imageFD: Int32, offset: UInt64, imagePath: String, digest: String?)
             throws(XarMount.ServerError) -> Double
         {
-            var status = stat()
             let marker = digest.flatMap { markerPath(digest: $0) }
-            let identity =
-                fstat(imageFD, &status) == 0
-                ? "\(status.st_dev) \(status.st_ino) \(status.st_size) \(status.st_ctim.tv_sec) "
-                    + "\(status.st_ctim.tv_nsec) \(offset)\n" : nil
+            let identity = FileIdentity(descriptor: imageFD).map {
+                "\($0.device) \($0.inode) \($0.size) \($0.changeSeconds) \($0.changeNanoseconds) \(offset)\n"
+            }
             if let marker, let identity, let recorded = SmallFile.read(marker, followSymlinks: false),
                 recorded.starts(with: identity.utf8)
             {
@@ -46,23 +43,29 @@ extension XarMount.Server {
         /// `<cache>/xar/checked/<digest>`, its directory made if need be; nil without a usable cache directory or
         /// for a digest that is not a plain hexadecimal name.
         static func markerPath(digest: String) -> String? {
-            guard !digest.isEmpty, digest.count <= 128, digest.utf8.allSatisfy({ isxdigit(Int32($0)) != 0 }),
+            guard !digest.isEmpty, digest.count <= 128, digest.utf8.allSatisfy(Self.isHexDigit),
                 let home = Settings.current.cacheHome
             else { return nil }
             do { _ = try UserCache.open(cacheLeaf, home: home) } catch { return nil }
             return "\(home)/xar/\(cacheLeaf)/\(digest)"
         }
 
+        /// True for the ASCII digits and letters of hexadecimal, either case (`isxdigit` in the C locale).
+        private static func isHexDigit(_ byte: UInt8) -> Bool {
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x46) || (byte >= 0x61 && byte <= 0x66)
+        }
+
         /// Checks the image at `offset` in the open file `imageFD`; throws `badImage` with the reader's sentence.
         /// Returns the seconds it took (for the server's log).
         static func check(imageFD: Int32, offset: UInt64, imagePath: String) throws(XarMount.ServerError) -> Double {
             let started = MonotonicClock.now()
-            var status = stat()
-            guard fstat(imageFD, &status) == 0 else {
-                throw .badImage(
-                    path: imagePath, reason: "it cannot be examined (\(Errno.lastError))")
+            let status: FileStatus
+            do {
+                status = try FileDescriptor.withUnowned(imageFD) { (image) throws(Errno) in try image.fileStatus() }
+            } catch {
+                throw .badImage(path: imagePath, reason: "it cannot be examined (\(error))")
             }
-            guard UInt64(max(0, status.st_size)) >= offset + UInt64(SquashFS.Superblock.size) else {
+            guard status.size >= offset + UInt64(SquashFS.Superblock.size) else {
                 throw .badImage(
                     path: imagePath, reason: "it is truncated: no complete SquashFS superblock at byte \(offset)")
             }

@@ -1,4 +1,3 @@
-import Glibc
 import Synchronization
 import XarFormat
 import XarSystem
@@ -53,7 +52,8 @@ final class LocalCopier: @unchecked Sendable {
     /// True while the copier may write the state file and rename its copy into place.
     private let gate = Mutex(true)
     private var temporaryPath: String?
-    /// The copier's own descriptor of the source (read-through reads it too); a new source is `dup2`ed onto it.
+    /// The copier's own descriptor of the source, kept open for the process's life (read-through reads it too,
+    /// by number); a new source is duplicated onto its number.
     private var sourceFD: Int32 = -1
     /// Files already hashed and refused as a new source: device, inode, size, modification time.
     private var tried: Set<[Int64]> = []
@@ -89,9 +89,8 @@ final class LocalCopier: @unchecked Sendable {
         self.activity = activity
         self.startDelay = startDelay
         self.imageFD = imageFD
-        var info = stat()
-        size = fstat(imageFD, &info) == 0 ? Int64(info.st_size) : 0
         sourceIdentity = FileIdentity(descriptor: imageFD)
+        size = sourceIdentity?.size ?? 0
         self.offset = offset
         self.digest = digest
         self.cacheDirectory = cacheDirectory
@@ -141,8 +140,8 @@ final class LocalCopier: @unchecked Sendable {
     func stop() {
         gate.withLock { open in
             open = false
-            if let temporaryPath { unlink(temporaryPath) }
-            unlink(healPath)
+            if let temporaryPath { _ = try? FileSystem.removeFile(temporaryPath) }
+            _ = try? FileSystem.removeFile(healPath)
         }
     }
 
@@ -153,31 +152,35 @@ final class LocalCopier: @unchecked Sendable {
         }
         let final = "\(cacheDirectory)/\(digest).xar"
         guard makeDirectory(cacheDirectory) else { return }
-        if access(final, F_OK) == 0 {
+        if FileSystem.exists(final) {
             if verify(path: final) {
                 switchTo(final)
                 return
             }
             XarMount.Server.log("\(final) does not match its digest: copying again")
-            unlink(final)
+            _ = try? FileSystem.removeFile(final)
         }
-        if startDelay > 0 { usleep(UInt32(min(startDelay, 60) * 1e6)) }
+        if startDelay > 0 { MonotonicClock.sleep(min(startDelay, 60)) }
         let started = MonotonicClock.now()
-        while !activity.planDone && MonotonicClock.now() - started < Self.planWait { usleep(20_000) }
+        while !activity.planDone && MonotonicClock.now() - started < Self.planWait { MonotonicClock.sleep(0.02) }
         activity.lowerThreadPriority()
-        sourceFD = fcntl(imageFD, F_DUPFD_CLOEXEC, 0)
-        guard sourceFD >= 0 else {
-            XarMount.Server.log("cannot duplicate the image descriptor: \(Errno(rawValue: errno).description)")
+        do {
+            sourceFD = try FileDescriptor.withUnowned(imageFD) { (image) throws(Errno) in try image.duplicate() }
+                .release()
+        } catch {
+            XarMount.Server.log("cannot duplicate the image descriptor: \(error.description)")
             return
         }
-        let temporary = "\(cacheDirectory)/.tmp-\(digest)-\(getpid())"
+        let temporary = "\(cacheDirectory)/.tmp-\(digest)-\(Processes.currentID)"
         gate.withLock { _ in temporaryPath = temporary }
         guard let copyFD = copy(to: temporary, started: started) else {
-            unlink(temporary)
+            _ = try? FileSystem.removeFile(temporary)
             setReadSource("source")
             return
         }
-        let actual = fsync(copyFD) == 0 ? digestHex(fd: copyFD) : nil
+        let actual = FileDescriptor.withUnowned(copyFD) { (copy) -> String? in
+            (try? copy.sync()) != nil ? digestHex(copy) : nil
+        }
         // The source's real digest, for launches of other files that want to join (docs/lifecycle.md, "Identity"):
         // the copy holds the source's bytes (a source taken by healing recorded its own when it was hashed).
         if let actual, let source = sourceIdentity, FileIdentity(descriptor: sourceFD) == source {
@@ -187,18 +190,20 @@ final class LocalCopier: @unchecked Sendable {
             // Not the image the header names: back to the source, which the application was reading anyway.
             XarMount.Server.log("the copy's SHA-256 is not the header's \(digest): serving from the source")
             _ = activity.readThrough(source: -1, copy: -1, copiedEnd: 0, tailStart: 0)
-            if dup2(sourceFD, imageFD) >= 0 { _ = fcntl(imageFD, F_SETFD, FD_CLOEXEC) }
-            unlink(temporary)
+            _ = try? FileDescriptor.withUnowned(sourceFD) { (source) throws(Errno) in
+                try source.duplicate(onto: imageFD)
+            }
+            _ = try? FileSystem.removeFile(temporary)
             setReadSource("source")
             return
         }
         let renamed = gate.withLock { open -> Bool in
             guard open else { return false }
             temporaryPath = nil
-            return rename(temporary, final) == 0
+            return (try? FileSystem.rename(temporary, to: final)) != nil
         }
         guard renamed else {
-            unlink(temporary)
+            _ = try? FileSystem.removeFile(temporary)
             return
         }
         state.copyPath = final
@@ -207,11 +212,16 @@ final class LocalCopier: @unchecked Sendable {
     }
 
     /// Copies the file to `path` (head and tables first, then read-through, then the data in order) and makes the
-    /// server read from it; the copy's descriptor (kept open for the process's life) or nil.
+    /// server read from it; the copy's descriptor (kept open for the process's life: read-through writes into it
+    /// by number) or nil.
     private func copy(to path: String, started: Double) -> Int32? {
-        let out = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard out >= 0 else {
-            XarMount.Server.log("cannot create \(path): \(Errno(rawValue: errno).description); no local copy")
+        let out: Int32
+        do {
+            out = try FileDescriptor.open(
+                path, .readWrite, options: [.create, .truncate, .noFollow], permissions: 0o600
+            ).release()
+        } catch {
+            XarMount.Server.log("cannot create \(path): \(error.description); no local copy")
             return nil
         }
         let total = UInt64(size)
@@ -221,7 +231,10 @@ final class LocalCopier: @unchecked Sendable {
         // The superblock's inode_table_start (byte 64): the tables run from there to the end of the image.
         var field = [UInt8](repeating: 0, count: 8)
         var tailStart = total
-        if pread(out, &field, 8, off_t(offset + 64)) == 8 {
+        let fieldRead = field.withUnsafeMutableBytes { buffer in
+            FileDescriptor.withUnowned(out) { (copy) in try? copy.readFully(into: buffer, at: Int64(offset + 64)) }
+        }
+        if fieldRead == 8 {
             let start = offset + field.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
             if start >= headEnd && start < total { tailStart = start }
         }
@@ -232,20 +245,18 @@ final class LocalCopier: @unchecked Sendable {
             return nil
         }
         // From here every block is in the copy before it is read: libsquashfuse may read it there.
-        let reader = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard reader >= 0, dup2(reader, imageFD) >= 0 else {
-            XarMount.Server.log("cannot read the copy \(path): \(Errno(rawValue: errno).description)")
-            if reader >= 0 { close(reader) }
+        do {
+            try FileDescriptor.open(path, .readOnly, options: .noFollow).duplicate(onto: imageFD)
+        } catch {
+            XarMount.Server.log("cannot read the copy \(path): \(error.description)")
             return nil
         }
-        _ = fcntl(imageFD, F_SETFD, FD_CLOEXEC)
-        close(reader)
         var position = headEnd
         var reported = -1
         while position < tailStart {
             var waited = 0.0
             while activity.secondsSinceLastRequest < Self.quietGap && waited < Self.yieldLimit {
-                usleep(UInt32(Self.quietGap * 1e6))
+                MonotonicClock.sleep(Self.quietGap)
                 waited += Self.quietGap
             }
             let end = min(tailStart, position + UInt64(Self.chunkSize))
@@ -279,10 +290,18 @@ final class LocalCopier: @unchecked Sendable {
         var pause = 0.2
         while position < end {
             let wanted = Int(min(UInt64(Self.chunkSize), end - position))
-            let count = buffer.withUnsafeMutableBytes { pread(sourceFD, $0.baseAddress, wanted, off_t(position)) }
-            if count < 0 && errno == EINTR { continue }
+            let read = buffer.withUnsafeMutableBytes { (buffer) -> Result<Int, Errno> in
+                let wantedBytes = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<wanted])
+                return Result { () throws(Errno) in
+                    try FileDescriptor.withUnowned(sourceFD) { (source) throws(Errno) in
+                        try source.read(into: wantedBytes, at: Int64(position))
+                    }
+                }
+            }
+            let count = (try? read.get()) ?? -1
             if count <= 0 {
-                let reason = count < 0 ? Errno(rawValue: errno).description : "it ended early"
+                let reason: String
+                if case .failure(let error) = read { reason = error.description } else { reason = "it ended early" }
                 if !lost {
                     lost = true
                     XarMount.Server.log("reading the source at \(position) failed (\(reason)); waiting for a new one")
@@ -293,7 +312,7 @@ final class LocalCopier: @unchecked Sendable {
                     continue
                 }
                 guard gate.withLock({ $0 }) else { return false }
-                usleep(UInt32(pause * 1e6))
+                MonotonicClock.sleep(pause)
                 pause = min(pause * 1.5, 2)
                 continue
             }
@@ -301,9 +320,18 @@ final class LocalCopier: @unchecked Sendable {
                 lost = false
                 setReadSource("copying")
             }
-            let written = buffer.withUnsafeBytes { pwriteAll(out, $0.baseAddress!, count, position) }
-            guard written else {
-                XarMount.Server.log("cannot write \(path): \(Errno(rawValue: errno).description); no local copy")
+            let failure = buffer.withUnsafeBytes { (bytes) -> Errno? in
+                do throws(Errno) {
+                    try FileDescriptor.withUnowned(out) { (copy) throws(Errno) in
+                        try copy.write(UnsafeRawBufferPointer(rebasing: bytes[0..<count]), at: Int64(position))
+                    }
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            if let failure {
+                XarMount.Server.log("cannot write \(path): \(failure.description); no local copy")
                 return false
             }
             position += UInt64(count)
@@ -312,7 +340,7 @@ final class LocalCopier: @unchecked Sendable {
     }
 
     /// Looks for a new source: the path a launcher left in `<mount>.source`, then the original path. One whose
-    /// SHA-256 (from the image offset on) is the digest replaces the source descriptor (`dup2`), so read-through
+    /// SHA-256 (from the image offset on) is the digest replaces the source descriptor (`dup3`), so read-through
     /// and the copy both read it from now on. True when the source was replaced.
     private func heal() -> Bool {
         var candidates: [String] = []
@@ -322,29 +350,20 @@ final class LocalCopier: @unchecked Sendable {
         }
         candidates.append(imagePath)
         for candidate in candidates {
-            let fd = open(candidate, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-            guard fd >= 0 else { continue }
-            var info = stat()
-            guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Int64(info.st_size) == size else {
-                close(fd)
-                continue
-            }
-            let key = [Int64(info.st_dev), Int64(info.st_ino), Int64(info.st_size), Int64(info.st_mtim.tv_sec)]
-            if tried.contains(key) {
-                close(fd)
-                continue
-            }
+            guard let file = try? FileDescriptor.open(candidate, .readOnly, options: .nonBlocking) else { continue }
+            guard let info = try? file.fileStatus(), info.kind == .regular, Int64(info.size) == size else { continue }
+            let key = [
+                Int64(bitPattern: info.device), Int64(bitPattern: info.inode), Int64(info.size),
+                Int64(info.modificationTime),
+            ]
+            if tried.contains(key) { continue }
             tried.insert(key)
-            guard verify(fd: fd) else {
+            guard verify(file) else {
                 XarMount.Server.log("\(candidate) does not hash to \(digest): not taken as the new source")
-                close(fd)
                 continue
             }
-            let replaced = dup2(fd, sourceFD) >= 0
-            _ = fcntl(sourceFD, F_SETFD, FD_CLOEXEC)
-            close(fd)
-            guard replaced else { continue }
-            unlink(healPath)
+            guard (try? file.duplicate(onto: sourceFD)) != nil else { continue }
+            _ = try? FileSystem.removeFile(healPath)
             XarMount.Server.log("the source is now \(candidate)")
             state.imagePath = candidate
             // Launches of this file join without hashing it again (MountIdentity compares `image_id`).
@@ -359,23 +378,22 @@ final class LocalCopier: @unchecked Sendable {
 
     /// True when the file at `path` hashes to the digest (from the image offset on).
     private func verify(path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        return verify(fd: fd)
+        guard let file = try? FileDescriptor.open(path, .readOnly, options: .noFollow) else { return false }
+        return verify(file)
     }
 
-    /// True when the file open as `fd` hashes to the digest (from the image offset on).
-    private func verify(fd: Int32) -> Bool { digestHex(fd: fd) == digest }
+    /// True when `file` hashes to the digest (from the image offset on).
+    private func verify(_ file: borrowing FileDescriptor) -> Bool { digestHex(file) == digest }
 
-    /// The SHA-256 of the file open as `fd` from the image offset on, in hex; nil when it cannot be read.
-    private func digestHex(fd: Int32) -> String? {
+    /// The SHA-256 of `file` from the image offset on, in hex; nil when it cannot be read.
+    private func digestHex(_ file: borrowing FileDescriptor) -> String? {
         var hash = SHA256()
         var buffer = [UInt8](repeating: 0, count: Self.chunkSize)
         var position = Int64(offset)
         while true {
-            let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(position)) }
-            if count < 0 && errno == EINTR { continue }
+            let count = buffer.withUnsafeMutableBytes { (buffer) -> Int in
+                (try? file.read(into: buffer, at: position)) ?? -1
+            }
             if count < 0 { return nil }
             if count == 0 { break }
             buffer.withUnsafeBytes { hash.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
@@ -386,19 +404,13 @@ final class LocalCopier: @unchecked Sendable {
 
     /// Points the image descriptor at a verified copy already in the cache and says so in the state file.
     private func switchTo(_ path: String) {
-        let copy = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard copy >= 0 else {
-            XarMount.Server.log(
-                "cannot open \(path): \(Errno(rawValue: errno).description); serving from the source")
+        let copy: FileDescriptor
+        do { copy = try FileDescriptor.open(path, .readOnly, options: .noFollow) } catch {
+            XarMount.Server.log("cannot open \(path): \(error.description); serving from the source")
             return
         }
-        // dup2 replaces what imageFD refers to in one step; it clears close-on-exec, which is set back at once.
-        guard dup2(copy, imageFD) >= 0 else {
-            close(copy)
-            return
-        }
-        _ = fcntl(imageFD, F_SETFD, FD_CLOEXEC)
-        close(copy)
+        // Replaces what imageFD refers to in one step, close-on-exec.
+        guard (try? copy.duplicate(onto: imageFD)) != nil else { return }
         state.copyPath = path
         setReadSource("local copy")
         XarMount.Server.log("serving from the local copy \(path)")
@@ -410,30 +422,20 @@ final class LocalCopier: @unchecked Sendable {
         state.readSource = source
         gate.withLock { open in
             guard open else { return }
-            var before = stat()
-            let hadTime = stat(statePath, &before) == 0
+            let before = try? FileSystem.times(statePath)
             do { try state.write(to: statePath) } catch { XarMount.Server.log("\(error)") }
-            if hadTime {
-                var times = [before.st_atim, before.st_mtim]
-                _ = utimensat(AT_FDCWD, statePath, &times, AT_SYMLINK_NOFOLLOW)
-            }
+            if let before { _ = try? FileSystem.setTimes(statePath, to: before) }
         }
     }
 
     private func makeDirectory(_ path: String) -> Bool {
-        if mkdir(path, 0o700) == 0 || errno == EEXIST { return true }
-        XarMount.Server.log(
-            "cannot create the cache directory \(path): \(Errno(rawValue: errno).description); no local copy")
-        return false
-    }
-
-    private func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int, _ at: UInt64) -> Bool {
-        var done = 0
-        while done < count {
-            let n = pwrite(fd, bytes + done, count - done, off_t(at) + off_t(done))
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return false }
-            done += n
+        do {
+            try FileSystem.createDirectory(path, mode: 0o700)
+        } catch {
+            guard error.errno == .fileExists else {
+                XarMount.Server.log("cannot create the cache directory \(path): \(error.reason); no local copy")
+                return false
+            }
         }
         return true
     }

@@ -1,4 +1,3 @@
-import Glibc
 import XarFormat
 import XarSystem
 import struct SystemPackage.Errno
@@ -45,7 +44,7 @@ extension XarMount.Server {
         static func blocksPath(mountPoint: String, cacheHome: String?) -> String? {
             let slash = mountPoint.lastIndex(of: "/") ?? mountPoint.startIndex
             let directory = String(mountPoint[..<slash]), name = String(mountPoint[slash...].dropFirst())
-            guard let fd = try? FileDescriptor.open(directory, flags: O_RDONLY | O_DIRECTORY),
+            guard let fd = try? FileDescriptor.open(directory, .readOnly, options: .directory),
                 (try? FileSystemType.of(fd)) == .tmpfs
             else { return mountPoint + StartupBlocksInventory.suffix }
             guard let home = cacheHome else { return nil }
@@ -65,14 +64,11 @@ extension XarMount.Server {
         }
 
         private func loadBlocks(from blocksPath: String, into session: borrowing FuseSession) {
-            let fd = open(blocksPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-            guard fd >= 0 else { return }
+            guard let file = try? FileDescriptor.open(blocksPath, .readOnly, options: .noFollow) else { return }
             // Its access time says when it was last used (`xarctl gc --blocks-limit` removes the least recent).
-            // (UTIME_NOW and UTIME_OMIT, which Swift does not import: <sys/stat.h>.)
-            let times = [timespec(tv_sec: 0, tv_nsec: (1 << 30) - 1), timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2)]
-            _ = futimens(fd, times)
+            _ = try? file.setAccessTimeToNow()
             do throws(FuseSession.PlanRefusal) {
-                try session.useSavedBlocks(fd)
+                try session.useSavedBlocks(file)
                 log("reading saved start-up blocks from \(blocksPath)")
             } catch .otherImage {
                 log("ignoring \(blocksPath): it was saved for another image (it is replaced when this mount ends)")
@@ -120,7 +116,8 @@ extension XarMount.Server {
                     session.saveBlocks(to: $0, maxBytes: Self.savedBlocksMaximumBytes)
                 }
             } catch {
-                guard error.code != ENODATA else { return }  // nothing was recorded: the saved blocks stay
+                // Nothing was recorded: the saved blocks stay.
+                guard Errno(rawValue: error.code) != .noData else { return }
                 log(
                     "\(error.step(target: blocksPath)) (the saved start-up blocks): "
                         + Errno(rawValue: error.code).description)
