@@ -1,4 +1,3 @@
-internal import Glibc
 internal import XarSystem
 
 /// Can this process mount with FUSE? Checked before the first mount so that the launcher can fall back to
@@ -20,21 +19,20 @@ enum FuseAvailability {
     static func unavailableReason() -> String? {
         let device = devicePath
         do {
-            let fd = try FileDescriptor.open(device, flags: O_RDWR)
+            let fd = try FileDescriptor.open(device, .readWrite)
             _ = try? fd.close()
         } catch {
             return "cannot open \(device) (\(error))"
         }
         let status = ProcessCapabilities.current()
-        if geteuid() == 0 && status.effective(Self.capSysAdmin) { return nil }
+        if Processes.effectiveUserID == 0 && status.effective(Self.capSysAdmin) { return nil }
         // Without CAP_SYS_ADMIN in the bounding set, not even setuid-root fusermount3 can mount (a container).
         if let bounding = status.bounding, bounding & (1 << Self.capSysAdmin) == 0 {
             return "mounting is not permitted here: no CAP_SYS_ADMIN"
         }
         if status.noNewPrivileges { return "mounting is not permitted here: no_new_privs stops the setuid fusermount3" }
         guard let path = fusermount3() else { return "fusermount3 is not installed (apt install fuse3)" }
-        var st = stat()
-        guard stat(path, &st) == 0, st.st_uid == 0, st.st_mode & S_ISUID != 0 else {
+        guard let file = try? FileSystem.fileStatus(path), file.uid == 0, file.permissions & 0o4000 != 0 else {
             return "\(path) is not setuid root (chmod u+s \(path) as root)"
         }
         return nil
@@ -79,6 +77,6 @@ enum FuseAvailability {
 
     /// The first `fusermount3` that exists, or nil.
     static func fusermount3() -> String? {
-        fusermountPaths.first { access($0, X_OK) == 0 }
+        fusermountPaths.first { FileSystem.isExecutable($0) }
     }
 }

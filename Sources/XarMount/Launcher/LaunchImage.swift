@@ -1,4 +1,3 @@
-internal import Glibc
 internal import struct SystemPackage.Errno
 internal import XarSystem
 
@@ -11,17 +10,17 @@ enum LaunchImage {
     /// Opens `path` for reading and requires a regular file; errors are `.badImage` sentences naming `path`.
     static func open(_ path: String) throws(LaunchError) -> FileDescriptor {
         let image: FileDescriptor
-        do { image = try FileDescriptor.open(path, flags: O_RDONLY | O_NONBLOCK) } catch {
+        do { image = try FileDescriptor.open(path, .readOnly, options: .nonBlocking) } catch {
             throw LaunchError(.badImage, "cannot open \(path): \(error)")
         }
-        let st: stat
-        do { st = try image.status() } catch {
+        let status: FileStatus
+        do { status = try image.fileStatus() } catch {
             throw LaunchError(.badImage, "cannot read \(path): \(error)")
         }
-        guard st.st_mode & S_IFMT == S_IFREG else {
+        guard status.kind == .regular else {
             throw LaunchError(.badImage, "\(path) is not a regular file, so it is not a .xar; give the path of one")
         }
-        _ = fcntl(image.rawValue, F_SETFL, fcntl(image.rawValue, F_GETFL) & ~O_NONBLOCK)
+        _ = try? image.clearNonBlocking()
         return image
     }
 }

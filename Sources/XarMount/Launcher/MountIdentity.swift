@@ -1,4 +1,3 @@
-internal import Glibc
 internal import XarSystem
 
 /// Whether a launch may join the live mount at its image's mount point: the header's `UUID` and
@@ -79,7 +78,7 @@ enum MountIdentity {
     static func servedDigest(_ state: MountProbe.StateFields) -> String? {
         if let recorded = FileIdentity(text: state.imageID), let known = DigestCache.lookup(recorded) { return known }
         guard !state.imagePath.isEmpty,
-            let file = try? FileDescriptor.open(state.imagePath, flags: O_RDONLY | O_NONBLOCK | O_NOFOLLOW),
+            let file = try? FileDescriptor.open(state.imagePath, .readOnly, options: [.nonBlocking, .noFollow]),
             let identity = FileIdentity(of: file), identity.text == state.imageID,
             let header = try? Launcher.readHeader(file, path: state.imagePath)
         else { return nil }
@@ -101,6 +100,6 @@ enum MountIdentity {
                         + "fusermount3 -u -z \(location.mountPoint)")
             }
         }
-        _ = unlinkat(location.userDirectory.rawValue, location.stateName, 0)
+        _ = try? location.userDirectory.removeFile(location.stateName)
     }
 }

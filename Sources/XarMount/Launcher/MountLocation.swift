@@ -1,4 +1,3 @@
-internal import Glibc
 internal import struct SystemPackage.Errno
 internal import XarSystem
 
@@ -71,7 +70,7 @@ struct MountLocation: ~Copyable {
     static func find(header: LaunchHeader) throws(LaunchError) -> MountLocation? {
         let explicit = header.mountRoot ?? explicitRoot()
         let candidates = explicit.map { [$0] } ?? defaultRoots()
-        let userName = "uid-\(geteuid())"
+        let userName = "uid-\(Processes.effectiveUserID)"
         var usable = false
         for rootPath in candidates {
             let root: FileDescriptor
@@ -110,11 +109,10 @@ struct MountLocation: ~Copyable {
     /// The owner of `name` in the shared `root` when another user made it (so we cannot remove it: the sticky
     /// bit), else nil (ours to fix, or not a shared root).
     static func squatter(_ name: String, in root: borrowing FileDescriptor) -> UInt32? {
-        guard let rootStatus = try? root.status(), rootStatus.st_uid == 0, rootStatus.st_mode & 0o7777 == 0o1777
+        guard let rootStatus = try? root.fileStatus(), rootStatus.uid == 0, rootStatus.permissions == 0o1777
         else { return nil }
-        var st = stat()
-        guard fstatat(root.rawValue, name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_uid != geteuid() else { return nil }
-        return st.st_uid
+        guard let status = try? root.status(of: name), status.uid != Processes.effectiveUserID else { return nil }
+        return status.uid
     }
 
     /// Opens a mount root and requires it to be a directory that others cannot tamper with: root's with the
@@ -122,24 +120,24 @@ struct MountLocation: ~Copyable {
     static func openRoot(_ path: String) throws(LaunchError) -> FileDescriptor {
         let fd: FileDescriptor
         do {
-            fd = try FileDescriptor.open(path, flags: O_RDONLY | O_DIRECTORY)
+            fd = try FileDescriptor.open(path, .readOnly, options: .directory)
         } catch {
             throw LaunchError(
                 .unsafePath,
                 "cannot use mount root \(path): \(error); create it or set XAR_MOUNT_ROOT to another directory")
         }
-        let st: stat
-        do { st = try fd.status() } catch {
+        let status: FileStatus
+        do { status = try fd.fileStatus() } catch {
             throw LaunchError(.unsafePath, "cannot use mount root \(path): \(error)")
         }
-        let mode = st.st_mode & 0o7777
-        let shared = st.st_uid == 0 && mode == 0o1777
-        let own = st.st_uid == geteuid() && mode & 0o022 == 0
+        let mode = UInt32(status.permissions)
+        let shared = status.uid == 0 && mode == 0o1777
+        let own = status.uid == Processes.effectiveUserID && mode & 0o022 == 0
         guard shared || own else {
             throw LaunchError(
                 .unsafePath,
                 "mount root \(path) is neither root's with mode 1777 nor yours and closed to others (owner uid "
-                    + "\(st.st_uid), mode \(octal(mode))); run chmod 1777 \(path) as root or pick another root")
+                    + "\(status.uid), mode \(octal(mode))); run chmod 1777 \(path) as root or pick another root")
         }
         return fd
     }

@@ -1,4 +1,3 @@
-internal import Glibc
 internal import struct SystemPackage.Errno
 internal import XarSystem
 
@@ -82,8 +81,7 @@ enum MountProbe: ~Copyable {
         }
         let root: FileDescriptor
         do {
-            root = try FileDescriptor.open(
-                location.name, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW, relativeTo: location.userDirectory)
+            root = try location.userDirectory.open(location.name, .readOnly, options: [.directory, .noFollow])
         } catch .socketNotConnected {
             return .dead
         } catch .noSuchFileOrDirectory {
@@ -96,15 +94,15 @@ enum MountProbe: ~Copyable {
         } catch {
             throw LaunchError(.unsafePath, "cannot open \(location.mountPoint): \(error)")
         }
-        guard let mounted = try? root.status(), let parent = try? location.userDirectory.status() else {
+        guard let mounted = try? root.fileStatus(), let parent = try? location.userDirectory.fileStatus() else {
             return .dead
         }
-        if mounted.st_dev == parent.st_dev { return state == nil ? .absent : .dead }
+        if mounted.device == parent.device { return state == nil ? .absent : .dead }
         // The state file names the device number of the server's mount: the same number here is that mount, and
         // proving it asks the server nothing (a `statfs` is a round trip that has to wake the server). Without the
         // number (an older server), ask the file system's type.
         let device = state?.device ?? 0
-        let ours = device != 0 && device == UInt64(mounted.st_dev)
+        let ours = device != 0 && device == mounted.device
         if !ours {
             guard (try? FileSystemType.of(root)) == .fuse else {
                 throw LaunchError(
@@ -137,8 +135,7 @@ enum MountProbe: ~Copyable {
     /// (its dictionary) costs a scan of the conformance tables, measurable on the hot path (perf).
     static func readState(_ location: borrowing MountLocation) -> StateFields? {
         guard
-            let file = try? FileDescriptor.open(
-                location.stateName, flags: O_RDONLY | O_NOFOLLOW, relativeTo: location.userDirectory)
+            let file = try? location.userDirectory.open(location.stateName, .readOnly, options: .noFollow)
         else { return nil }
         return withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 1) { buffer -> StateFields? in
             guard let n = try? file.readFully(into: buffer, at: 0), n > 0 else { return nil }
@@ -186,7 +183,7 @@ enum MountProbe: ~Copyable {
     static func leavesUninterruptibleSleep(_ pid: Int32) -> Bool {
         let deadline = MonotonicClock.now() + uninterruptibleGrace
         while MonotonicClock.now() < deadline {
-            usleep(20_000)
+            MonotonicClock.sleep(0.02)
             guard let process = serverProcess(pid) else { return true }
             if process.letter != UInt8(ascii: "D") { return true }
         }
@@ -197,7 +194,7 @@ enum MountProbe: ~Copyable {
     /// and whether its command name (between the first `(` and the last `)`) is `xarfs`, the name our servers give
     /// themselves. Nil when there is no such process. The same reading as `ProcessStatus.read`, without its strings.
     static func serverProcess(_ pid: Int32) -> (letter: UInt8, isServer: Bool)? {
-        guard let file = try? FileDescriptor.open("/proc/\(pid)/stat", flags: O_RDONLY) else { return nil }
+        guard let file = try? FileDescriptor.open("/proc/\(pid)/stat", .readOnly) else { return nil }
         return withUnsafeTemporaryAllocation(byteCount: 512, alignment: 1) { buffer -> (UInt8, Bool)? in
             guard let n = try? file.read(into: buffer), n > 0 else { return nil }
             let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])

@@ -1,4 +1,3 @@
-internal import Glibc
 internal import struct SystemPackage.Errno
 internal import XarSystem
 
@@ -25,24 +24,25 @@ enum ServerStarter {
     static func start(
         _ location: borrowing MountLocation, header: LaunchHeader, image: borrowing FileDescriptor, imagePath: String
     ) throws(LaunchError) {
-        var readEnd: Int32 = -1
-        var writeEnd: Int32 = -1
+        let ends: (read: Int32, write: Int32)
         do {
-            (readEnd, writeEnd) = try Pipe().release()
+            ends = try Pipe().release()
         } catch {
             throw LaunchError(.serverFailed, "cannot create a pipe for the FUSE server: \(error)")
         }
-        let ready = FileDescriptor(owning: readEnd)
+        let ready = FileDescriptor(owning: ends.read)
         // The child's 0, 1 and 2 become /dev/null; a launcher started with those closed may hold the image or
-        // the pipe there, so hand the server copies numbered 3 and up.
-        let imageCopy = FileDescriptor(owning: fcntl(image.rawValue, F_DUPFD_CLOEXEC, 3))
-        let writeCopy = fcntl(writeEnd, F_DUPFD_CLOEXEC, 3)
-        _ = Glibc.close(writeEnd)
-        writeEnd = writeCopy
-        guard imageCopy.rawValue >= 3, writeEnd >= 3 else {
-            _ = Glibc.close(writeEnd)
-            throw LaunchError(.serverFailed, "cannot pass the image to the FUSE server: \(Errno(rawValue: errno))")
+        // the pipe there, so hand the server copies numbered 3 and up (the pipe's own write end closes here).
+        let original = FileDescriptor(owning: ends.write)
+        let imageCopy: FileDescriptor
+        do { imageCopy = try image.duplicate(atLeast: 3) } catch {
+            throw LaunchError(.serverFailed, "cannot pass the image to the FUSE server: \(error)")
         }
+        let writeEnd: FileDescriptor
+        do { writeEnd = try original.duplicate(atLeast: 3) } catch {
+            throw LaunchError(.serverFailed, "cannot pass the image to the FUSE server: \(error)")
+        }
+        _ = try? original.close()
         var arguments = [
             "xarfs", imagePath,
             "--image-fd", String(imageCopy.rawValue),
@@ -51,7 +51,7 @@ enum ServerStarter {
             "--lock", location.userDirectoryPath + "/" + location.lockName,
             "--state", location.userDirectoryPath + "/" + location.stateName,
             "--idle-timeout", String(idleTimeout(header: header)),
-            "--ready-fd", String(writeEnd),
+            "--ready-fd", String(writeEnd.rawValue),
             "--uuid", header.uuid,
         ]
         if let digest = header.digest { arguments += ["--digest", digest] }
@@ -59,15 +59,15 @@ enum ServerStarter {
         // rejects a value other than always, never or network with a usage error.
         let localCopy = Settings.current.localCopy ?? header.localCopy
         if localCopy != "network" { arguments += ["--local-copy", localCopy] }
-        let pid: pid_t
+        let pid: Int32
         do {
             pid = try Spawn.detached(
-                path: "/proc/self/exe", arguments: arguments, inherit: [imageCopy.rawValue, writeEnd])
+                path: "/proc/self/exe", arguments: arguments, inherit: [imageCopy.rawValue, writeEnd.rawValue])
         } catch {
-            _ = Glibc.close(writeEnd)
             throw LaunchError(.serverFailed, "cannot start the FUSE server for \(imagePath): \(error)")
         }
-        _ = Glibc.close(writeEnd)
+        // Closed now, so that a server that dies before it reports ends the read below at once.
+        _ = try? writeEnd.close()
         let line: [UInt8]?
         do { line = try ready.readLine(timeout: readinessTimeout) } catch {
             line = nil
@@ -75,7 +75,7 @@ enum ServerStarter {
         // The spawned process forks the server and exits at once (docs/architecture.md), so this wait is short
         // and leaves no zombie for the application to inherit.
         guard let line else {
-            _ = kill(pid, SIGKILL)
+            Signals.send(.kill, to: pid)
             reap(pid)
             throw LaunchError(
                 .stuck,
@@ -97,13 +97,14 @@ enum ServerStarter {
     /// Reaps `pid` (the spawned process, which forks the server and exits at once) within a second, its wait status
     /// (0 when it did not end in time: a process stuck in the kernel, e.g. on a hung file system, is left to init).
     @discardableResult
-    static func reap(_ pid: pid_t) -> Int32 {
-        var status: Int32 = 0
+    static func reap(_ pid: Int32) -> Int32 {
         for _ in 0..<200 {
-            let done = waitpid(pid, &status, WNOHANG)
-            if done == pid { return status }
-            if done < 0 && errno != EINTR { return 0 }
-            usleep(5000)
+            do {
+                if let status = try Spawn.waitIfEnded(pid) { return status }
+            } catch {
+                return 0
+            }
+            MonotonicClock.sleep(0.005)
         }
         return 0
     }
