@@ -16,25 +16,14 @@ struct RuntimeOperationsTests {
 
     func builds() throws -> RuntimeBuilds { try RuntimeBuilds.shared.get() }
 
-    /// Unmounts what the test mounted and waits (up to 10 s) for those servers to end, so that none writes its
-    /// start-up plan into the scratch directory after it is removed.
-    func finish() {
-        fixture.unmountAll()
-        _ = fixture.eventually(within: 10) {
-            let found = try? XarTestSupport.Process.run(
-                ["/bin/sh", "-c", "grep -lsF -- '\(fixture.mountRoot)/' /proc/[0-9]*/cmdline"], timeout: 10)
-            return found?.stdout.isEmpty ?? true
-        }
-    }
+    func finish() { fixture.unmountAllAndWait() }
 
     /// Runs `command` as `env -i` would, with only the private mount root and cache and `extra`.
     func run(_ command: [String], _ extra: [String: String] = [:], timeout: Double = 120) throws
         -> XarTestSupport.Process.Result
     {
-        var env = ["XAR_MOUNT_ROOT": fixture.mountRoot, "XDG_CACHE_HOME": fixture.dir("cache")]
-        for (key, value) in extra { env[key] = value }
-        return try XarTestSupport.Process.run(
-            ["/usr/bin/env", "-i"] + env.map { "\($0.key)=\($0.value)" }.sorted() + command, timeout: timeout)
+        let env = ["XDG_CACHE_HOME": fixture.dir("cache")].merging(extra) { $1 }
+        return try fixture.runIsolated(command, env, timeout: timeout)
     }
 
     /// The JSON line the application printed last.

@@ -149,22 +149,11 @@ struct RuntimePythonTests {
 
     func builds() throws -> PthRuntimeBuilds { try PthRuntimeBuilds.shared.get() }
 
-    /// Unmounts what the test mounted and waits for those servers to end.
-    func finish() {
-        fixture.unmountAll()
-        _ = fixture.eventually(within: 10) {
-            let found = try? XarTestSupport.Process.run(
-                ["/bin/sh", "-c", "grep -lsF -- '\(fixture.mountRoot)/' /proc/[0-9]*/cmdline"], timeout: 10)
-            return found?.stdout.isEmpty ?? true
-        }
-    }
+    func finish() { fixture.unmountAllAndWait() }
 
     /// Runs `command` as `env -i` would, with only the private mount root and `extra`.
     func run(_ command: [String], _ extra: [String: String] = [:]) throws -> XarTestSupport.Process.Result {
-        var env = ["XAR_MOUNT_ROOT": fixture.mountRoot]
-        for (key, value) in extra { env[key] = value }
-        return try XarTestSupport.Process.run(
-            ["/usr/bin/env", "-i"] + env.map { "\($0.key)=\($0.value)" }.sorted() + command, timeout: 180)
+        try fixture.runIsolated(command, extra, timeout: 180)
     }
 
     func json(_ result: XarTestSupport.Process.Result) throws -> Any {

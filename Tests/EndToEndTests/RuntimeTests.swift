@@ -164,25 +164,13 @@ struct RuntimeTests {
 
     func builds() throws -> RuntimeBuilds { try RuntimeBuilds.shared.get() }
 
-    /// Unmounts what the test mounted and waits (up to 10 s) for those servers to end, so that none writes its
-    /// start-up plan into the scratch directory after it is removed.
-    func finish() {
-        fixture.unmountAll()
-        _ = fixture.eventually(within: 10) {
-            let found = try? XarTestSupport.Process.run(
-                ["/bin/sh", "-c", "grep -lsF -- '\(fixture.mountRoot)/' /proc/[0-9]*/cmdline"], timeout: 10)
-            return found?.stdout.isEmpty ?? true
-        }
-    }
+    func finish() { fixture.unmountAllAndWait() }
 
-    /// Runs `command` as `env -i` would, with only the private mount root, `extra` and `PATH` when asked.
+    /// Runs `command` as `env -i` would, with only the private mount root and `extra`.
     func run(_ command: [String], _ extra: [String: String] = [:], timeout: Double = 120) throws
         -> XarTestSupport.Process.Result
     {
-        var env = ["XAR_MOUNT_ROOT": fixture.mountRoot]
-        for (key, value) in extra { env[key] = value }
-        return try XarTestSupport.Process.run(
-            ["/usr/bin/env", "-i"] + env.map { "\($0.key)=\($0.value)" }.sorted() + command, timeout: timeout)
+        try fixture.runIsolated(command, extra, timeout: timeout)
     }
 
     func report(_ result: XarTestSupport.Process.Result) throws -> [String: Any] {

@@ -132,5 +132,26 @@ final class XarctlOpsFixture: @unchecked Sendable {
         }
     }
 
+    /// Unmounts everything under the mount root and waits (up to 10 s) for those servers to end, so that none
+    /// writes its start-up plan into the scratch directory after it is removed.
+    func unmountAllAndWait() {
+        unmountAll()
+        _ = eventually(within: 10) {
+            let found = try? XarTestSupport.Process.run(
+                ["/bin/sh", "-c", "grep -lsF -- '\(mountRoot)/' /proc/[0-9]*/cmdline"], timeout: 10)
+            return found?.stdout.isEmpty ?? true
+        }
+    }
+
+    /// Runs `command` as `env -i` would: with only the private mount root and `extra` in its environment.
+    func runIsolated(_ command: [String], _ extra: [String: String] = [:], timeout: Double = 120) throws
+        -> XarTestSupport.Process.Result
+    {
+        var env = ["XAR_MOUNT_ROOT": mountRoot]
+        for (key, value) in extra { env[key] = value }
+        return try XarTestSupport.Process.run(
+            ["/usr/bin/env", "-i"] + env.map { "\($0.key)=\($0.value)" }.sorted() + command, timeout: timeout)
+    }
+
     deinit { unmountAll() }
 }
