@@ -13,6 +13,22 @@ public enum Processes {
     /// The corresponding C function is `geteuid`.
     public static var effectiveUserID: UInt32 { geteuid() }
 
+    /// The user who started this process (its real user id): not the effective one when it runs setuid.
+    ///
+    /// The corresponding C function is `getuid`.
+    public static var realUserID: UInt32 { getuid() }
+
+    /// The group this process acts as (its effective group id).
+    ///
+    /// The corresponding C function is `getegid`.
+    public static var effectiveGroupID: UInt32 { getegid() }
+
+    /// The group of the user who started this process (its real group id): not the effective one when it runs
+    /// setgid.
+    ///
+    /// The corresponding C function is `getgid`.
+    public static var realGroupID: UInt32 { getgid() }
+
     /// True while a process `pid` exists, ours to signal or not (a zombie counts until it is reaped).
     ///
     /// The corresponding C function is `kill` with signal 0: only `ESRCH` means there is none.

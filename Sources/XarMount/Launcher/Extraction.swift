@@ -1,4 +1,3 @@
-internal import Glibc
 internal import XarSystem
 
 /// The no-FUSE fallback of the launcher: run the image from its extracted copy in the `ExtractionCache`.

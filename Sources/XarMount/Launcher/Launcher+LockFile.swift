@@ -1,4 +1,3 @@
-internal import Glibc
 internal import XarSystem
 
 extension Launcher {
@@ -20,7 +19,7 @@ extension Launcher {
                     "unsafe lock file: " + refusal.message(for: location.userDirectoryPath + "/" + location.lockName))
             }
             try take(lock, .shared, location)
-            if let st = try? lock.file.status(), st.st_nlink == 0 { continue }
+            if let status = try? lock.file.fileStatus(), status.linkCount == 0 { continue }
             return lock
         }
     }

@@ -1,4 +1,3 @@
-internal import Glibc
 internal import struct SystemPackage.Errno
 internal import XarFormat
 internal import XarSystem
@@ -30,19 +29,23 @@ public enum Launcher {
     /// would open, create and mount wherever the caller says. `xarexec`'s `main` calls it first, before anything reads the
     /// environment, for the launcher and the server alike.
     public static func refuseIfPrivileged() {
-        guard getuid() != geteuid() || getgid() != getegid() else { return }
+        let uid = Processes.realUserID
+        let euid = Processes.effectiveUserID
+        let gid = Processes.realGroupID
+        let egid = Processes.effectiveGroupID
+        guard uid != euid || gid != egid else { return }
         fail(
             LaunchError(
                 .unsafePath,
-                "xarexec runs setuid or setgid (uid \(getuid()), euid \(geteuid()), gid \(getgid()), egid "
-                    + "\(getegid())), which it must never do; remove the bits with chmod u-s,g-s on it"))
+                "xarexec runs setuid or setgid (uid \(uid), euid \(euid), gid \(gid), egid \(egid)), which it "
+                    + "must never do; remove the bits with chmod u-s,g-s on it"))
     }
 
     /// Prints `error` as one line and exits with its status.
     public static func fail(_ error: LaunchError) -> Never {
         StandardError.writeLine(
             "\(programName): error: \(error.message)")
-        exit(error.exitStatus)
+        Processes.exit(error.exitStatus)
     }
 
     /// What the caller asked for with an option before the `.xar` path (Facebook's launcher has the same ones).
@@ -63,7 +66,7 @@ public enum Launcher {
             case "-n": mode = .printOnly
             case "-h", "--help":
                 print(usage)
-                exit(0)
+                Processes.exit(0)
             default: throw LaunchError(.usage, "unknown option \(arguments[index])\n\(usage)")
             }
             index += 1
@@ -97,7 +100,7 @@ public enum Launcher {
         }
         if mode == .printOnly {
             print(location.mountPoint)
-            exit(0)
+            Processes.exit(0)
         }
         // A thin image's runtime first: when it is missing, nothing of the application is mounted.
         var runtimeRoot: String?
@@ -180,7 +183,7 @@ public enum Launcher {
         _ = consume image
         if mode == .mountOnly {
             print(location.mountPoint)
-            exit(0)
+            Processes.exit(0)
         }
         let target = TargetArguments(
             header: header, root: location.mountPoint, runtimeRoot: runtimeRoot, invokedPath: imagePath,
@@ -234,7 +237,7 @@ public enum Launcher {
                         + "\(location.mountPoint) and try again")
             }
         }
-        _ = unlinkat(location.userDirectory.rawValue, location.stateName, 0)
+        try? location.userDirectory.removeFile(location.stateName)
     }
 
     /// Creates (or checks) the mount point and starts the server; the exclusive lock is held.
@@ -253,9 +256,7 @@ public enum Launcher {
 
     /// `path` made absolute (symlinks resolved), so the server's `ps` line and state file name the real file.
     static func absolute(_ path: String) -> String {
-        guard let resolved = realpath(path, nil) else { return path }
-        defer { free(resolved) }
-        return String(cString: resolved)
+        FileSystem.resolvedPath(path) ?? path
     }
 
     /// Replaces the launcher with the target; `pin` (the open mount root) stays open until the exec closes it.
