@@ -1,4 +1,5 @@
 import Foundation
+import XarSystem
 
 /// What the build proves by running the staged interpreter before it writes the image: every ELF file the
 /// build changed still loads, and every entry point imports. A failure is an error naming the file or the entry
@@ -95,13 +96,11 @@ enum ELFKind {
     /// Reads the ELF header and program headers of the file at `path` (64-bit little-endian only); nil when it is
     /// not such a file.
     init?(path: String) {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        guard let header = try? handle.read(upToCount: 64), header.count == 64,
-            header.prefix(4) == Data([0x7f, 0x45, 0x4c, 0x46]), header[4] == 2, header[5] == 1
+        guard let file = try? ReadOnlyFile(opening: path), let header = try? file.bytes(at: 0, count: 64),
+            header.count == 64, header.prefix(4) == [0x7f, 0x45, 0x4c, 0x46], header[4] == 2, header[5] == 1
         else { return nil }
-        func integer(_ data: Data, _ offset: Int, _ size: Int) -> UInt64 {
-            (0..<size).reduce(UInt64(0)) { $0 | UInt64(data[data.startIndex + offset + $1]) << (8 * UInt64($1)) }
+        func integer(_ bytes: [UInt8], _ offset: Int, _ size: Int) -> UInt64 {
+            (0..<size).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }
         }
         let type = integer(header, 16, 2)  // e_type: ET_EXEC 2, ET_DYN 3
         let programHeaders = integer(header, 32, 8)  // e_phoff
@@ -111,8 +110,8 @@ enum ELFKind {
             self = .executable
             return
         }
-        guard entrySize >= 4, count > 0, (try? handle.seek(toOffset: programHeaders)) != nil,
-            let table = try? handle.read(upToCount: entrySize * count), table.count == entrySize * count
+        guard entrySize >= 4, count > 0, let table = try? file.bytes(at: programHeaders, count: entrySize * count),
+            table.count == entrySize * count
         else {
             self = .sharedObject
             return

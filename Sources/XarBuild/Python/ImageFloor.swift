@@ -1,5 +1,6 @@
 import Foundation
 import XarFormat
+import XarSystem
 
 /// The oldest host a staged image runs on, from its ELF files (`ELFFile`): the newest `GLIBC_` symbol version any
 /// of them needs and the newest kernel an `NT_GNU_ABI_TAG` names (glibc's own tag: the oldest kernel it was
@@ -23,7 +24,7 @@ public struct ImageFloor: Sendable, Equatable {
         var floor = ImageFloor()
         var newestGlibc: [Int]?, newestKernel: [Int]?
         for file in try SharedLibraryBundler.elfFiles(under: root) {
-            guard let elf = try read("\(root)/\(file)") else { continue }
+            guard let elf = try Self.read("\(root)/\(file)") else { continue }
             if let needed = elf.newestNeededGlibc, newestGlibc.map({ ELFFile.isOlder($0, than: needed) }) ?? true {
                 newestGlibc = needed
                 floor.glibcNeededBy = file
@@ -35,7 +36,7 @@ public struct ImageFloor: Sendable, Equatable {
         floor.glibc = newestGlibc.map(ELFFile.versionText)
         floor.kernel = newestKernel.map(ELFFile.versionText)
         if let carriedLibc {
-            guard let libc = try read("\(root)/\(carriedLibc)"),
+            guard let libc = try Self.read("\(root)/\(carriedLibc)"),
                 let defined = ELFFile.newestGlibcVersion(libc.definedVersions)
             else { throw PythonBuildError("The carried C library \(root)/\(carriedLibc) defines no GLIBC_ version.") }
             floor.carriedGlibc = ELFFile.versionText(defined)
@@ -45,15 +46,9 @@ public struct ImageFloor: Sendable, Equatable {
 
     /// The ELF file at `path`, or nil when it is not one we read (32-bit, big-endian).
     static func read(_ path: String) throws -> ELFFile? {
-        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
-            throw PythonBuildError("Cannot read \(path).")
-        }
+        guard let file = try? ReadOnlyFile(opening: path) else { throw PythonBuildError("Cannot read \(path).") }
         do {
-            return try ELFFile { offset, count in
-                guard offset < UInt64(data.count) else { return [] }
-                let start = Int(offset)
-                return [UInt8](data[start..<min(start + count, data.count)])
-            }
+            return try ELFFile { offset, count in (try? file.bytes(at: offset, count: count)) ?? [] }
         } catch .notELF, .unsupportedClass {
             return nil
         } catch {

@@ -1,4 +1,5 @@
 import Foundation
+import XarSystem
 
 /// The lock formats `xarbuild python` reads, chosen by file name: `pylock.toml` and `pylock.NAME.toml` (PEP 751),
 /// `uv.lock` (uv's own), anything else a pip requirements file with hashes.
@@ -37,7 +38,7 @@ extension RequirementsLock {
     public static func read(path: String, markers: [String: String]) throws -> RequirementsLock {
         let format = Format(path: path)
         if format == .requirements { return try RequirementsLock(path: path) }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = try? FileSystem.data(path) else {
             throw PythonBuildError("Cannot read the lock file \(path).")
         }
         guard let text = String(data: data, encoding: .utf8) else {

@@ -1,5 +1,6 @@
 import Foundation
 import XarFormat
+import XarSystem
 
 /// What the CPython installation being bundled says about itself, asked once at build time.
 ///
@@ -39,7 +40,7 @@ public struct PythonInterpreter: Sendable {
 
     /// Asks the interpreter at `path` to describe itself, and refuses anything but CPython ≥ 3.9 on glibc Linux.
     public static func probe(_ path: String) throws -> PythonInterpreter {
-        guard FileManager.default.isExecutableFile(atPath: path) else {
+        guard FileSystem.isExecutable(path) else {
             throw PythonBuildError("The interpreter \(path) does not exist or is not executable; pass --python PATH.")
         }
         let output = try ToolRunner.run([path, "-I", "-S", "-c", probeScript], environment: [:])
@@ -75,7 +76,7 @@ public struct PythonInterpreter: Sendable {
                 "The interpreter \(path) is built for \(interpreter.platform) without glibc; only glibc Linux builds can be bundled."
             )
         }
-        guard FileManager.default.fileExists(atPath: "\(interpreter.stdlib)/os.py") else {
+        guard FileSystem.exists("\(interpreter.stdlib)/os.py") else {
             throw PythonBuildError(
                 "The interpreter \(path) reports its standard library at \(interpreter.stdlib), which has no os.py.")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import XarFormat
+import XarSystem
 
 /// The runtime a thin application is built against (`xarbuild python --runtime RT.xar`, docs/runtimes.md): what
 /// the runtime image provides, read back from its tree (the command extracts the image with the SquashFS reader
@@ -55,7 +56,7 @@ public struct PythonRuntimeBase: Sendable {
                     + "names it; rename the file.")
         }
         let metadataPath = "\(root)/.xar/metadata.json"
-        guard let data = FileManager.default.contents(atPath: metadataPath),
+        guard let data = try? FileSystem.data(metadataPath),
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else {
             throw PythonBuildError(
@@ -72,7 +73,7 @@ public struct PythonRuntimeBase: Sendable {
             packages[WheelFilename.normalize(name)] = Package(name: name, version: version)
         }
         let pth = "\(root)/\(PythonLayout.executablePath)._pth"
-        guard let text = try? String(contentsOfFile: pth, encoding: .utf8) else {
+        guard let text = FileSystem.utf8Text(pth) else {
             throw PythonBuildError("\(path) has no \(PythonLayout.executablePath)._pth, so it is not a runtime.")
         }
         var searchPath: [String] = []
@@ -98,10 +99,10 @@ public struct PythonRuntimeBase: Sendable {
     static func consoleScripts(root: String, searchPath: [String]) -> [String: String] {
         var scripts: [String: String] = [:]
         for directory in searchPath {
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(directory)")) ?? []
+            let entries = (try? FileSystem.directoryEntries("\(root)/\(directory)")) ?? []
             for entry in entries.sorted() where entry.hasSuffix(".dist-info") {
                 let file = "\(root)/\(directory)/\(entry)/entry_points.txt"
-                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
+                guard let text = FileSystem.utf8Text(file) else { continue }
                 for (name, target) in WheelInstaller.consoleScripts(in: text) where scripts[name] == nil {
                     scripts[name] = target
                 }

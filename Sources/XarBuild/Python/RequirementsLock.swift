@@ -1,4 +1,5 @@
 import Foundation
+import XarSystem
 
 /// A lock of third-party dependencies in the format pip-tools (`pip-compile --generate-hashes`) and
 /// `uv pip compile --generate-hashes` write: one `name==version` pin per requirement, its allowed
@@ -38,7 +39,7 @@ public struct RequirementsLock: Sendable {
 
     /// Reads and checks the lock at `path`.
     public init(path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = try? FileSystem.data(path) else {
             throw PythonBuildError("Cannot read the lock file \(path).")
         }
         guard let text = String(data: data, encoding: .utf8) else {

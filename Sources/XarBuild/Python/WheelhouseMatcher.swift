@@ -1,4 +1,5 @@
 import Foundation
+import XarSystem
 
 /// Finds, for every pin of a lock, the wheel in the wheelhouse the bundled interpreter should install — with
 /// no resolution and no network.
@@ -21,7 +22,7 @@ struct WheelhouseMatcher {
     func choose(_ lock: RequirementsLock, wheelhouse: String?) throws -> [Choice] {
         let files: [String]
         if let wheelhouse {
-            guard let listing = try? FileManager.default.contentsOfDirectory(atPath: wheelhouse) else {
+            guard let listing = try? FileSystem.directoryEntries(wheelhouse) else {
                 throw PythonBuildError("Cannot read the wheelhouse directory \(wheelhouse).")
             }
             files = listing.sorted()
@@ -67,7 +68,7 @@ struct WheelhouseMatcher {
             var mismatched: [String] = []
             for (file, _) in compatible {
                 let path = "\(wheelhouse!)/\(file)"
-                guard let data = FileManager.default.contents(atPath: path) else {
+                guard let data = try? FileSystem.data(path) else {
                     problems.append("\(at): cannot read \(path).")
                     continue
                 }

@@ -1,5 +1,6 @@
 import Foundation
 internal import CZlib
+import XarSystem
 
 /// A zip archive read fully into memory: the container format of wheels.
 ///
@@ -32,11 +33,11 @@ struct ZipArchive {
 
     /// Reads the archive at `path` and its central directory.
     init(path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let contents = try? FileSystem.contents(path) else {
             throw PythonBuildError("Cannot read \(path).")
         }
         self.path = path
-        bytes = [UInt8](data)
+        bytes = contents
         entries = try Self.readDirectory(bytes, path: path)
     }
 
