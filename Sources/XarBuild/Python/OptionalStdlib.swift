@@ -1,4 +1,5 @@
 import Foundation
+import XarSystem
 
 /// Standard-library modules an image carries only when the application's code (its source directory and every
 /// installed wheel) mentions them: the terminal line editor and screen library, which pull in readline,
@@ -36,10 +37,9 @@ struct OptionalStdlib {
     static func unused(keeping keep: Set<String>, codeDirectories: [String]) -> [Group] {
         var remaining = groups.filter { !keep.contains($0.name) }
         for directory in codeDirectories where !remaining.isEmpty {
-            guard let walker = FileManager.default.enumerator(atPath: directory) else { continue }
-            while let relative = walker.nextObject() as? String, !remaining.isEmpty {
-                guard relative.hasSuffix(".py"),
-                    let data = FileManager.default.contents(atPath: "\(directory)/\(relative)")
+            guard let entries = try? FileSystem.walk(directory) else { continue }
+            for relative in entries.map(\.path) where !remaining.isEmpty {
+                guard relative.hasSuffix(".py"), let data = try? FileSystem.contents("\(directory)/\(relative)")
                 else { continue }
                 let text = String(decoding: data, as: UTF8.self)
                 remaining.removeAll { group in ([group.name] + group.aliases).contains { mentions(text, $0) } }
@@ -70,15 +70,14 @@ struct OptionalStdlib {
 
     /// Removes `groups` from a staged standard library.
     static func remove(_ groups: [Group], stdlib: String, libDynload: String) throws {
-        let fm = FileManager.default
         for group in groups {
-            for path in group.stdlibPaths where fm.fileExists(atPath: "\(stdlib)/\(path)") {
-                try fm.removeItem(atPath: "\(stdlib)/\(path)")
+            for path in group.stdlibPaths where FileSystem.exists("\(stdlib)/\(path)") {
+                try FileSystem.removeTree("\(stdlib)/\(path)")
             }
             let modules = Set(group.extensions)
-            for file in (try? fm.contentsOfDirectory(atPath: libDynload)) ?? []
+            for file in (try? FileSystem.directoryEntries(libDynload)) ?? []
             where modules.contains(String(file.prefix { $0 != "." })) {
-                try fm.removeItem(atPath: "\(libDynload)/\(file)")
+                try FileSystem.removeTree("\(libDynload)/\(file)")
             }
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import XarFormat
+import XarSystem
 
 /// Where the bundled interpreter gets its C library from (see docs/python.md, "Which hosts an image runs on").
 ///
@@ -64,20 +65,19 @@ extension PythonLayout {
     /// Copies the interpreter to `interpreterPath` and makes `executablePath`: the trampoline to `loader` (portable)
     /// or a symlink to the interpreter (host, `loader` nil).
     static func placeInterpreter(_ interpreter: PythonInterpreter, loader: String?, root: String) throws {
-        let fm = FileManager.default
-        try fm.createDirectory(atPath: "\(root)/python/bin", withIntermediateDirectories: true)
-        try fm.copyItem(atPath: interpreter.executable, toPath: "\(root)/\(interpreterPath)")
-        try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: "\(root)/\(interpreterPath)")
+        try FileSystem.createDirectories("\(root)/python/bin")
+        try FileSystem.copyFile(interpreter.executable, to: "\(root)/\(interpreterPath)", permissions: 0o755)
         let executable = "\(root)/\(executablePath)"
         guard let loader else {
-            try fm.createSymbolicLink(atPath: executable, withDestinationPath: "bin/python3")
+            try FileSystem.createSymbolicLink(executable, to: "bin/python3")
             return
         }
         let glibc = ELFFile.parseVersion(interpreter.glibc) ?? []
         let text = trampoline(
             loader: (loader as NSString).lastPathComponent, supportsArgv0: !ELFFile.isOlder(glibc, than: [2, 33]))
-        guard fm.createFile(atPath: executable, contents: Data(text.utf8), attributes: [.posixPermissions: 0o755])
-        else { throw PythonBuildError("Cannot write \(executable).") }
+        do { try FileSystem.write(text, to: executable, permissions: 0o755) } catch {
+            throw PythonBuildError("Cannot write \(executable): \(error.reason).")
+        }
     }
 
     /// A relative path with `.` and `..` resolved (`python/../app` → `app`); Foundation's `standardizingPath`
@@ -95,10 +95,10 @@ extension PythonLayout {
     static func useOwnInstallScheme(stdlib: String) throws {
         // A module before 3.13, a package since.
         let path = ["\(stdlib)/sysconfig.py", "\(stdlib)/sysconfig/__init__.py"].first {
-            FileManager.default.fileExists(atPath: $0)
+            FileSystem.exists($0)
         }
         guard let path else { return }  // checkInstallScheme asks the interpreter itself
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        guard let text = FileSystem.utf8Text(path) else {
             throw PythonBuildError("Cannot read \(path).")
         }
         guard text.contains("posix_local") || text.contains("deb_system") else { return }
@@ -112,8 +112,8 @@ extension PythonLayout {
             text[..<definition.lowerBound] + "def _distribution_preferred_schemes():"
             + text[definition.upperBound..<use.lowerBound] + "\n" + EmbeddedPython.sysconfigOverride
             + text[use.lowerBound...]
-        guard FileManager.default.createFile(atPath: path, contents: Data(patched.utf8)) else {
-            throw PythonBuildError("Cannot write \(path).")
+        do { try FileSystem.write(String(patched), to: path, permissions: 0o644) } catch {
+            throw PythonBuildError("Cannot write \(path): \(error.reason).")
         }
     }
 
@@ -125,7 +125,7 @@ extension PythonLayout {
             interpreter + ["-s", "-S", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
             environment: [:], directory: root)
         let purelib = output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let sitePackages = try FileManager.default.contentsOfDirectory(atPath: "\(root)/python/lib")
+        let sitePackages = try FileSystem.directoryEntries("\(root)/python/lib")
             .filter { $0.hasPrefix("python3") }.map { "\(root)/python/lib/\($0)/site-packages" }
         guard output.status == 0, sitePackages.contains(purelib) else {
             throw PythonBuildError(

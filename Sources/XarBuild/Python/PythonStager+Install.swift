@@ -1,4 +1,5 @@
 import Foundation
+import XarSystem
 
 /// The steps of `stage(into:)` that check the inputs and copy the interpreter, the wheels and the source.
 extension PythonStager {
@@ -26,7 +27,7 @@ extension PythonStager {
                     "\(wheel) is for \(parsed.tags.first ?? "?"), which Python \(interpreter.fullVersion) on \(interpreter.platform) cannot use; build it with this interpreter."
                 )
             }
-            guard let data = FileManager.default.contents(atPath: wheel) else {
+            guard let data = try? FileSystem.data(wheel) else {
                 throw PythonBuildError("Cannot read the wheel \(wheel).")
             }
             inputs.appWheels.append((wheel, SHA256Digest.hex(of: data)))
@@ -39,8 +40,7 @@ extension PythonStager {
     /// The `--source` directory, when given, exists and is a directory.
     func checkSourceDirectory() throws {
         guard let source = options.source else { return }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileSystem.isDirectory(source) else {
             throw PythonBuildError("The source directory \(source) does not exist or is not a directory.")
         }
     }
@@ -76,9 +76,8 @@ extension PythonStager {
     /// host layout), its standard library (less what is left out) and `lib-dynload`, and makes the staged
     /// `sysconfig` use CPython's own install scheme.
     func copyInterpreter(_ interpreter: PythonInterpreter, loader: String?, into root: String, layout: Layout) throws {
-        let fm = FileManager.default
         progress("copying Python \(interpreter.fullVersion)")
-        try fm.createDirectory(atPath: "\(root)/python/lib", withIntermediateDirectories: true)
+        try FileSystem.createDirectories("\(root)/python/lib")
         try PythonLayout.placeInterpreter(interpreter, loader: loader, root: root)
         var stdlibCopier = TreeCopier()
         let keep = Set(options.keepStdlib)
@@ -105,12 +104,12 @@ extension PythonStager {
             }
             try dynloadCopier.copy(from: interpreter.libDynload, to: "\(root)/\(layout.stdlib)/lib-dynload")
         }
-        try fm.createDirectory(atPath: "\(root)/\(layout.sitePackages)", withIntermediateDirectories: true)
+        try FileSystem.createDirectories("\(root)/\(layout.sitePackages)")
         try PythonLayout.useOwnInstallScheme(stdlib: "\(root)/\(layout.stdlib)")
         // Replaces the distribution's (Debian's links to /etc/python3.X/sitecustomize.py, its apport hook): what
         // site does for the image's site-packages and a thin application's path in sys.executable's children.
         let sitecustomize = "\(root)/\(layout.stdlib)/sitecustomize.py"
-        if (try? fm.attributesOfItem(atPath: sitecustomize)) != nil { try fm.removeItem(atPath: sitecustomize) }
+        if FileSystem.exists(sitecustomize, followSymlinks: false) { try FileSystem.removeTree(sitecustomize) }
         try write(EmbeddedPython.sitecustomize, to: sitecustomize)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import XarSystem
 
 extension PythonStager {
     /// Every dependency a wheel declares (for the bundled interpreter, without extras) must be installed too:
@@ -57,12 +58,12 @@ extension PythonStager {
     static func resolvePthFiles(root: String, sitePackages: String) throws -> ([String], [PythonBootstrap.PthImports]) {
         let directory = "\(root)/\(sitePackages)"
         var paths: [String] = [], imports: [PythonBootstrap.PthImports] = []
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let names = (try? FileSystem.directoryEntries(directory)) ?? []
         // site sorts the names as str (code points); Swift's < on String is not code point order.
         for name in names.filter({ $0.hasSuffix(".pth") }).sorted(by: {
             Array($0.unicodeScalars.map(\.value)).lexicographicallyPrecedes($1.unicodeScalars.map(\.value))
         }) {
-            let text = (try? String(contentsOfFile: "\(directory)/\(name)", encoding: .utf8)) ?? ""
+            let text = FileSystem.utf8Text("\(directory)/\(name)") ?? ""
             var lines: [(Int, String)] = []
             // site reads the file line by line: "\n", "\r\n" and "\r" end a line (universal newlines).
             for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
@@ -75,7 +76,7 @@ extension PythonStager {
                 let trimmed = String(line.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
                 let relative = PythonLayout.normalized("\(sitePackages)/\(trimmed)")
                 if !trimmed.hasPrefix("/"), !relative.hasPrefix(".."), !paths.contains(relative),
-                    FileManager.default.fileExists(atPath: "\(root)/\(relative)")
+                    FileSystem.exists("\(root)/\(relative)")
                 {
                     paths.append(relative)
                 }
@@ -89,10 +90,9 @@ extension PythonStager {
 
     /// Writes `text` to `path` with mode 0644.
     func write(_ text: String, to path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
-            throw PythonBuildError("Cannot write \(path).")
+        do { try FileSystem.write(text, to: path, permissions: 0o644) } catch {
+            throw PythonBuildError("Cannot write \(path): \(error.reason).")
         }
-        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
     }
 
     /// Compiles every `.py` with the staged interpreter itself (which also proves it starts from the staged tree
@@ -125,11 +125,10 @@ extension PythonStager {
     /// dead weight. Wheels compiled with mypyc (black, mypy) ship every module both ways: 0.8 MB of black's image
     /// before compression. The sources stay, as the wheel's RECORD lists them.
     static func removeShadowedBytecode(under directory: String) throws {
-        let fm = FileManager.default
-        guard let walker = fm.enumerator(atPath: directory) else { return }
+        guard let entries = try? FileSystem.walk(directory) else { return }
         var extensions: [String: Set<Substring>] = [:]  // directory (relative) → extension module names
         var bytecode: [String] = []
-        while let relative = walker.nextObject() as? String {
+        for relative in entries.map(\.path) {
             let name = (relative as NSString).lastPathComponent
             let parent = (relative as NSString).deletingLastPathComponent
             if name.hasSuffix(".pyc"), (parent as NSString).lastPathComponent == "__pycache__" {
@@ -145,7 +144,7 @@ extension PythonStager {
             let cache = (relative as NSString).deletingLastPathComponent
             let module = (relative as NSString).lastPathComponent.prefix { $0 != "." }
             if extensions[(cache as NSString).deletingLastPathComponent]?.contains(module) == true {
-                try fm.removeItem(atPath: "\(directory)/\(relative)")
+                try FileSystem.removeFile("\(directory)/\(relative)")
             }
         }
     }
@@ -155,11 +154,11 @@ extension PythonStager {
     /// image path `/.xar/bootstrap.py`, as for every module compiled here.
     func placeBootstrapBytecode(root: String) throws {
         let cache = "\(root)/.xar/__pycache__"
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []
+        let names = (try? FileSystem.directoryEntries(cache)) ?? []
         guard let name = names.sorted().first(where: { $0.hasPrefix("bootstrap.") && $0.hasSuffix(".pyc") }) else {
             throw PythonBuildError("The staged interpreter did not compile \(root)/.xar/bootstrap.py")
         }
-        try FileManager.default.copyItem(atPath: "\(cache)/\(name)", toPath: "\(root)/.xar/bootstrap.pyc")
+        try FileSystem.copyFile("\(cache)/\(name)", to: "\(root)/.xar/bootstrap.pyc")
     }
 
     /// The git revision of the source (or project) directory's checkout (`+dirty` with uncommitted changes), or nil.

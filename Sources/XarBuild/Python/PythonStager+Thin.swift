@@ -1,4 +1,5 @@
 import Foundation
+import XarSystem
 
 /// A thin application (`xarbuild python --runtime RT.xar`, docs/runtimes.md): the image holds the application and
 /// the locked wheels the runtime does not provide, and nothing else; the launcher runs it on the runtime's
@@ -18,8 +19,7 @@ extension PythonStager {
         let interpreter = try PythonInterpreter.probe(base.interpreter)
         let layout = Layout(interpreter: interpreter)
         let inputs = try checkThinInputs(for: interpreter, base: base)
-        try FileManager.default.createDirectory(
-            atPath: "\(root)/\(layout.sitePackages)", withIntermediateDirectories: true)
+        try FileSystem.createDirectories("\(root)/\(layout.sitePackages)")
         let installed = try installWheels(inputs, into: root, layout: layout)
         try checkRequirements(
             installed.map(\.0), interpreter: interpreter, providedElsewhere: Set(base.packages.keys))
@@ -33,15 +33,15 @@ extension PythonStager {
         let (_, runtimePthImports) = try Self.resolvePthFiles(root: base.root, sitePackages: layout.sitePackages)
         var searchPath: [String] = options.source != nil ? ["app"] : []
         searchPath += [layout.sitePackages] + pthPaths + [".xar"]
-        try FileManager.default.createDirectory(atPath: "\(root)/.xar", withIntermediateDirectories: true)
-        try write(
+        try FileSystem.createDirectories("\(root)/.xar")
+        try self.write(
             PythonBootstrap.script(
                 entries: entries, defaultEntry: entries[0].name, pthImports: pthImports, searchPath: searchPath,
                 runtimePath: base.searchPath, runtimePthImports: runtimePthImports),
             to: "\(root)/.xar/bootstrap.py")
         // The same path for the processes started from sys.executable (the runtime's python3, whose sitecustomize
         // reads it when XAR_PYTHON_APP names this application: Scripts/sitecustomize.py).
-        try write(searchPath.joined(separator: "\n") + "\n", to: "\(root)/.xar/search-path")
+        try self.write(searchPath.joined(separator: "\n") + "\n", to: "\(root)/.xar/search-path")
         try write(PythonBootstrap.runtimeModule, to: "\(root)/.xar/xar_runtime.py")
         try write(PythonImportIndex.importerModule, to: "\(root)/.xar/_xar_importer.py")
 
@@ -134,7 +134,7 @@ extension PythonStager {
                         + "(\(provided.name) \(provided.version)); an application cannot replace a runtime's package.")
                 continue
             }
-            guard let data = FileManager.default.contents(atPath: wheel) else {
+            guard let data = try? FileSystem.data(wheel) else {
                 conflicts.append("Cannot read the wheel \(wheel).")
                 continue
             }

@@ -1,4 +1,5 @@
 import Foundation
+import XarSystem
 
 /// Lays out a Python application, its interpreter and its wheels in a directory, exactly as the image will hold
 /// them; `PythonImageBuilder` then writes that directory as a `.xar`.
@@ -73,7 +74,7 @@ public struct PythonStager {
     /// Stages everything under `root` (an empty directory), in the order the steps below are named.
     public func stage(into root: String) throws -> Result {
         // Tools run with the staging directory as their working directory: every path handed out is absolute.
-        let root = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
+        let root = FileSystem.absolute(root)
         if let base = options.runtime { return try stageThin(into: root, base: base) }
         if options.isRuntime, options.layout != .portable {
             throw PythonBuildError("A runtime carries its C library (--layout portable): thin images run on any host.")

@@ -1,4 +1,5 @@
 import Foundation
+import XarSystem
 
 /// Copies into the image the shared libraries the interpreter, `lib-dynload` and the wheels' extension modules
 /// need, and points every ELF file at them with an `$ORIGIN`-relative `RUNPATH`, so nothing needs
@@ -89,7 +90,6 @@ struct SharedLibraryBundler {
                 closure[current, default: []].append((soname, target))
             }
         }
-        let fm = FileManager.default
         let resolvedRoot = Self.realPath(root)
         for file in elfFiles.sorted() {
             for (soname, hostPath) in closure[file] ?? [] {
@@ -97,10 +97,9 @@ struct SharedLibraryBundler {
                 if real.hasPrefix(resolvedRoot + "/") { continue }
                 if bundled[soname] == nil {
                     let destination = "\(root)/\(libraryDirectory)/\(soname)"
-                    if !fm.fileExists(atPath: destination) {
-                        try fm.createDirectory(atPath: "\(root)/\(libraryDirectory)", withIntermediateDirectories: true)
-                        try fm.copyItem(atPath: real, toPath: destination)
-                        try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: destination)
+                    if !FileSystem.exists(destination) {
+                        try FileSystem.createDirectories("\(root)/\(libraryDirectory)")
+                        try FileSystem.copyFile(real, to: destination, permissions: 0o755)
                     }
                     bundled[soname] = real
                 }
@@ -175,16 +174,14 @@ struct SharedLibraryBundler {
         guard let libc = bundled["libc.so.6"] else {
             throw PythonBuildError("The interpreter does not link libc.so.6, so its C library cannot be carried.")
         }
-        let fm = FileManager.default
         let hostDirectory = (libc as NSString).deletingLastPathComponent
         var files = [((loader as NSString).lastPathComponent, Self.realPath(loader))]
-        for module in PythonLayout.carriedNSSModules where fm.fileExists(atPath: "\(hostDirectory)/\(module)") {
+        for module in PythonLayout.carriedNSSModules where FileSystem.exists("\(hostDirectory)/\(module)") {
             files.append((module, Self.realPath("\(hostDirectory)/\(module)")))
         }
         for (soname, real) in files where bundled[soname] == nil {
             let destination = "\(root)/\(libraryDirectory)/\(soname)"
-            try fm.copyItem(atPath: real, toPath: destination)
-            try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: destination)
+            try FileSystem.copyFile(real, to: destination, permissions: 0o755)
             bundled[soname] = real
         }
     }
@@ -192,24 +189,16 @@ struct SharedLibraryBundler {
     /// The path with every symlink resolved (`realpath(3)`); Foundation's `resolvingSymlinksInPath` stops early
     /// on Linux when a leading directory (`/lib` → `usr/lib`) is itself a link.
     static func realPath(_ path: String) -> String {
-        guard let resolved = realpath(path, nil) else { return path }
-        defer { free(resolved) }
-        return String(cString: resolved)
+        FileSystem.resolvedPath(path) ?? path
     }
 
     /// Paths, relative to `root`, of the regular files that start with the ELF magic.
     static func elfFiles(under root: String) throws -> [String] {
         var found: [String] = []
-        guard let walker = FileManager.default.enumerator(atPath: root) else { return [] }
-        while let relative = walker.nextObject() as? String {
-            let full = "\(root)/\(relative)"
-            guard let attributes = try? FileManager.default.attributesOfItem(atPath: full),
-                attributes[.type] as? FileAttributeType == .typeRegular,
-                let handle = FileHandle(forReadingAtPath: full)
-            else { continue }
-            let magic = try handle.read(upToCount: 4) ?? Data()
-            try? handle.close()
-            if magic == Data([0x7f, 0x45, 0x4c, 0x46]) { found.append(relative) }
+        guard let entries = try? FileSystem.walk(root) else { return [] }
+        for entry in entries where entry.kind == .regular {
+            guard let file = try? ReadOnlyFile(opening: "\(root)/\(entry.path)") else { continue }
+            if try file.bytes(at: 0, count: 4) == [0x7f, 0x45, 0x4c, 0x46] { found.append(entry.path) }
         }
         return found.sorted()
     }

@@ -1,4 +1,5 @@
 import Foundation
+import XarSystem
 
 /// Copies a directory tree into the staging area the way the image wants it: regular files only (symlinks
 /// replaced by what they point to, so no host path survives), modes normalized to 0644/0755, bytecode caches
@@ -16,38 +17,36 @@ struct TreeCopier {
     /// Copies `source` to `destination`; returns the number of files copied.
     @discardableResult
     func copy(from source: String, to destination: String) throws -> Int {
-        let fm = FileManager.default
-        try fm.createDirectory(atPath: destination, withIntermediateDirectories: true)
+        try FileSystem.createDirectories(destination)
         var copied = 0
-        for name in try fm.contentsOfDirectory(atPath: source).sorted() {
+        for name in try FileSystem.directoryEntries(source).sorted() {
             copied += try copyEntry(source: source, destination: destination, relative: name)
         }
         return copied
     }
 
     private func copyEntry(source: String, destination: String, relative: String) throws -> Int {
-        let fm = FileManager.default
         let name = (relative as NSString).lastPathComponent
         if skipPaths.contains(relative) || skip(relative) { return 0 }
         let from = "\(source)/\(relative)", to = "\(destination)/\(relative)"
-        var isDirectory: ObjCBool = false
-        // fileExists follows symlinks: a dangling link is skipped, a link to a file or directory is copied.
-        guard fm.fileExists(atPath: from, isDirectory: &isDirectory) else { return 0 }
-        if isDirectory.boolValue {
+        // stat follows symlinks: a dangling link is skipped, a link to a file or directory is copied.
+        guard let status = try? FileSystem.fileStatus(from) else { return 0 }
+        if status.kind == .directory {
             if skipDirectories.contains(name) { return 0 }
-            try fm.createDirectory(atPath: to, withIntermediateDirectories: true)
+            try FileSystem.createDirectories(to)
             var copied = 0
-            for child in try fm.contentsOfDirectory(atPath: from).sorted() {
+            for child in try FileSystem.directoryEntries(from).sorted() {
                 copied += try copyEntry(source: source, destination: destination, relative: "\(relative)/\(child)")
             }
             return copied
         }
         if skipSuffixes.contains(where: { name.hasSuffix($0) }) { return 0 }
-        guard let data = fm.contents(atPath: from) else { throw PythonBuildError("Cannot read \(from).") }
-        if fm.fileExists(atPath: to) { try fm.removeItem(atPath: to) }
-        guard fm.createFile(atPath: to, contents: data) else { throw PythonBuildError("Cannot write \(to).") }
-        let mode = (try fm.attributesOfItem(atPath: from)[.posixPermissions] as? Int) ?? 0o644
-        try fm.setAttributes([.posixPermissions: mode & 0o111 != 0 ? 0o755 : 0o644], ofItemAtPath: to)
+        guard let data = try? FileSystem.contents(from) else { throw PythonBuildError("Cannot read \(from).") }
+        // The mode of the entry itself (a symbolic link's is 0777), as before.
+        let mode = (try? FileSystem.fileStatus(from, followSymlinks: false).permissions) ?? 0o644
+        do { try FileSystem.write(data, to: to, permissions: mode & 0o111 != 0 ? 0o755 : 0o644) } catch {
+            throw PythonBuildError("Cannot write \(to): \(error.reason).")
+        }
         return 1
     }
 }

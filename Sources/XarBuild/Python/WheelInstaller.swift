@@ -1,4 +1,5 @@
 import Foundation
+import XarSystem
 
 /// Installs one wheel into the staged tree the way the wheel spec (PEP 427 / the "binary distribution format"
 /// specification) says an installer must.
@@ -70,7 +71,6 @@ struct WheelInstaller {
 
         var installed: [(String, Data)] = []  // (path relative to site-packages, bytes)
         var written: [String] = []  // relative to the root
-        let fm = FileManager.default
         for name in members.keys.sorted() {
             let entry = members[name]!
             guard !name.hasPrefix("/"), !name.split(separator: "/").contains("..") else {
@@ -92,14 +92,12 @@ struct WheelInstaller {
             let destination = try destinationPath(
                 for: name, dataDir: dataDir, project: parsed.distribution, wheel: path)
             let full = "\(root)/\(destination)"
-            try fm.createDirectory(
-                atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            if fm.fileExists(atPath: full) { try fm.removeItem(atPath: full) }
-            guard fm.createFile(atPath: full, contents: data) else {
-                throw PythonBuildError("Cannot write \(full) while installing \(fileName).")
-            }
+            try FileSystem.createDirectories((full as NSString).deletingLastPathComponent)
+            if FileSystem.exists(full) { try FileSystem.removeTree(full) }
             let executable = (entry.unixMode ?? 0) & 0o111 != 0 || destination.hasPrefix("python/bin/")
-            try fm.setAttributes([.posixPermissions: executable ? 0o755 : 0o644], ofItemAtPath: full)
+            do { try FileSystem.write(data, to: full, permissions: executable ? 0o755 : 0o644) } catch {
+                throw PythonBuildError("Cannot write \(full) while installing \(fileName): \(error.reason).")
+            }
             installed.append((Self.relative(destination, to: sitePackages), data))
             written.append(destination)
         }
@@ -107,16 +105,13 @@ struct WheelInstaller {
         // INSTALLER and the rewritten RECORD (PEP 376 / the "recording installed projects" spec).
         let installer = Data("xarbuild\n".utf8)
         let infoFull = "\(root)/\(sitePackages)/\(infoDir)"
-        try fm.createDirectory(atPath: infoFull, withIntermediateDirectories: true)
-        _ = fm.createFile(atPath: "\(infoFull)/INSTALLER", contents: installer)
+        try FileSystem.createDirectories(infoFull)
+        try FileSystem.write(installer, to: "\(infoFull)/INSTALLER", permissions: 0o644)
         installed.append(("\(infoDir)/INSTALLER", installer))
         var lines = installed.map { "\(Self.csvQuote($0.0)),sha256=\(SHA256Digest.recordForm(of: $0.1)),\($0.1.count)" }
         lines.append("\(infoDir)/RECORD,,")
         lines.sort()
-        _ = fm.createFile(atPath: "\(infoFull)/RECORD", contents: Data((lines.joined(separator: "\n") + "\n").utf8))
-        for file in ["INSTALLER", "RECORD"] {
-            try fm.setAttributes([.posixPermissions: 0o644], ofItemAtPath: "\(infoFull)/\(file)")
-        }
+        try FileSystem.write(lines.joined(separator: "\n") + "\n", to: "\(infoFull)/RECORD", permissions: 0o644)
 
         var scripts: [(String, String)] = []
         if let entryPoints = members["\(infoDir)/entry_points.txt"] {
