@@ -1,4 +1,5 @@
 import Foundation
+import XarSystem
 
 /// Builds the wheel of the project in a directory — `xarbuild python --project DIR` — the way `pip wheel` or
 /// `python -m build --wheel` would (PEP 517), but offline: the build backend and what it requires come from the
@@ -36,18 +37,15 @@ public struct ProjectWheelBuilder {
     public init(directory: String) {
         var directory = directory
         while directory.count > 1 && directory.hasSuffix("/") { directory.removeLast() }
-        self.directory =
-            directory.hasPrefix("/") ? directory : FileManager.default.currentDirectoryPath + "/" + directory
+        self.directory = FileSystem.absolute(directory)
     }
 
     /// Reads `pyproject.toml`.
     public func read() throws -> Project {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue
-        else {
+        guard FileSystem.isDirectory(directory) else {
             throw PythonBuildError("The project directory \(directory) does not exist or is not a directory.")
         }
-        guard let data = FileManager.default.contents(atPath: pyproject) else {
+        guard let data = try? FileSystem.data(pyproject) else {
             throw PythonBuildError(
                 "\(pyproject) does not exist; --project needs a directory with a pyproject.toml (PEP 517 and 621).")
         }
@@ -88,7 +86,7 @@ public struct ProjectWheelBuilder {
             pyproject: pyproject)
         let site = "\(scratch)/site-packages", out = "\(scratch)/wheel"
         for dir in [site, out] {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try FileSystem.createDirectories(dir)
         }
         let installer = WheelInstaller(root: scratch, sitePackages: "site-packages")
         var installed = Set<String>()
@@ -99,7 +97,7 @@ public struct ProjectWheelBuilder {
                 let wheel = queue.removeFirst()
                 guard installed.insert(wheel.normalizedName).inserted else { continue }
                 progress("installing the build requirement \((wheel.path as NSString).lastPathComponent)")
-                guard let data = FileManager.default.contents(atPath: wheel.path) else {
+                guard let data = try? FileSystem.data(wheel.path) else {
                     throw PythonBuildError("Cannot read the wheel \(wheel.path).")
                 }
                 let dist = try installer.install(wheel.path, sha256: SHA256Digest.hex(of: data))
@@ -110,7 +108,7 @@ public struct ProjectWheelBuilder {
         try install(project.buildRequires, from: "[build-system] requires")
 
         let driver = "\(scratch)/xar_pep517.py"
-        try Data(Self.driver.utf8).write(to: URL(fileURLWithPath: driver))
+        try FileSystem.write(Self.driver, to: driver)
         func hook(_ name: String) throws -> Any {
             let result = "\(scratch)/\(name).json"
             var environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": scratch]
@@ -126,7 +124,7 @@ public struct ProjectWheelBuilder {
                         + "build requirements (\(project.buildRequires.joined(separator: ", "))): "
                         + output.stderr.trimmingCharacters(in: .whitespacesAndNewlines).dropFirst("xar-pep517: ".count))
             }
-            guard output.status == 0, let data = FileManager.default.contents(atPath: result),
+            guard output.status == 0, let data = try? FileSystem.data(result),
                 let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
             else {
                 // The backend's own words, indented under the one-line error, as it printed them.
@@ -144,7 +142,7 @@ public struct ProjectWheelBuilder {
         try install(extra, from: "get_requires_for_build_wheel")
         progress("building the wheel of \(project.name) with \(project.backend)")
         guard let name = try hook("wheel") as? String, WheelFilename(name) != nil,
-            FileManager.default.fileExists(atPath: "\(out)/\(name)")
+            FileSystem.exists("\(out)/\(name)")
         else {
             throw PythonBuildError("\(pyproject): the build backend \(project.backend) did not write a wheel.")
         }
@@ -155,13 +153,13 @@ public struct ProjectWheelBuilder {
     /// The `Requires-Dist` lines (PEP 508, with their version specifiers) of a distribution installed in `site`.
     static func requiresDist(site: String, name: String) -> [String] {
         let wanted = WheelFilename.normalize(name)
-        let infoDirectory = ((try? FileManager.default.contentsOfDirectory(atPath: site)) ?? []).first { entry in
+        let infoDirectory = ((try? FileSystem.directoryEntries(site)) ?? []).first { entry in
             guard entry.hasSuffix(".dist-info"), let dash = entry.dropLast(".dist-info".count).lastIndex(of: "-")
             else { return false }
             return WheelFilename.normalize(String(entry[..<dash])) == wanted
         }
         guard let infoDirectory,
-            let data = FileManager.default.contents(atPath: "\(site)/\(infoDirectory)/METADATA")
+            let data = try? FileSystem.data("\(site)/\(infoDirectory)/METADATA")
         else { return [] }
         var requirements: [String] = []
         // The headers end at the first empty line; the description follows.
@@ -247,7 +245,7 @@ struct BuildRequirementResolver {
     func choose(_ requirements: [String], origin: String) throws -> [Choice] {
         var environment = markers
         environment["extra"] = ""
-        let files = wheelhouse.flatMap { try? FileManager.default.contentsOfDirectory(atPath: $0) } ?? []
+        let files = wheelhouse.flatMap { try? FileSystem.directoryEntries($0) } ?? []
         var choices: [Choice] = []
         var problems: [String] = []
         for requirement in requirements {
@@ -317,7 +315,7 @@ extension ProjectWheelBuilder {
     /// The lock a project directory holds, when exactly one of `pylock.toml` and `uv.lock` is there.
     public static func projectLock(in directory: String) -> String? {
         let found = ["pylock.toml", "uv.lock"].map { "\(directory)/\($0)" }.filter {
-            FileManager.default.fileExists(atPath: $0)
+            FileSystem.exists($0)
         }
         return found.count == 1 ? found[0] : nil
     }

@@ -1,6 +1,7 @@
 import Foundation
 import SystemPackage
 import XarFormat
+import XarSystem
 
 /// `xarbuild python` as a library call: stages the layout in a temporary directory with `PythonStager`, then
 /// writes it as a `.xar` through `XarImageWriter` with the header that starts the bundled interpreter.
@@ -19,33 +20,29 @@ public enum PythonImageBuilder {
         _ options: PythonBuildOptions, imageOptions: XarImageOptions, output: String, stagingDirectory: String? = nil,
         progress: @escaping (String) -> Void = { _ in }, writeProgress: ((Int64, Int64) -> Void)? = nil
     ) throws -> Summary {
-        let fm = FileManager.default
         // The output's directory is checked before any work: a typo should not cost a whole build.
         let outputDirectory = (output as NSString).deletingLastPathComponent
-        var isDirectory: ObjCBool = false
-        guard fm.fileExists(atPath: outputDirectory.isEmpty ? "." : outputDirectory, isDirectory: &isDirectory),
-            isDirectory.boolValue
-        else {
+        guard FileSystem.isDirectory(outputDirectory.isEmpty ? "." : outputDirectory) else {
             throw PythonBuildError("The output's directory \(outputDirectory) does not exist; create it first.")
         }
         let root: String
         if var stagingDirectory {
-            if !stagingDirectory.hasPrefix("/") { stagingDirectory = fm.currentDirectoryPath + "/" + stagingDirectory }
-            if fm.fileExists(atPath: stagingDirectory),
-                !((try? fm.contentsOfDirectory(atPath: stagingDirectory))?.isEmpty ?? true)
+            stagingDirectory = FileSystem.absolute(stagingDirectory)
+            if FileSystem.exists(stagingDirectory),
+                !((try? FileSystem.directoryEntries(stagingDirectory))?.isEmpty ?? true)
             {
                 throw PythonBuildError("The staging directory \(stagingDirectory) is not empty.")
             }
-            try fm.createDirectory(atPath: stagingDirectory, withIntermediateDirectories: true)
+            try FileSystem.createDirectories(stagingDirectory)
             root = stagingDirectory
         } else {
-            root = fm.temporaryDirectory.appendingPathComponent("xarbuild-python-\(UUID().uuidString)").path
+            root = "\(FileSystem.temporaryDirectory)/xarbuild-python-\(UUID().uuidString)"
         }
         let cleanup = stagingDirectory == nil ? BuildCleanup.register(path: root) : nil
-        if stagingDirectory == nil { try fm.createDirectory(atPath: root, withIntermediateDirectories: true) }
+        if stagingDirectory == nil { try FileSystem.createDirectories(root) }
         defer {
             if let cleanup {
-                try? fm.removeItem(atPath: root)
+                try? FileSystem.removeTree(root)
                 BuildCleanup.unregister(cleanup)
             }
         }
@@ -53,15 +50,15 @@ public enum PythonImageBuilder {
         // --project: the project's wheel, built in a scratch directory of its own, is the application's.
         var options = options
         let scratch = options.project.map { _ in
-            fm.temporaryDirectory.appendingPathComponent("xarbuild-project-\(UUID().uuidString)").path
+            "\(FileSystem.temporaryDirectory)/xarbuild-project-\(UUID().uuidString)"
         }
         let scratchCleanup = scratch.map { BuildCleanup.register(path: $0) }
         defer {
-            if let scratch { try? fm.removeItem(atPath: scratch) }
+            if let scratch { try? FileSystem.removeTree(scratch) }
             if let scratchCleanup { BuildCleanup.unregister(scratchCleanup) }
         }
         if let project = options.project, let scratch {
-            try fm.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+            try FileSystem.createDirectories(scratch)
             options.adopt(
                 try ProjectWheelBuilder(directory: project).build(
                     python: options.python, wheelhouse: options.wheelhouse, scratch: scratch, progress: progress))

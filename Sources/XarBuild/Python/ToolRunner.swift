@@ -1,4 +1,5 @@
 import Foundation
+import XarSystem
 
 /// Runs the external tools the Python builder relies on (the interpreter being bundled, `ldd`, `patchelf`,
 /// `git`) and captures what they print.
@@ -26,19 +27,18 @@ enum ToolRunner {
         process.arguments = Array(argv.dropFirst())
         if let environment { process.environment = environment }
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let scratch = FileManager.default.temporaryDirectory
-        let outURL = scratch.appendingPathComponent("xarbuild-\(UUID().uuidString).out")
-        let errURL = scratch.appendingPathComponent("xarbuild-\(UUID().uuidString).err")
-        let cleanups = [BuildCleanup.register(path: outURL.path), BuildCleanup.register(path: errURL.path)]
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let scratch = FileSystem.temporaryDirectory
+        let outPath = "\(scratch)/xarbuild-\(UUID().uuidString).out"
+        let errPath = "\(scratch)/xarbuild-\(UUID().uuidString).err"
+        let cleanups = [BuildCleanup.register(path: outPath), BuildCleanup.register(path: errPath)]
         defer {
-            try? FileManager.default.removeItem(at: outURL)
-            try? FileManager.default.removeItem(at: errURL)
+            try? FileSystem.removeFile(outPath)
+            try? FileSystem.removeFile(errPath)
             cleanups.forEach(BuildCleanup.unregister)
         }
-        let outHandle = try FileHandle(forWritingTo: outURL)
-        let errHandle = try FileHandle(forWritingTo: errURL)
+        // Foundation's Process takes its standard output and error as FileHandles: ours, handed over.
+        let outHandle = FileHandle(fileDescriptor: try createOutputFile(outPath), closeOnDealloc: true)
+        let errHandle = FileHandle(fileDescriptor: try createOutputFile(errPath), closeOnDealloc: true)
         process.standardOutput = outHandle
         process.standardError = errHandle
         process.standardInput = FileHandle.nullDevice
@@ -52,9 +52,21 @@ enum ToolRunner {
         BuildCleanup.unregister(running)
         try? outHandle.close()
         try? errHandle.close()
-        let out = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
-        let err = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
+        let out = FileSystem.utf8Text(outPath) ?? ""
+        let err = FileSystem.utf8Text(errPath) ?? ""
         return Output(status: process.terminationStatus, stdout: out, stderr: err)
+    }
+
+    /// Creates the empty file `path` (mode 0600, never through a symbolic link) for a tool's output; returns its
+    /// descriptor for the caller to own.
+    private static func createOutputFile(_ path: String) throws -> Int32 {
+        do {
+            return try FileDescriptor.open(
+                path, .writeOnly, options: [.create, .exclusive, .noFollow], permissions: 0o600
+            ).release()
+        } catch {
+            throw SystemError(error, "create", path: path)
+        }
     }
 
     /// Runs `argv` and returns its standard output, or throws `failure` followed by what the tool printed.
@@ -73,7 +85,7 @@ enum ToolRunner {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for dir in path.split(separator: ":") {
             let candidate = "\(dir)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            if FileSystem.isExecutable(candidate) { return candidate }
         }
         throw PythonBuildError("The tool `\(name)` is not installed (not found in PATH); install it and retry.")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import XarSystem
 
 /// `xarbuild python --download`: fills the wheelhouse with exactly the files the lock pins, for the bundled
 /// interpreter's platform, ABI and Python version (not the host's), by running pip — the only step of
@@ -26,16 +27,15 @@ public enum WheelDownloader {
     ) throws -> Summary {
         let interpreter = try PythonInterpreter.probe(python)
         let pip = try pipPython ?? choosePip(python)
-        let fm = FileManager.default
         do {
-            try fm.createDirectory(atPath: wheelhouse, withIntermediateDirectories: true)
+            try FileSystem.createDirectories(wheelhouse)
         } catch {
             throw PythonBuildError("Cannot create the wheelhouse directory \(wheelhouse).")
         }
-        let before = Set((try? fm.contentsOfDirectory(atPath: wheelhouse)) ?? [])
-        let scratch = fm.temporaryDirectory.appendingPathComponent("xarbuild-download-\(UUID().uuidString)").path
-        try fm.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        defer { try? fm.removeItem(atPath: scratch) }
+        let before = Set((try? FileSystem.directoryEntries(wheelhouse)) ?? [])
+        let scratch = "\(FileSystem.temporaryDirectory)/xarbuild-download-\(UUID().uuidString)"
+        try FileSystem.createDirectories(scratch)
+        defer { try? FileSystem.removeTree(scratch) }
 
         let tagArguments = Self.tagArguments(for: interpreter)
         var environment = ProcessInfo.processInfo.environment
@@ -68,7 +68,7 @@ public enum WheelDownloader {
             }
             if !lines.isEmpty {
                 let requirements = "\(scratch)/requirements.txt"
-                try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: requirements))
+                try FileSystem.write(lines.joined(separator: "\n") + "\n", to: requirements)
                 try run(
                     ["--no-deps", "--require-hashes", "-r", requirements],
                     what: "the \(lines.count) \(lines.count == 1 ? "package" : "packages") locked in \(lock)")
@@ -77,7 +77,7 @@ public enum WheelDownloader {
         if !buildRequires.isEmpty {
             try run(buildRequires, what: "the build requirements \(buildRequires.joined(separator: ", "))")
         }
-        let after = (try? fm.contentsOfDirectory(atPath: wheelhouse)) ?? []
+        let after = (try? FileSystem.directoryEntries(wheelhouse)) ?? []
         return Summary(added: after.filter { !before.contains($0) }.sorted(), pip: "\(pip) -m pip")
     }
 
