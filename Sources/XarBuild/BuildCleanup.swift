@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import XarSystem
 
 /// What a build must remove, and the tools it must stop, when it is interrupted (Ctrl-C, `kill`): the staging
 /// directory, the image's temporary file, the tools' output files and the tools still running.
@@ -110,6 +111,6 @@ public enum BuildCleanup {
             return (Array(state.paths.values), Array(state.processes.values))
         }
         for pid in processes { kill(pid, SIGKILL) }
-        for path in paths { try? FileManager.default.removeItem(atPath: path) }
+        for path in paths { try? FileSystem.removeTree(path) }
     }
 }

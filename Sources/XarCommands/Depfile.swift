@@ -14,7 +14,7 @@ struct Depfile {
 
     /// `path`, absolute (relative to the working directory), with `.` components and doubled slashes gone.
     static func absolute(_ path: String) -> String {
-        let joined = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let joined = FileSystem.absolute(path)
         return "/" + joined.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
     }
 
@@ -25,8 +25,8 @@ struct Depfile {
     mutating func add(tree directory: String) {
         let root = Self.absolute(directory)
         inputs.append(root)
-        guard let walker = FileManager.default.enumerator(atPath: root) else { return }
-        while let relative = walker.nextObject() as? String { inputs.append(root + "/" + relative) }
+        guard let entries = try? FileSystem.walk(root) else { return }
+        inputs += entries.map { root + "/" + $0.path }
     }
 
     /// The rule's text: one line per input after the first, each ending in a backslash.

@@ -59,7 +59,7 @@ struct InterpreterArguments: ParsableArguments {
         if python.contains("/") { return python }
         for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
             let candidate = "\(dir)/\(python)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            if FileSystem.isExecutable(candidate) { return candidate }
         }
         throw ValidationError("--python \(python) is not found in PATH; pass the interpreter's path.")
     }
@@ -89,8 +89,8 @@ enum PythonBuildRun {
         let line: (String) -> Void
     }
 
-    /// Runs `build` with a reporter; returns its summary once the progress line is erased. A `PythonBuildError` is
-    /// printed (`report`) and becomes exit status 1.
+    /// Runs `build` with a reporter; returns its summary once the progress line is erased. A `PythonBuildError` or
+    /// a `SystemError` is printed (`report`) and becomes exit status 1.
     static func run(_ build: (Reporter) throws -> PythonImageBuilder.Summary) throws -> PythonImageBuilder.Summary {
         let bar = BuildProgress(delay: 0)
         BuildCleanup.removeOnSignal { bar.finish() }
@@ -114,6 +114,10 @@ enum PythonBuildRun {
         } catch let error as PythonBuildError {
             bar.finish()
             throw report(error)
+        } catch let error as SystemError {
+            // A file or directory of the build that could not be read or written: one line naming it.
+            bar.finish()
+            throw report(PythonBuildError(error.description))
         }
     }
 

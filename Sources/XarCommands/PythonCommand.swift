@@ -117,11 +117,11 @@ public struct PythonCommand: ParsableCommand {
         var options = PythonBuildOptions(python: runtime == nil ? try InterpreterArguments.resolve(python) : python)
         // --runtime: the runtime's tree, extracted for the build's own runs of its interpreter, removed after.
         let runtimeScratch = runtime.map { _ in
-            FileManager.default.temporaryDirectory.appendingPathComponent("xarbuild-runtime-\(UUID().uuidString)").path
+            "\(FileSystem.temporaryDirectory)/xarbuild-runtime-\(UUID().uuidString)"
         }
-        defer { if let runtimeScratch { try? FileManager.default.removeItem(atPath: runtimeScratch) } }
+        defer { if let runtimeScratch { try? FileSystem.removeTree(runtimeScratch) } }
         if let runtime, let runtimeScratch {
-            try FileManager.default.createDirectory(atPath: runtimeScratch, withIntermediateDirectories: true)
+            try FileSystem.createDirectories(runtimeScratch)
             do {
                 options.runtime = try RuntimeImage.read(runtime, scratch: runtimeScratch)
             } catch let error as PythonBuildError {
