@@ -44,8 +44,15 @@ class BytecodeLoader(_external.SourceFileLoader):
         return code
 
 
-class Finder:
-    """The path entry finder of one directory of the image."""
+class Finder(_external.FileFinder):
+    """The path entry finder of one directory of the image.
+
+    A FileFinder subclass, because code outside the import system picks what to do with a sys.path entry by
+    its finder's class: pkg_resources finds distributions (get_distribution, iter_entry_points) and extends
+    declare_namespace() packages only on FileFinder entries, and pkgutil lists FileFinder directories. The
+    directory is a plain directory, so their FileFinder ways are right for it. FileFinder.__init__ is not
+    called: it would set up the directory listing cache this finder replaces.
+    """
 
     def __init__(self, path, entries):
         self.path = path
@@ -78,13 +85,6 @@ class Finder:
 
     def invalidate_caches(self):
         pass
-
-    def iter_modules(self, prefix=''):
-        """What pkgutil.iter_modules lists: the modules and regular packages here."""
-        for name in sorted(self._entries):
-            kind, _, _, package = self._entries[name]
-            if kind != _NAMESPACE and name != '__init__':
-                yield prefix + name, package
 
 
 def install(root=ROOT):
