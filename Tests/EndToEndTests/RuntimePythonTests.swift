@@ -7,6 +7,8 @@ import XarTestSupport
 /// which installs `_distutils_hack`'s shim), and thin applications on it: `tool.xar`, whose own wheel ships one too
 /// (protobuf 3.20.3: `protobuf-3.20.3-nspkg.pth`, which makes the `google` namespace package through
 /// `sys._getframe(1).f_locals['sitedir']`, as site runs it), and `other.xar`, a second application without it.
+/// `tool.xar` also locks ninja 1.11.1.2, whose binary is in the wheel's `.data/scripts` and which finds it through
+/// `sysconfig.get_path('scripts')`: the application's own `python/bin`, its prefix as a venv's is its own.
 /// Built once per test process with `RuntimeBuilds`' helpers; removed when the process exits.
 final class PthRuntimeBuilds: Sendable {
     static let directory = TemporaryDirectory(prefix: "xar-pth-runtimes")
@@ -27,6 +29,12 @@ final class PthRuntimeBuilds: Sendable {
                     found[name] = __import__(name, fromlist=['_']).__file__
                 except ImportError as error:
                     found[name] = 'ImportError: %s' % error
+            import sysconfig
+            found['prefixes'] = [sys.prefix, sys.exec_prefix, sys.base_prefix, sysconfig.get_path('scripts')]
+            try:
+                found['ninja'] = __import__('ninja').BIN_DIR
+            except ImportError as error:
+                found['ninja'] = 'ImportError: %s' % error
             return found
 
 
@@ -57,6 +65,8 @@ final class PthRuntimeBuilds: Sendable {
             me = probe.report()
             me['distutils'] = distutils.__file__
             me['environment'] = os.environ.get('XAR_PYTHON_APP')
+            ninja = subprocess.run([me['ninja'] + '/ninja', '--version'], capture_output=True, text=True)
+            me['ninja_version'] = [ninja.returncode, ninja.stdout.strip(), ninja.stderr[-500:]]
             runs = {'-c': [], '-I -c': ['-I'], '-S -c': ['-S'], '-E -s -c': ['-E', '-s']}
             children = {name: child([sys.executable] + flags + ['-c', CHILD]) for name, flags in runs.items()}
             children['-m'] = child([sys.executable, '-m', 'probe'])
@@ -93,7 +103,7 @@ final class PthRuntimeBuilds: Sendable {
         atexit {
             _ = try? XarTestSupport.Process.run(["/bin/rm", "-rf", PthRuntimeBuilds.directory.path], timeout: 60)
         }
-        let pins = ["setuptools==75.8.0", "protobuf==3.20.3", "pyflakes==3.2.0"]
+        let pins = ["setuptools==75.8.0", "protobuf==3.20.3", "pyflakes==3.2.0", "ninja==1.11.1.2"]
         let wheels = try PyPIWheels.fetch(pins)
         let wheelhouse = dir("wheels")
         try FileManager.default.createDirectory(atPath: wheelhouse, withIntermediateDirectories: true)
@@ -104,7 +114,7 @@ final class PthRuntimeBuilds: Sendable {
         let locks = try zip(pins, wheels).map { "\($0.0) --hash=sha256:\(try RuntimeBuilds.sha256($0.1))\n" }
         // The runtime: setuptools, and pyflakes for a console script of the runtime a thin image names.
         try RuntimeBuilds.write(locks[0] + locks[2], to: dir("runtime.txt"))
-        try RuntimeBuilds.write(locks[1], to: dir("tool.txt"))
+        try RuntimeBuilds.write(locks[1] + locks[3], to: dir("tool.txt"))
         for (name, files) in [
             ("tool", ["tool.py": Self.tool, "probe.py": Self.probe]), ("other", ["other.py": Self.other]),
         ] {
@@ -196,6 +206,12 @@ struct RuntimePythonTests {
                 == "\(app)/python/lib/python3.11/site-packages/google/protobuf/__init__.py", "\(what): \(seen)")
         #expect(seen["nspkg"] as? Bool == true, "\(what): the application wheel's .pth import line ran: \(seen)")
         #expect(seen["shim"] as? Bool == true, "\(what): the runtime wheel's .pth import line ran: \(seen)")
+        // The application's prefix is its own python/, where its wheels' scripts are; the base is the runtime's.
+        #expect(
+            seen["prefixes"] as? [String] == [
+                "\(app)/python", "\(app)/python", "\(runtime)/python", "\(app)/python/bin",
+            ], "\(what): \(seen)")
+        #expect(seen["ninja"] as? String == "\(app)/python/bin", "\(what): \(seen)")
         let path = seen["path"] as? [String] ?? []
         #expect(
             Array(path.prefix(4)) == [
@@ -219,6 +235,7 @@ struct RuntimePythonTests {
             me?["distutils"] as? String
                 == "\(runtime)/python/lib/python3.11/site-packages/setuptools/_distutils/__init__.py", "\(result)")
         #expect(me?["environment"] as? String == "\(runtime):\(app)", "\(result)")
+        #expect(me?["ninja_version"] as? [AnyHashable] == [0, "1.11.1.git.kitware.jobserver-1", ""], "\(result)")
         let children = try #require(report["children"] as? [String: Any], "\(result)")
         #expect(Set(children.keys) == ["-c", "-I -c", "-S -c", "-E -s -c", "-m", "spawn"], "\(children)")
         for (name, seen) in children { expectApplication(seen, app: app, runtime: runtime, "child \(name)") }

@@ -21,8 +21,14 @@ _RUNTIME_PTH_IMPORTS = ()  # a thin image's: its runtime's .pth import lines, fi
 # The image root is two levels above /.xar/bootstrap.pyc.
 _root = __file__.rpartition('/')[0].rpartition('/')[0]
 if _RUNTIME_PATH:
-    # A thin image (docs/runtimes.md) runs on a runtime's interpreter, whose prefix is <runtime root>/python.
-    _base = sys.prefix.rpartition('/')[0]
+    # A thin image (docs/runtimes.md) runs on a runtime's interpreter, whose base prefix is <runtime root>/python
+    # (base: in a child started from sys.executable, the runtime's sitecustomize has already set the prefix).
+    _base = sys.base_prefix.rpartition('/')[0]
+    # This image is to its runtime what a venv is to its base interpreter (PEP 405): the prefix is its own
+    # python/, where its wheels' scripts, data and headers are, so sysconfig's scripts, purelib and data paths
+    # name them (ruff and ninja find their binaries there); the base prefix stays the runtime's (the standard
+    # library, its include directory).
+    sys.prefix = sys.exec_prefix = _root + '/python'
     # The application first, then the runtime. The interpreter (the process's executable) pins the runtime's
     # mount; nothing of this image stays open once the imports are done, so a descriptor on its root pins its
     # mount for as long as this process runs (the server sees it in /proc/PID/fd). Close-on-exec: a program

@@ -37,6 +37,9 @@ def _main():
         appdir = root + '/python/lib/' + version + '/site-packages'
         if appdir in paths:
             site.addsitedir(appdir, known)
+        if sys.prefix == sys.base_prefix:
+            # The application's prefix, as its own process has it (bootstrap.py); not in a venv, whose own it is.
+            sys.prefix = sys.exec_prefix = root + '/python'
 
 
 def _chain():
