@@ -178,6 +178,55 @@ struct PortableImageTests {
         #expect(refused.stdout.isEmpty)
     }
 
+    /// A thin application on a portable runtime, on Debian 11: its wheel (pyzmq 26.2.0 from PyPI, a manylinux2014
+    /// build whose bundled libzmq links `librt.so.1`) and `ctypes` need parts of glibc that no file of the runtime
+    /// links (`librt`, `libdl`, `libanl`). The runtime must carry them with its C library: the host's copies do not
+    /// work with it (`libdl.so.2: undefined symbol: _dl_vsym, version GLIBC_PRIVATE`).
+    @Test func aThinImageWhoseWheelsNeedMoreOfGlibcThanItsRuntimeRunsOnDebian11() throws {
+        let dir = TemporaryDirectory(prefix: "portable-thin")
+        let pyzmq = try PyPIWheels.fetch(["pyzmq==26.2.0"], python: debianPython)[0]
+        try FileManager.default.createDirectory(atPath: dir("wheels"), withIntermediateDirectories: true)
+        try TestFiles.copy(pyzmq, to: dir("wheels/\((pyzmq as NSString).lastPathComponent)"))
+        try "pyzmq==26.2.0 --hash=sha256:\(try PyPIWheels.sha256(pyzmq))\n".write(
+            toFile: dir("thin.txt"), atomically: false, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: dir("src"), withIntermediateDirectories: true)
+        try """
+        import ctypes, zmq
+
+        def main():
+            context = zmq.Context()
+            a, b = context.socket(zmq.PAIR), context.socket(zmq.PAIR)
+            a.bind('inproc://x')
+            b.connect('inproc://x')
+            a.send(b'over zmq')
+            print(b.recv().decode(), zmq.zmq_version())
+            for name in ('libdl.so.2', 'librt.so.1', 'libanl.so.1', 'libresolv.so.2', 'libutil.so.1'):
+                ctypes.CDLL(name)
+            print('ctypes ok')
+        """.write(toFile: dir("src/zcheck.py"), atomically: false, encoding: .utf8)
+        // A runtime with no wheels: nothing of it links librt, libdl or libanl.
+        let runtime = try XarTestSupport.Process.run(
+            [
+                TestEnvironment.product("xarbuild"), "runtime", "--python", debianPython, "--level", "3", "-o",
+                dir("rt.xar"),
+            ], timeout: 600)
+        try #require(runtime.status == 0, "xarbuild runtime: \(runtime)")
+        let thin = try XarTestSupport.Process.run(
+            [
+                TestEnvironment.product("xarbuild"), "python", "--runtime", dir("rt.xar"), "--source", dir("src"),
+                "-r", dir("thin.txt"), "--wheelhouse", dir("wheels"), "--entry-point", "zcheck=zcheck:main",
+                "--level", "3", "-o", dir("zcheck.xar"),
+            ], timeout: 600)
+        try #require(thin.status == 0, "xarbuild python --runtime: \(thin)")
+
+        let root = try Debian11Root()
+        defer { root.unmountAll() }
+        try Self.install(dir("rt.xar"), as: "rt.xar", in: root)
+        try Self.install(dir("zcheck.xar"), as: "zcheck.xar", in: root)
+        let result = try root.run(["/apps/zcheck.xar"], environment: ["XAR_MOUNT_ROOT": "/tmp/mnt"])
+        #expect(result.status == 0 && result.stdout == "over zmq 4.3.5\nctypes ok\n", "\(result)")
+    }
+
     @Test func anImageNeedingANewerKernelIsRefusedWithStatus119() throws {
         let fixture = XarctlOpsFixture()
         defer { fixture.unmountAll() }

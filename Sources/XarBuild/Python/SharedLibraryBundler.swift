@@ -43,6 +43,10 @@ struct SharedLibraryBundler {
     /// host layout.
     var carriedLoader: String?
 
+    /// Carry glibc's `libmvec.so.1` with the C library even when no file of the tree needs it (a runtime's thin
+    /// applications may).
+    var carriesVectorMath = false
+
     /// What was bundled: soname → the host file it came from.
     private(set) var bundled: [String: String] = [:]
 
@@ -169,14 +173,25 @@ struct SharedLibraryBundler {
         return output.split(whereSeparator: \.isNewline).contains { $0.contains("(RUNPATH)") }
     }
 
-    /// Copies the loader and the NSS modules next to the bundled `libc.so.6`.
+    /// Copies the loader, the rest of the glibc family and the NSS modules next to the bundled `libc.so.6`.
+    ///
+    /// The whole family, not only what this tree's `ldd` closure names: a library of it that the carried loader
+    /// does not find in `--library-path` comes from the host, and on an older host that copy does not work with
+    /// the carried `libc.so.6` (`libdl.so.2: undefined symbol: _dl_vsym, version GLIBC_PRIVATE`). The wheels of a
+    /// thin application on a runtime (manylinux2014 ones link `libdl`, `librt`, `libpthread` separately) and
+    /// `ctypes.CDLL("librt.so.1")` need what the runtime's own files did not. `libmvec.so.1` (1 MB; 250 KB
+    /// compressed, three times the rest of the family) only in a runtime or when the closure has it: a standalone
+    /// image's closure covers its wheels, and only a `ctypes` load by name would miss it.
     mutating func carryLoader(_ loader: String) throws {
         guard let libc = bundled["libc.so.6"] else {
             throw PythonBuildError("The interpreter does not link libc.so.6, so its C library cannot be carried.")
         }
         let hostDirectory = (libc as NSString).deletingLastPathComponent
         var files = [((loader as NSString).lastPathComponent, Self.realPath(loader))]
-        for module in PythonLayout.carriedNSSModules where FileSystem.exists("\(hostDirectory)/\(module)") {
+        let family = Self.baseLibraries.filter {
+            Self.isCLibrary($0) && !$0.hasPrefix("ld-linux") && (carriesVectorMath || $0 != "libmvec.so.1")
+        }.sorted()
+        for module in family + PythonLayout.carriedNSSModules where FileSystem.exists("\(hostDirectory)/\(module)") {
             files.append((module, Self.realPath("\(hostDirectory)/\(module)")))
         }
         for (soname, real) in files where bundled[soname] == nil {
