@@ -13,6 +13,15 @@ public enum PyPIWheels {
         public var description: String
     }
 
+    /// The SHA-256 of the wheel some pins must fetch (the file PyPI serves for CPython 3.11 on manylinux x86-64),
+    /// checked on every fetch: a cached file that differs (a damaged cache, another build of the same version)
+    /// fails the test instead of testing something else.
+    static let digests: [String: String] = [
+        "ninja==1.11.1.2": "33d258809c8eda81f9d80e18a081a6eef3215e5fd1ba8902400d786641994e89",
+        "pyzmq==26.2.0": "92a78853d7280bffb93df0a4a6a2498cba10ee793cc8076ef797ef2f74d107cf",
+        "setuptools==75.8.0": "e3982f444617239225d675215d51f6ba05f845d4eec313da4418fdbb56fb27e3",
+    ]
+
     /// The cache directory (made on first use).
     public static var cache: String {
         let base: String
@@ -51,6 +60,9 @@ public enum PyPIWheels {
         }
         return try zip(pins, found).map { pin, path in
             guard let path else { throw Unavailable(description: "pip download did not leave a wheel for \(pin)") }
+            if let pinned = digests[pin], case let digest = try sha256(path), digest != pinned {
+                throw Unavailable(description: "\(path) has sha256 \(digest), not \(pinned) as pinned for \(pin)")
+            }
             return path
         }
     }
