@@ -114,6 +114,40 @@ struct PythonInputTests {
         #expect(!FileManager.default.fileExists(atPath: scratch("out.xar")))
     }
 
+    /// `--entry-point NAME` where NAME is a wheel's plain script (`.data/scripts`, as awscli 1.x installs `aws`),
+    /// not a console script: the one line says so and what to pass instead; nothing is written.
+    @Test func anEntryPointNamingAPlainScriptSaysWhatToPass() throws {
+        let scratch = TemporaryDirectory(prefix: "xar-plain-script")
+        try PythonFixtures.write(
+            scratch("tool/setup.py"),
+            "from setuptools import setup\nsetup(name='plaintool', version='2.0', py_modules=['plaintool'],"
+                + " scripts=['bin/plaintool'])")
+        try PythonFixtures.write(scratch("tool/plaintool.py"), "def main():\n    return 0\n")
+        try PythonFixtures.write(
+            scratch("tool/bin/plaintool"), "#!/usr/bin/env python\nimport plaintool, sys\nsys.exit(plaintool.main())\n")
+        let wheel = try XarTestSupport.Process.run(
+            [
+                PythonFixtures.python, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
+                "-w", scratch("built"), scratch("tool"),
+            ],
+            environment: ["PATH": "/usr/bin:/bin", "HOME": scratch("."), "PIP_DISABLE_PIP_VERSION_CHECK": "1"],
+            timeout: 180)
+        try #require(wheel.status == 0, "pip wheel: \(wheel)")
+        let built = try XarTestSupport.Process.run(
+            [
+                TestEnvironment.product("xarbuild"), "python", "--python", PythonFixtures.python, "--wheel",
+                scratch("built/plaintool-2.0-py3-none-any.whl"), "--entry-point", "plaintool", "--level", "1", "-o",
+                scratch("out.xar"),
+            ], timeout: 300)
+        #expect(built.status == 1, "\(built)")
+        #expect(
+            built.stderr
+                == "xarbuild: error: --entry-point plaintool: no installed wheel declares a console script plaintool."
+                + " plaintool 2.0 installs plaintool as a plain script (python/bin/plaintool), not a console script:"
+                + " pass --entry-point plaintool=module:function, the function that script calls.\n", "\(built)")
+        #expect(!FileManager.default.fileExists(atPath: scratch("out.xar")))
+    }
+
     /// SIGTERM while staging, SIGINT while staging or writing: the process dies of the signal (143, 130 in the
     /// shell) and leaves no staging directory, no tool output file and no partial image.
     @Test(arguments: [("TERM", 143, 0.5), ("INT", 130, 2.0)])

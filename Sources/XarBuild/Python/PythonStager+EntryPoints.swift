@@ -25,11 +25,16 @@ extension PythonStager {
             }
             guard let target = scripts[name] else {
                 let known = scripts.keys.sorted()
+                // A wheel's plain script (`.data/scripts`, as awscli 1.x installs `aws`) is a file, not a function.
+                let plain = installed.first { $0.0.files.contains("python/bin/\(name)") }.map {
+                    " \($0.0.name) \($0.0.version) installs \(name) as a plain script (python/bin/\(name)), not a"
+                        + " console script: pass --entry-point \(name)=module:function, the function that script calls."
+                }
                 throw PythonBuildError(
                     "--entry-point \(name): no installed wheel\(options.runtime == nil ? "" : " nor the runtime's")"
                         + " declares a console script \(name)"
                         + (known.isEmpty ? "." : " (they declare: \(known.joined(separator: ", "))).")
-                        + " Pass NAME=module:function.")
+                        + (plain ?? " Pass NAME=module:function."))
             }
             entries.append(.function(name: name, target: target))
         }
