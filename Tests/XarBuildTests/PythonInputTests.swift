@@ -114,29 +114,39 @@ struct PythonInputTests {
         #expect(!FileManager.default.fileExists(atPath: scratch("out.xar")))
     }
 
-    /// `--entry-point NAME` where NAME is a wheel's plain script (`.data/scripts`, as awscli 1.x installs `aws`),
-    /// not a console script: the one line says so and what to pass instead; nothing is written.
-    @Test func anEntryPointNamingAPlainScriptSaysWhatToPass() throws {
-        let scratch = TemporaryDirectory(prefix: "xar-plain-script")
+    /// A wheel with a plain script (`scripts=` in setup.py, which setuptools installs as `#!python` in
+    /// `.data/scripts`, as awscli 1.x installs `aws`), built into `directory/built`.
+    static func plainScriptWheel(in directory: TemporaryDirectory) throws -> String {
         try PythonFixtures.write(
-            scratch("tool/setup.py"),
+            directory("tool/setup.py"),
             "from setuptools import setup\nsetup(name='plaintool', version='2.0', py_modules=['plaintool'],"
                 + " scripts=['bin/plaintool'])")
-        try PythonFixtures.write(scratch("tool/plaintool.py"), "def main():\n    return 0\n")
         try PythonFixtures.write(
-            scratch("tool/bin/plaintool"), "#!/usr/bin/env python\nimport plaintool, sys\nsys.exit(plaintool.main())\n")
+            directory("tool/plaintool.py"),
+            "import sys\ndef main():\n    print('plaintool', sys.argv[1:], sys.executable.endswith('/python/python3'))\n"
+        )
+        try PythonFixtures.write(
+            directory("tool/bin/plaintool"),
+            "#!/usr/bin/env python\nimport plaintool, sys\nsys.exit(plaintool.main())\n")
         let wheel = try XarTestSupport.Process.run(
             [
                 PythonFixtures.python, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
-                "-w", scratch("built"), scratch("tool"),
+                "-w", directory("built"), directory("tool"),
             ],
-            environment: ["PATH": "/usr/bin:/bin", "HOME": scratch("."), "PIP_DISABLE_PIP_VERSION_CHECK": "1"],
+            environment: ["PATH": "/usr/bin:/bin", "HOME": directory("."), "PIP_DISABLE_PIP_VERSION_CHECK": "1"],
             timeout: 180)
         try #require(wheel.status == 0, "pip wheel: \(wheel)")
+        return directory("built/plaintool-2.0-py3-none-any.whl")
+    }
+
+    /// `--entry-point NAME` where NAME is a wheel's plain script, not a console script: the one line says so and
+    /// what to pass instead; nothing is written.
+    @Test func anEntryPointNamingAPlainScriptSaysWhatToPass() throws {
+        let scratch = TemporaryDirectory(prefix: "xar-plain-script")
         let built = try XarTestSupport.Process.run(
             [
                 TestEnvironment.product("xarbuild"), "python", "--python", PythonFixtures.python, "--wheel",
-                scratch("built/plaintool-2.0-py3-none-any.whl"), "--entry-point", "plaintool", "--level", "1", "-o",
+                try Self.plainScriptWheel(in: scratch), "--entry-point", "plaintool", "--level", "1", "-o",
                 scratch("out.xar"),
             ], timeout: 300)
         #expect(built.status == 1, "\(built)")
@@ -146,6 +156,27 @@ struct PythonInputTests {
                 + " plaintool 2.0 installs plaintool as a plain script (python/bin/plaintool), not a console script:"
                 + " pass --entry-point plaintool=module:function, the function that script calls.\n", "\(built)")
         #expect(!FileManager.default.fileExists(atPath: scratch("out.xar")))
+    }
+
+    /// The plain script's `#!python` line is pointed at the image's interpreter, as the wheel spec asks (pip
+    /// writes the interpreter's path; ours is known only where the image is mounted): the script runs from
+    /// `python/bin` with the image's `python/python3`, with no Python on the host's PATH.
+    @Test func aWheelsPythonScriptRunsWithTheImagesInterpreter() throws {
+        let scratch = TemporaryDirectory(prefix: "xar-plain-script-runs")
+        var options = PythonBuildOptions(python: PythonFixtures.python)
+        options.wheels = [try Self.plainScriptWheel(in: scratch)]
+        options.entryPoints = [.function(name: "plaintool", target: "plaintool:main")]
+        options.revision = "plain"
+        options.startupList = false
+        _ = try PythonImageBuilder.build(
+            options, imageOptions: .init(compression: .zstd(level: 1)), output: scratch("app.xar"),
+            stagingDirectory: scratch("stage"))
+        let script = scratch("stage/python/bin/plaintool")
+        let first = try String(contentsOfFile: script, encoding: .utf8).split(separator: "\n").first
+        #expect(first == "#!/bin/sh")
+        let ran = try XarTestSupport.Process.run(
+            [script, "a b"], environment: PythonFixtures.hostileEnvironment, timeout: 60)
+        #expect(ran.status == 0 && ran.stdout == "plaintool ['a b'] True\n", "\(ran)")
     }
 
     /// SIGTERM while staging, SIGINT while staging or writing: the process dies of the signal (143, 130 in the

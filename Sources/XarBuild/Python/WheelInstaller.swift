@@ -83,14 +83,15 @@ struct WheelInstaller {
                 throw PythonBuildError(
                     "\(path): the member \(name) has no hash in its RECORD; the wheel is corrupt or was altered.")
             }
-            let data = try zip.contents(of: entry)
-            if SHA256Digest.recordForm(of: data) != want {
+            let member = try zip.contents(of: entry)
+            if SHA256Digest.recordForm(of: member) != want {
                 throw PythonBuildError(
                     "\(path): the member \(name) does not match the hash in its RECORD; the wheel is corrupt or was altered."
                 )
             }
             let destination = try destinationPath(
                 for: name, dataDir: dataDir, project: parsed.distribution, wheel: path)
+            let data = destination.hasPrefix("python/bin/") ? Self.pointingShebang(of: member) : member
             let full = "\(root)/\(destination)"
             try FileSystem.createDirectories((full as NSString).deletingLastPathComponent)
             if FileSystem.exists(full) { try FileSystem.removeTree(full) }
@@ -133,6 +134,29 @@ struct WheelInstaller {
             name: name, normalizedName: WheelFilename.normalize(name),
             version: field(metadata, "Version") ?? parsed.version,
             wheel: fileName, sha256: sha256, consoleScripts: scripts, requires: requires, files: written)
+    }
+
+    /// A script whose first line is `#!python` or `#!pythonw` (the wheel spec: "rewrite to point to the correct
+    /// interpreter"), with that line made a `/bin/sh` line that runs `python/python3` beside the script's
+    /// `python/bin` wherever the image is mounted, or else (a thin application's `python/bin`) its runtime's, named
+    /// by `XAR_PYTHON_APP` (docs/runtimes.md, "Children"); the line's flags are kept. The second line is both shell
+    /// and a Python string, as pip writes for long interpreter paths; like `python/python3`, it needs no program
+    /// from `PATH` unless the script is reached through a symlink. Any other file is returned as it is.
+    static func pointingShebang(of data: Data) -> Data {
+        let bytes = [UInt8](data)
+        guard bytes.starts(with: Array("#!python".utf8)) else { return data }
+        let end = bytes.firstIndex(of: 0x0a) ?? bytes.endIndex
+        var rest = String(decoding: bytes[8..<end], as: UTF8.self)
+        if rest.hasSuffix("\r") { rest.removeLast() }
+        if rest.hasPrefix("w") { rest.removeFirst() }
+        guard rest.isEmpty || rest.first == " " || rest.first == "\t" else { return data }
+        let flags = rest.trimmingCharacters(in: .whitespaces)
+        let header =
+            #"#!/bin/sh"# + "\n" + #"'''true'; p=$0; case $p in */*) ;; *) p=./$p ;; esac; "#
+            + #"[ -L "$p" ] && p=$(readlink -f -- "$p"); p=${p%/*}/../python3; "#
+            + #"[ -x "$p" ] || p=${XAR_PYTHON_APP%%:*}/python/python3; "#
+            + #"exec "$p" "# + (flags.isEmpty ? "" : flags + " ") + #""$0" "$@""# + "\n" + #"' '''"#
+        return Data(header.utf8) + Data(bytes[end...])
     }
 
     /// Where a wheel member goes, relative to the staging root.
