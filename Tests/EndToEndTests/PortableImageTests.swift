@@ -179,9 +179,11 @@ struct PortableImageTests {
     }
 
     /// A thin application on a portable runtime, on Debian 11: its wheel (pyzmq 26.2.0 from PyPI, a manylinux2014
-    /// build whose bundled libzmq links `librt.so.1`) and `ctypes` need parts of glibc that no file of the runtime
-    /// links (`librt`, `libdl`, `libanl`). The runtime must carry them with its C library: the host's copies do not
-    /// work with it (`libdl.so.2: undefined symbol: _dl_vsym, version GLIBC_PRIVATE`).
+    /// build whose bundled libzmq links `librt.so.1` and `libstdc++.so.6`) and `ctypes` need parts of glibc that no
+    /// file of the runtime links (`librt`, `libdl`, `libanl`). The runtime must carry them with its C library: the
+    /// host's copies do not work with it (`libdl.so.2: undefined symbol: _dl_vsym, version GLIBC_PRIVATE`). And
+    /// it must carry the C++ runtime: the root's `libstdc++.so.6` is removed (a host without one, as distroless
+    /// images are), where the same application built standalone would run.
     @Test func aThinImageWhoseWheelsNeedMoreOfGlibcThanItsRuntimeRunsOnDebian11() throws {
         let dir = TemporaryDirectory(prefix: "portable-thin")
         let pyzmq = try PyPIWheels.fetch(["pyzmq==26.2.0"], python: debianPython)[0]
@@ -223,6 +225,9 @@ struct PortableImageTests {
         defer { root.unmountAll() }
         try Self.install(dir("rt.xar"), as: "rt.xar", in: root)
         try Self.install(dir("zcheck.xar"), as: "zcheck.xar", in: root)
+        let noCxx = try XarTestSupport.Process.run(
+            ["/bin/sh", "-c", "rm -f '\(root.path)'/usr/lib/x86_64-linux-gnu/libstdc++.so.6*"])
+        try #require(noCxx.status == 0 && access(root.path + "/usr/lib/x86_64-linux-gnu/libstdc++.so.6", F_OK) != 0)
         let result = try root.run(["/apps/zcheck.xar"], environment: ["XAR_MOUNT_ROOT": "/tmp/mnt"])
         #expect(result.status == 0 && result.stdout == "over zmq 4.3.5\nctypes ok\n", "\(result)")
     }

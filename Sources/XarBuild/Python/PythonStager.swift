@@ -98,7 +98,7 @@ public struct PythonStager {
         var bundler = SharedLibraryBundler(
             root: root, libraryDirectory: "python/lib", stripDebugInfo: options.stripDebugInfo)
         bundler.carriedLoader = hostLoader
-        bundler.carriesVectorMath = options.isRuntime
+        bundler.forRuntime = options.isRuntime
         bundler.fromWheels = Set(installed.flatMap(\.0.files))
         try bundler.bundle()
 

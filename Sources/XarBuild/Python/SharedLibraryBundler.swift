@@ -43,9 +43,10 @@ struct SharedLibraryBundler {
     /// host layout.
     var carriedLoader: String?
 
-    /// Carry glibc's `libmvec.so.1` with the C library even when no file of the tree needs it (a runtime's thin
-    /// applications may).
-    var carriesVectorMath = false
+    /// A runtime's: its thin applications bring no library from the host, so besides the C library it carries
+    /// `libmvec.so.1` and the C++ runtime (`libstdc++.so.6`, `libgcc_s.so.1`: the base of the manylinux policies
+    /// beyond glibc, which wheels link without bundling) even when no file of its own needs them.
+    var forRuntime = false
 
     /// What was bundled: soname → the host file it came from.
     private(set) var bundled: [String: String] = [:]
@@ -181,7 +182,9 @@ struct SharedLibraryBundler {
     /// thin application on a runtime (manylinux2014 ones link `libdl`, `librt`, `libpthread` separately) and
     /// `ctypes.CDLL("librt.so.1")` need what the runtime's own files did not. `libmvec.so.1` (1 MB; 250 KB
     /// compressed, three times the rest of the family) only in a runtime or when the closure has it: a standalone
-    /// image's closure covers its wheels, and only a `ctypes` load by name would miss it.
+    /// image's closure covers its wheels, and only a `ctypes` load by name would miss it. A runtime also carries
+    /// the C++ runtime (`forRuntime`): without it a thin application's C++ wheel (pyzmq's libzmq) fails on a host
+    /// with no `libstdc++.so.6`, where the same application built standalone runs.
     mutating func carryLoader(_ loader: String) throws {
         guard let libc = bundled["libc.so.6"] else {
             throw PythonBuildError("The interpreter does not link libc.so.6, so its C library cannot be carried.")
@@ -189,10 +192,18 @@ struct SharedLibraryBundler {
         let hostDirectory = (libc as NSString).deletingLastPathComponent
         var files = [((loader as NSString).lastPathComponent, Self.realPath(loader))]
         let family = Self.baseLibraries.filter {
-            Self.isCLibrary($0) && !$0.hasPrefix("ld-linux") && (carriesVectorMath || $0 != "libmvec.so.1")
+            Self.isCLibrary($0) && !$0.hasPrefix("ld-linux") && (forRuntime || $0 != "libmvec.so.1")
         }.sorted()
         for module in family + PythonLayout.carriedNSSModules where FileSystem.exists("\(hostDirectory)/\(module)") {
             files.append((module, Self.realPath("\(hostDirectory)/\(module)")))
+        }
+        // Where the distribution keeps the C++ runtime: beside libc, or under /usr when /lib is not merged.
+        for soname in forRuntime ? ["libgcc_s.so.1", "libstdc++.so.6"] : [] {
+            if let found = [hostDirectory, "/usr" + hostDirectory].first(where: {
+                FileSystem.exists("\($0)/\(soname)")
+            }) {
+                files.append((soname, Self.realPath("\(found)/\(soname)")))
+            }
         }
         for (soname, real) in files where bundled[soname] == nil {
             let destination = "\(root)/\(libraryDirectory)/\(soname)"
