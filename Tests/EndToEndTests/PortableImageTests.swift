@@ -232,6 +232,40 @@ struct PortableImageTests {
         #expect(result.status == 0 && result.stdout == "over zmq 4.3.5\nctypes ok\n", "\(result)")
     }
 
+    /// An executable shipped in a wheel that links the C++ runtime, which the build bundles from the host (real:
+    /// clang-format 19.1.5 from PyPI, `clang_format/data/bin/clang-format`, as cmake ships `cmake/data/bin/cmake`):
+    /// the application runs it with `subprocess` on Debian 11. It runs under the host's loader, so it must keep no
+    /// search path into the image's library directory, which holds the carried `libc.so.6` (with one: `version
+    /// GLIBC_2.35 not found (required by …/libc.so.6)`).
+    @Test func aWheelsExecutableRunsOnDebian11UnderTheHostsLoader() throws {
+        let dir = TemporaryDirectory(prefix: "portable-exe")
+        let wheel = try PyPIWheels.fetch(["clang-format==19.1.5"], python: debianPython)[0]
+        try FileManager.default.createDirectory(atPath: dir("wheels"), withIntermediateDirectories: true)
+        try TestFiles.copy(wheel, to: dir("wheels/\((wheel as NSString).lastPathComponent)"))
+        try "clang-format==19.1.5 --hash=sha256:\(try PyPIWheels.sha256(wheel))\n".write(
+            toFile: dir("lock.txt"), atomically: false, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: dir("src"), withIntermediateDirectories: true)
+        try """
+        import os, subprocess, clang_format
+        def main():
+            exe = os.path.join(os.path.dirname(clang_format.__file__), 'data', 'bin', 'clang-format')
+            print(subprocess.run([exe, '--version'], capture_output=True, text=True, check=True).stdout.split()[:3])
+        """.write(toFile: dir("src/runexe.py"), atomically: false, encoding: .utf8)
+        let built = try XarTestSupport.Process.run(
+            [
+                TestEnvironment.product("xarbuild"), "python", "--python", debianPython, "--source", dir("src"),
+                "-r", dir("lock.txt"), "--wheelhouse", dir("wheels"), "--entry-point", "runexe=runexe:main",
+                "--level", "3", "-o", dir("runexe.xar"),
+            ], timeout: 600)
+        try #require(built.status == 0, "xarbuild: \(built)")
+
+        let root = try Debian11Root()
+        defer { root.unmountAll() }
+        try Self.install(dir("runexe.xar"), as: "runexe.xar", in: root)
+        let result = try root.run(["/apps/runexe.xar"], environment: ["XAR_MOUNT_ROOT": "/tmp/mnt"])
+        #expect(result.status == 0 && result.stdout == "['clang-format', 'version', '19.1.5']\n", "\(result)")
+    }
+
     @Test func anImageNeedingANewerKernelIsRefusedWithStatus119() throws {
         let fixture = XarctlOpsFixture()
         defer { fixture.unmountAll() }

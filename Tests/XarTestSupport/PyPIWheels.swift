@@ -17,6 +17,7 @@ public enum PyPIWheels {
     /// checked on every fetch: a cached file that differs (a damaged cache, another build of the same version)
     /// fails the test instead of testing something else.
     static let digests: [String: String] = [
+        "clang-format==19.1.5": "a91ef7774c1b500d27ab7edf548689c6fdfdb63aa1e0dc2fc6549de1e37f7d4a",
         "ninja==1.11.1.2": "33d258809c8eda81f9d80e18a081a6eef3215e5fd1ba8902400d786641994e89",
         "pyzmq==26.2.0": "92a78853d7280bffb93df0a4a6a2498cba10ee793cc8076ef797ef2f74d107cf",
         "setuptools==75.8.0": "e3982f444617239225d675215d51f6ba05f845d4eec313da4418fdbb56fb27e3",

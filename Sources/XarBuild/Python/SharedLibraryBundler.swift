@@ -1,4 +1,5 @@
 import Foundation
+import XarFormat
 import XarSystem
 
 /// Copies into the image the shared libraries the interpreter, `lib-dynload` and the wheels' extension modules
@@ -138,6 +139,13 @@ struct SharedLibraryBundler {
             let needsBundled = needed.contains { bundled[$0] != nil && !Self.isCLibrary($0) }
             let hasAbsolute = current.split(separator: ":").contains { !$0.hasPrefix("$ORIGIN") }
             guard needsBundled || (hasAbsolute && !fromWheels.contains(file)) else { continue }
+            // A wheel's executable (cmake's `cmake/data/bin/cmake`: it has a PT_INTERP) runs under the host's loader,
+            // not the image's: in the portable layout a search path into the library directory would make that
+            // loader take the carried libc.so.6 (`version GLIBC_2.35 not found` on an older host). It keeps its
+            // bytes and takes the host's libraries, as when pip installs it.
+            if carriedLoader != nil, fromWheels.contains(file), try ImageFloor.read(full)?.interpreter != nil {
+                continue
+            }
             changed.insert(file)
             let directory = (file as NSString).deletingLastPathComponent
             let relative = WheelInstaller.relative(libraryDirectory, to: directory)
