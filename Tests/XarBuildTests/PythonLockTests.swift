@@ -28,6 +28,25 @@ struct PythonLockTests {
         #expect(pins[2].hashes == [a])
     }
 
+    /// A lock given as a pipe (`-r <(pip-compile …)`, `-r /dev/stdin`) is read to its end: its size says 0.
+    @Test func lockIsReadFromAPipe() throws {
+        let hash = String(repeating: "c", count: 64)
+        let pipe = Pipe()
+        pipe.fileHandleForWriting.write(Data("six==1.17.0 --hash=sha256:\(hash)\n".utf8))
+        try pipe.fileHandleForWriting.close()
+        let lock = try RequirementsLock(path: "/dev/fd/\(pipe.fileHandleForReading.fileDescriptor)")
+        #expect(lock.pins.map(\.normalizedName) == ["six"])
+        #expect(lock.pins.first?.hashes == [hash])
+    }
+
+    @Test func anUnreadableLockSaysWhy() throws {
+        let error = try #require(throws: PythonBuildError.self) {
+            try RequirementsLock(path: "/nonexistent/requirements.txt")
+        }
+        #expect(
+            "\(error)" == "Cannot read the lock file /nonexistent/requirements.txt: No such file or directory.")
+    }
+
     @Test(arguments: [
         ("black>=24 --hash=sha256:\(String(repeating: "a", count: 64))", "is not pinned with =="),
         ("black==24.1.0", "has no --hash; generate the lock with --generate-hashes"),

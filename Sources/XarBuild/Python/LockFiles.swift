@@ -38,8 +38,9 @@ extension RequirementsLock {
     public static func read(path: String, markers: [String: String]) throws -> RequirementsLock {
         let format = Format(path: path)
         if format == .requirements { return try RequirementsLock(path: path) }
-        guard let data = try? FileSystem.data(path) else {
-            throw PythonBuildError("Cannot read the lock file \(path).")
+        let data: Data
+        do { data = try FileSystem.data(path) } catch {
+            throw PythonBuildError("Cannot read the lock file \(path): \(error.reason).")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw PythonBuildError("The lock file \(path) is not UTF-8 text.")

@@ -39,8 +39,9 @@ public struct RequirementsLock: Sendable {
 
     /// Reads and checks the lock at `path`.
     public init(path: String) throws {
-        guard let data = try? FileSystem.data(path) else {
-            throw PythonBuildError("Cannot read the lock file \(path).")
+        let data: Data
+        do { data = try FileSystem.data(path) } catch {
+            throw PythonBuildError("Cannot read the lock file \(path): \(error.reason).")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw PythonBuildError("The lock file \(path) is not UTF-8 text.")
