@@ -186,16 +186,7 @@ final class PythonFixtures: @unchecked Sendable {
                     os.kill(os.getpid(), signal.SIGTERM)
                 return 0
             """)
-        for project in ["greet", "zstdcheck"] {
-            let result = try XarTestSupport.Process.run(
-                [
-                    Self.python, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
-                    "-w", d("built"), d(project),
-                ],
-                environment: ["PATH": "/usr/bin:/bin", "HOME": d("."), "PIP_DISABLE_PIP_VERSION_CHECK": "1"],
-                timeout: 180)
-            guard result.status == 0 else { throw PythonBuildError("pip wheel \(project) failed: \(result)") }
-        }
+        for project in ["greet", "zstdcheck"] { try Self.buildWheel(d(project), into: d("built")) }
         let sdist = try XarTestSupport.Process.run(
             [Self.python, "setup.py", "-q", "sdist", "-d", d("sdists")], environment: ["PATH": "/usr/bin:/bin"],
             directory: d("greet"), timeout: 120)
@@ -243,6 +234,22 @@ final class PythonFixtures: @unchecked Sendable {
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try (text + "\n").write(toFile: path, atomically: false, encoding: .utf8)
+    }
+
+    /// Builds the wheel of the project directory `project` into `output` with the system pip, offline and without
+    /// build isolation (the machine's setuptools), as a user's `pip wheel` would.
+    static func buildWheel(_ project: String, into output: String) throws {
+        let result = try XarTestSupport.Process.run(
+            [
+                python, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q", "-w", output,
+                project,
+            ],
+            environment: [
+                "PATH": "/usr/bin:/bin", "HOME": (project as NSString).deletingLastPathComponent,
+                "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            ],
+            timeout: 180)
+        guard result.status == 0 else { throw PythonBuildError("pip wheel \(project) failed: \(result)") }
     }
 
     static func sha256(_ path: String) throws -> String {

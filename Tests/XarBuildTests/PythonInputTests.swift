@@ -128,14 +128,7 @@ struct PythonInputTests {
         try PythonFixtures.write(
             directory("tool/bin/plaintool"),
             "#!/usr/bin/env python\nimport plaintool, sys\nsys.exit(plaintool.main())\n")
-        let wheel = try XarTestSupport.Process.run(
-            [
-                PythonFixtures.python, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
-                "-w", directory("built"), directory("tool"),
-            ],
-            environment: ["PATH": "/usr/bin:/bin", "HOME": directory("."), "PIP_DISABLE_PIP_VERSION_CHECK": "1"],
-            timeout: 180)
-        try #require(wheel.status == 0, "pip wheel: \(wheel)")
+        try PythonFixtures.buildWheel(directory("tool"), into: directory("built"))
         return directory("built/plaintool-2.0-py3-none-any.whl")
     }
 

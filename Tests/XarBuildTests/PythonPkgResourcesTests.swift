@@ -41,14 +41,7 @@ struct PythonPkgResourcesTests {
         try PythonFixtures.write(d("app/nsold/__init__.py"), declare)
         try PythonFixtures.write(d("app/nsold/a.py"), "A = 'a'\n")
         try PythonFixtures.write(d("app/nscheck.py"), Self.check)
-        let wheel = try XarTestSupport.Process.run(
-            [
-                PythonFixtures.python, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
-                "-w", d("built"), d("nsold-b"),
-            ],
-            environment: ["PATH": "/usr/bin:/bin", "HOME": d("."), "PIP_DISABLE_PIP_VERSION_CHECK": "1"],
-            timeout: 180)
-        try #require(wheel.status == 0, "pip wheel: \(wheel)")
+        try PythonFixtures.buildWheel(d("nsold-b"), into: d("built"))
         try FileManager.default.createDirectory(atPath: d("wheelhouse"), withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(
             atPath: d("wheelhouse/\((setuptools as NSString).lastPathComponent)"), withDestinationPath: setuptools)
