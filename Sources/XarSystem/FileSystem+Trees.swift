@@ -8,10 +8,12 @@ extension FileSystem {
     /// The whole contents of the file at `path`.
     ///
     /// The size from `fstat` sizes the buffer; the file is read to its end all the same, so a file that grows or a
-    /// `/proc` file (size 0) is read whole. The corresponding C functions are `open`, `fstat` and `read`.
-    public static func contents(_ path: String) throws(SystemError) -> [UInt8] {
+    /// `/proc` file (size 0) is read whole. With `followSymlinks: false` a symbolic link in the last component is
+    /// refused (`O_NOFOLLOW`), for files in directories other users could write to. The corresponding C functions
+    /// are `open`, `fstat` and `read`.
+    public static func contents(_ path: String, followSymlinks: Bool = true) throws(SystemError) -> [UInt8] {
         try withContext("read", path: path) { () throws(Errno) -> [UInt8] in
-            let file = try FileDescriptor.open(path, .readOnly)
+            let file = try FileDescriptor.open(path, .readOnly, options: followSymlinks ? [] : [.noFollow])
             let size = Int(try file.status().st_size)
             var contents = [UInt8](repeating: 0, count: max(size, 0) + 1)
             var count = 0

@@ -16,6 +16,17 @@ import XarTestSupport
         #expect(try FileSystem.contents(dir("big")) == big)
     }
 
+    @Test func contentsRefusesALinkOnlyWhenAskedAndSmallFileReadsThroughIt() throws {
+        let dir = TemporaryDirectory()
+        try FileSystem.write("state\n", to: dir("state"))
+        #expect(symlink(dir("state"), dir("link")) == 0)
+        #expect(try FileSystem.contents(dir("link")) == Array("state\n".utf8))
+        #expect(throws: SystemError.self) { try FileSystem.contents(dir("link"), followSymlinks: false) }
+        #expect(SmallFile.read(dir("link"), followSymlinks: false) == nil)
+        #expect(SmallFile.read(dir("state"), followSymlinks: false) == Array("state\n".utf8))
+        #expect(SmallFile.text("/proc/self/status").contains("Pid:"))
+    }
+
     @Test func missingFilesFailWithTheirPathAndNonUTF8TextIsNil() throws {
         let dir = TemporaryDirectory()
         do {
